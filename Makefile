@@ -1,0 +1,35 @@
+# shardstack: build, test, install. `make help` lists the targets.
+
+PREFIX ?= /usr/local
+BINDIR  = $(DESTDIR)$(PREFIX)/bin
+MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
+CARGO  ?= cargo
+TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for
+
+.PHONY: help build test lint man install uninstall
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+build: ## Build the release binaries into target/release
+	$(CARGO) build --release --locked
+
+test: ## Run every test: unit, CLI, and integration against real services
+	$(CARGO) test --workspace --locked
+
+lint: ## Check formatting and clippy, warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+man: ## Regenerate man/*.1 from the clap commands
+	SHARDSTACK_UPDATE_MAN=1 $(CARGO) test --locked --test tests man::
+
+install: build ## Install the binaries and man pages under PREFIX (wait-for also as wait-for-it.sh)
+	install -d $(BINDIR) $(MANDIR)
+	for tool in $(TOOLS); do install -m 755 target/release/$$tool $(BINDIR)/$$tool; done
+	ln -sf wait-for $(BINDIR)/wait-for-it.sh
+	install -m 644 man/*.1 $(MANDIR)
+
+uninstall: ## Remove what install put under PREFIX
+	for tool in $(TOOLS) wait-for-it.sh; do rm -f $(BINDIR)/$$tool; done
+	for tool in $(TOOLS); do rm -f $(MANDIR)/$$tool.1; done

@@ -1,0 +1,14 @@
+//! The command line of junit-merge.
+
+use clap::Parser;
+use shared::exit;
+use shared::help::{Example, after_help};
+
+/// Not built yet.
+#[derive(Parser, Debug)]
+#[command(name = "junit-merge", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
+pub struct Cli {}
+
+pub const EXAMPLES: &[Example] = &[];
+
+pub const EXIT_STATUS: &[(i32, &str)] = &[(exit::USAGE, "usage error")];

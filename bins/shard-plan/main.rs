@@ -1,0 +1,12 @@
+//! shard-plan: not built yet.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    shared::cli::run("shard-plan", || {
+        let _cli = cli::Cli::parse();
+        anyhow::bail!("not built yet")
+    })
+}

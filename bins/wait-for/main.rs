@@ -1,0 +1,12 @@
+//! wait-for: not built yet.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    shared::cli::run("wait-for", || {
+        let _cli = cli::Cli::parse();
+        anyhow::bail!("not built yet")
+    })
+}

@@ -1,0 +1,10 @@
+//! What the shardstack tools share, and nothing else.
+//!
+//! Each binary in `bins/` is a thin command line over this crate: the exit
+//! codes every tool documents, opening inputs and writing outputs the same
+//! way, ending with one error line, and the formats the tools hand each other.
+
+pub mod cli;
+pub mod exit;
+pub mod help;
+pub mod io;

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, one module per tool, each driving the
+//! real binaries on real files and, where the tool needs them, real services.
+
+mod util;
+
+mod man;

@@ -1,0 +1,166 @@
+//! The small harness every test module uses: run a real binary, check what it did.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The path of one of the workspace's binaries, built by cargo for this test run.
+pub fn bin(tool: &str) -> &'static str {
+    match tool {
+        "junit-merge" => env!("CARGO_BIN_EXE_junit-merge"),
+        "shard-plan" => env!("CARGO_BIN_EXE_shard-plan"),
+        "stack-run" => env!("CARGO_BIN_EXE_stack-run"),
+        "cov-merge" => env!("CARGO_BIN_EXE_cov-merge"),
+        "wait-for" => env!("CARGO_BIN_EXE_wait-for"),
+        other => panic!("no binary named {other}"),
+    }
+}
+
+/// A file under `tests/fixtures/`.
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+/// The repository's root folder.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch folder, removed when the test ends.
+pub struct Dir(tempfile::TempDir);
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir(tempfile::Builder::new()
+            .prefix("shardstack-test-")
+            .tempdir()
+            .unwrap())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    /// Write `contents` to `name`, creating parent folders.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.join(name)).unwrap()
+    }
+}
+
+/// A command about to run, with the input it will get on stdin.
+pub struct TestCommand {
+    cmd: Command,
+    stdin: Vec<u8>,
+}
+
+/// Start building a run of one of the workspace's binaries.
+pub fn tool(name: &str) -> TestCommand {
+    TestCommand {
+        cmd: Command::new(bin(name)),
+        stdin: Vec::new(),
+    }
+}
+
+impl TestCommand {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Self {
+        self.stdin = input.as_ref().to_vec();
+        self
+    }
+
+    /// Run to completion and capture everything.
+    pub fn run(mut self) -> Outcome {
+        let mut child = self
+            .cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.cmd));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = std::mem::take(&mut self.stdin);
+        let writer = std::thread::spawn(move || {
+            // The tool may stop reading early; that is its business.
+            let _ = stdin.write_all(&input);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Run, expect exit status 0, and return what happened.
+    pub fn succeeds(self) -> Outcome {
+        self.run().code(0)
+    }
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Expect this exit status; on a mismatch, show everything the tool printed.
+    pub fn code(self, expected: i32) -> Self {
+        assert_eq!(
+            self.code, expected,
+            "exit status {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Expect an error whose message contains `needle`, and nothing on stdout.
+    pub fn fails_with(self, code: i32, needle: &str) -> Self {
+        let outcome = self.code(code);
+        assert!(
+            outcome.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            outcome.stderr
+        );
+        assert_eq!(outcome.stdout, "", "data on stdout despite the error");
+        outcome
+    }
+}
