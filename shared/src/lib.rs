@@ -8,3 +8,5 @@ pub mod cli;
 pub mod exit;
 pub mod help;
 pub mod io;
+pub mod nodeid;
+pub mod plan;

@@ -1,0 +1,87 @@
+//! The plan: which shard runs which test.
+//!
+//! One test per line, `SHARD<TAB>TEST_ID`, shards numbered from 1, grouped by
+//! shard, collection order inside a shard. Readers also take bare ids (one
+//! shard, or "not assigned"), so a plain list of tests is a plan too.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context, bail};
+
+/// One planned test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based shard number; `None` for a bare id.
+    pub shard: Option<u32>,
+    pub id: String,
+}
+
+/// Read a plan, naming `name` and the line in every error.
+pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for (index, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {name}"))?;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry = parse_line(line).with_context(|| format!("{name}:{}", index + 1))?;
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Parse one non-blank line: `SHARD<TAB>ID` or a bare id.
+pub fn parse_line(line: &str) -> anyhow::Result<Entry> {
+    let Some((shard, id)) = line.split_once('\t') else {
+        return Ok(Entry {
+            shard: None,
+            id: line.to_string(),
+        });
+    };
+    let shard: u32 = match shard.parse() {
+        Ok(n) if n >= 1 => n,
+        _ => bail!("shard number {shard:?} is not a whole number from 1 up"),
+    };
+    if id.is_empty() {
+        bail!("shard {shard} has an empty test id");
+    }
+    Ok(Entry {
+        shard: Some(shard),
+        id: id.to_string(),
+    })
+}
+
+/// Write one plan line.
+pub fn write_line(out: &mut impl Write, shard: u32, id: &str) -> std::io::Result<()> {
+    writeln!(out, "{shard}\t{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_shards_and_bare_ids() {
+        let text = "1\ttests/a.py::t\n\n2\ttests/b.py::t[x\ty]\ntests/c.py::t\r\n";
+        let entries = read("plan.tsv", text.as_bytes()).unwrap();
+        let shards: Vec<_> = entries.iter().map(|e| (e.shard, e.id.as_str())).collect();
+        assert_eq!(
+            shards,
+            [
+                (Some(1), "tests/a.py::t"),
+                (Some(2), "tests/b.py::t[x\ty]"),
+                (None, "tests/c.py::t")
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_shard_names_file_and_line() {
+        let err = read("plan.tsv", "1\ta\nzero\tb\n".as_bytes()).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "plan.tsv:2: shard number \"zero\" is not a whole number from 1 up"
+        );
+    }
+}
