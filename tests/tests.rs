@@ -3,4 +3,5 @@
 
 mod util;
 
+mod github_runner;
 mod man;
