@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for
 
-.PHONY: help build test lint man install uninstall
+.PHONY: help build test lint man install uninstall images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -33,3 +33,6 @@ install: build ## Install the binaries and man pages under PREFIX (wait-for also
 uninstall: ## Remove what install put under PREFIX
 	for tool in $(TOOLS) wait-for-it.sh; do rm -f $(BINDIR)/$$tool; done
 	for tool in $(TOOLS); do rm -f $(MANDIR)/$$tool.1; done
+
+images: ## Build the example's container images from Debian packages (no registry; root)
+	images/build
