@@ -41,6 +41,10 @@ impl Api {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut port)
             .unwrap();
+        assert!(
+            !port.trim().is_empty(),
+            "the GitHub API stand-in did not start"
+        );
         let url = format!("http://127.0.0.1:{}", port.trim());
         Api { child, url, log }
     }
@@ -108,9 +112,12 @@ impl Install {
     /// Start the entrypoint, wait until run.sh listens, send SIGTERM, and
     /// return what the entrypoint did.
     fn run_until_sigterm(&self, mut cmd: Command) -> Output {
-        let child = cmd.spawn().unwrap();
+        let mut child = cmd.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.calls().iter().any(|c| c == "run.sh started") {
+            if child.try_wait().unwrap().is_some() {
+                panic!("exited before run.sh: {:?}", child.wait_with_output());
+            }
             assert!(Instant::now() < deadline, "run.sh never started");
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -86,7 +86,7 @@ check_settings() {
 		[[ -n ${ORG:-} ]] || die "set RUNNER_URL (the organisation or repository to serve), or ORG"
 		RUNNER_URL="$GITHUB_URL/$ORG"
 	fi
-	RUNNER_NAME=${RUNNER_NAME:-$(hostname)}
+	RUNNER_NAME=${RUNNER_NAME:-$HOSTNAME}
 	[[ -x $RUNNER_HOME/config.sh && -x $RUNNER_HOME/run.sh ]] ||
 		die "no runner in $RUNNER_HOME (config.sh and run.sh are missing)"
 	mkdir -p "$RUNNER_STATE" || die "cannot create the state folder $RUNNER_STATE"
