@@ -5,3 +5,4 @@ mod util;
 
 mod github_runner;
 mod man;
+mod shard_plan;

@@ -1,14 +1,124 @@
 //! The command line of shard-plan.
 
+use std::path::PathBuf;
+use std::str::FromStr;
+
 use clap::Parser;
 use shared::exit;
 use shared::help::{Example, after_help};
+use shared::shard::GroupBy;
 
-/// Not built yet.
+/// Split a test suite into shards that take about as long as each other.
+///
+/// Reads test ids, one a line, as `pytest --collect-only -q` prints them
+/// (blank lines and pytest's footer are skipped; a repeated id is planned
+/// once, with a warning), and writes the plan: `SHARD<TAB>TEST_ID` lines,
+/// shards numbered from 1, grouped by shard, collection order inside a shard.
+///
+/// Units (tests, or classes or files with --group-by) are dealt out longest
+/// first onto the least loaded shard, then moved or swapped between the
+/// longest and the shortest shard while that shortens the longest. Ties go
+/// by id, so the plan does not depend on the input order: every CI node
+/// computes the same plan on its own.
+///
+/// Durations come from --durations files. A test never recorded is estimated
+/// from its neighbours: the median of the other parametrizations of its
+/// function, else of its class, else of its file, else of all known tests,
+/// else 1 second. No shard is ever empty.
 #[derive(Parser, Debug)]
 #[command(name = "shard-plan", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
-pub struct Cli {}
+pub struct Cli {
+    /// How many shards: a number, or `auto` for the fewest that meet --target-seconds.
+    #[arg(short = 'n', long, value_name = "N|auto")]
+    pub shards: Shards,
 
-pub const EXAMPLES: &[Example] = &[];
+    /// Recorded durations: pytest-split's `.test_durations` JSON, JUnit XML
+    /// of an earlier run (with or without `file` attributes), or
+    /// `TEST_ID<TAB>SECONDS` lines; told apart by content. Repeat to combine:
+    /// a test recorded in several files takes its value from the last.
+    #[arg(short, long, value_name = "FILE")]
+    pub durations: Vec<PathBuf>,
 
-pub const EXIT_STATUS: &[(i32, &str)] = &[(exit::USAGE, "usage error")];
+    /// What must run in one shard.
+    #[arg(short, long, value_enum, value_name = "UNIT", default_value_t = GroupBy::Test)]
+    pub group_by: GroupBy,
+
+    /// Print only shard K's test ids, bare, one a line: a file for `pytest @FILE`.
+    #[arg(long, value_name = "K")]
+    pub shard: Option<u32>,
+
+    /// With `--shards auto`: the longest a shard may be predicted to take.
+    /// When no shard count up to --max-shards meets it, the plan takes the
+    /// most shards allowed and says so on stderr.
+    #[arg(long, value_name = "SECONDS", required_if_eq("shards", "auto"))]
+    pub target_seconds: Option<f64>,
+
+    /// With `--shards auto`: never more shards than this (default: one per unit).
+    #[arg(long, value_name = "M", requires = "target_seconds")]
+    pub max_shards: Option<u32>,
+
+    /// Print each shard's predicted seconds and test count, the balance, and
+    /// how many durations were estimated or unused, to stderr.
+    #[arg(short, long)]
+    pub summary: bool,
+
+    /// Write the plan to FILE (replaced only when complete) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The test ids; `-` is stdin.
+    #[arg(value_name = "TESTS", default_value = "-")]
+    pub tests: PathBuf,
+}
+
+/// `--shards`: a count, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shards {
+    Count(u32),
+    Auto,
+}
+
+impl FromStr for Shards {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shards, String> {
+        match text {
+            "auto" => Ok(Shards::Auto),
+            _ => match text.parse() {
+                Ok(n) if n >= 1 => Ok(Shards::Count(n)),
+                _ => Err("expected a whole number from 1 up, or `auto`".into()),
+            },
+        }
+    }
+}
+
+pub const EXAMPLES: &[Example] = &[
+    Example {
+        about: "Plan four shards from the durations pytest-split recorded",
+        command: "pytest --collect-only -q > tests.txt\nshard-plan --shards 4 --durations .test_durations < tests.txt > plan.tsv",
+    },
+    Example {
+        about: "Run the second shard of the plan on this CI node (pytest 8.2 or later reads @FILE)",
+        command: "shard-plan -n 4 -d .test_durations --shard 2 < tests.txt > shard.txt\npytest @shard.txt",
+    },
+    Example {
+        about: "Balance with the JUnit reports of the last run; keep each file's tests together",
+        command: "shard-plan -n 8 -d reports/unit.xml --group-by module --summary < tests.txt > plan.tsv",
+    },
+    Example {
+        about: "The fewest shards, at most 16, that should each finish within five minutes",
+        command: "shard-plan --shards auto --target-seconds 300 --max-shards 16 -d .test_durations < tests.txt",
+    },
+    Example {
+        about: "Older durations first, the latest run's last: where both have a test, the latest wins",
+        command: "shard-plan -n 4 -d .test_durations -d last-run/unit.xml < tests.txt",
+    },
+];
+
+pub const EXIT_STATUS: &[(i32, &str)] = &[
+    (exit::SUCCESS, "the plan was written"),
+    (
+        exit::USAGE,
+        "usage or input error: a bad flag, an unreadable or malformed durations file (named with its line, and column for JSON), no test ids, or more shards than units; nothing is written",
+    ),
+];

@@ -1,12 +1,153 @@
-//! shard-plan: not built yet.
+//! shard-plan: test ids and recorded durations in, a balanced plan of N shards out.
 
 mod cli;
+mod collected;
 
+use std::io::Write;
+
+use anyhow::{Context, bail};
 use clap::Parser;
+use cli::{Cli, Shards};
+use shared::durations::Durations;
+use shared::shard::{self, Balancer, Plan};
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("shard-plan", || {
-        let _cli = cli::Cli::parse();
-        anyhow::bail!("not built yet")
-    })
+    shared::cli::run("shard-plan", || run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    if cli.shards != Shards::Auto && cli.target_seconds.is_some() {
+        bail!("--target-seconds goes with --shards auto");
+    }
+    let target = match cli.target_seconds {
+        Some(t) if !(t.is_finite() && t > 0.0) => bail!("--target-seconds must be above 0"),
+        t => t.map(shard::nanos),
+    };
+
+    let stdin = std::path::Path::new("-");
+    if cli.tests == stdin && cli.durations.iter().any(|d| d == stdin) {
+        bail!("stdin cannot hold both the test ids and --durations: give the ids as a file");
+    }
+    let text = shared::io::read_to_string(&cli.tests)?;
+    let name = if cli.tests.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        cli.tests.display().to_string()
+    };
+    let collected = collected::parse(&name, &text)?;
+    if let Some(first) = collected.duplicates.first() {
+        eprintln!(
+            "shard-plan: {name}: {} repeated test ids planned once (the first: {first})",
+            collected.duplicates.len()
+        );
+    }
+    let ids = &collected.ids;
+
+    let mut durations = Durations::new();
+    for path in &cli.durations {
+        let input = shared::io::open(path)?;
+        durations.read(&input.name, input.reader)?;
+    }
+    let resolved = durations.resolve(ids.iter().copied());
+    let estimates = shard::estimate(ids, &resolved.seconds);
+    let units = shard::group(ids, &estimates.seconds, cli.group_by);
+    let balancer = Balancer::new(&units);
+
+    let unit_name = format!("{:?}", cli.group_by).to_lowercase();
+    let plan = match (cli.shards, target) {
+        (Shards::Count(n), _) => balancer.plan(n),
+        (Shards::Auto, Some(target)) => balancer.auto(target, cli.max_shards.unwrap_or(u32::MAX)),
+        (Shards::Auto, None) => bail!("--shards auto needs --target-seconds"),
+    }
+    .with_context(|| format!("--group-by {unit_name}"))?;
+    if let Some(target) = target.filter(|&t| plan.longest() > t) {
+        eprintln!(
+            "shard-plan: no plan meets --target-seconds {}: the longest of {} shards is predicted at {:.1} s",
+            shard::seconds(target),
+            plan.shards.len(),
+            shard::seconds(plan.longest())
+        );
+    }
+    let shards = plan.shards.len() as u32;
+    if let Some(k) = cli.shard.filter(|&k| k == 0 || k > shards) {
+        bail!("--shard {k} is not one of the {shards} shards");
+    }
+
+    let mut out = shared::io::Output::create(cli.output.as_deref())?;
+    write_plan(&mut out, ids, &plan, cli.shard)?;
+    out.commit()?;
+
+    if cli.summary {
+        eprint!("{}", summary(&plan, &balancer, &estimates, resolved.unused));
+    }
+    Ok(shared::exit::SUCCESS)
+}
+
+/// The plan lines, grouped by shard, collection order inside a shard; only
+/// shard `only`'s bare ids when given.
+fn write_plan(
+    out: &mut impl Write,
+    ids: &[&str],
+    plan: &Plan,
+    only: Option<u32>,
+) -> std::io::Result<()> {
+    // Counting sort by shard keeps collection order within each shard.
+    let mut start = vec![0usize; plan.shards.len() + 1];
+    for &shard in &plan.shard_of {
+        start[shard as usize] += 1;
+    }
+    for shard in 1..start.len() {
+        start[shard] += start[shard - 1];
+    }
+    let mut order = vec![0u32; ids.len()];
+    for (test, &shard) in plan.shard_of.iter().enumerate() {
+        let slot = &mut start[shard as usize - 1];
+        order[*slot] = test as u32;
+        *slot += 1;
+    }
+    for test in order {
+        let (shard, id) = (plan.shard_of[test as usize], ids[test as usize]);
+        match only {
+            None => shared::plan::write_line(out, shard, id)?,
+            Some(k) if k == shard => writeln!(out, "{id}")?,
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// What `--summary` prints: per shard, then the balance, then the durations.
+fn summary(
+    plan: &Plan,
+    balancer: &Balancer,
+    estimates: &shard::Estimates,
+    unused: usize,
+) -> String {
+    let mut text = String::from("shard    seconds   tests   units\n");
+    for (number, load) in plan.shards.iter().enumerate() {
+        text += &format!(
+            "{:>5} {:>9.3} {:>7} {:>7}\n",
+            number + 1,
+            shard::seconds(load.nanos),
+            load.tests,
+            load.units
+        );
+    }
+    let shards = plan.shards.len() as u32;
+    let total = shard::seconds(balancer.total());
+    let mean = total / f64::from(shards);
+    let longest = shard::seconds(plan.longest());
+    text += &format!(
+        "longest {longest:.3} s, mean {mean:.3} s, max/mean {:.3}; lower bound {:.3} s = max(longest unit {:.3} s, total {total:.3} s / {shards})\n",
+        longest / mean,
+        shard::seconds(balancer.lower_bound(shards)),
+        shard::seconds(balancer.longest_unit()),
+    );
+    let tests = estimates.seconds.len();
+    text += &format!(
+        "durations: {} of {tests} tests recorded, {} estimated; {unused} recorded durations unused (tests no longer collected)\n",
+        tests - estimates.estimated,
+        estimates.estimated,
+    );
+    text
 }

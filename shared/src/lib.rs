@@ -5,8 +5,10 @@
 //! way, ending with one error line, and the formats the tools hand each other.
 
 pub mod cli;
+pub mod durations;
 pub mod exit;
 pub mod help;
 pub mod io;
 pub mod nodeid;
 pub mod plan;
+pub mod shard;

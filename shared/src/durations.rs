@@ -1,0 +1,455 @@
+//! Recorded test durations, from whatever an earlier run left behind.
+//!
+//! A plan is only as balanced as the durations it is built from, and users
+//! have them in different shapes: pytest-split's `.test_durations` (a JSON
+//! object `{node_id: seconds}`), the JUnit XML of an earlier run, or a plain
+//! `id<TAB>seconds` list. [`Durations::read`] tells them apart by content and
+//! streams each one. Several files combine; for a test recorded more than once
+//! the value read last wins, so `--durations old --durations new` means what
+//! it says.
+//!
+//! JUnit cases that name their `file` (pytest's xunit1 family) give a node id
+//! directly. The others (xunit2) only give classname and name, which cannot
+//! be turned back into a node id reliably, so they are kept by that key and
+//! matched against the collected ids in [`Durations::resolve`].
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::{self, BufRead, Read};
+
+use anyhow::{Context, bail};
+use quick_xml::events::{BytesStart, Event};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use crate::nodeid;
+
+/// Every duration read so far, by node id or by JUnit key.
+#[derive(Default)]
+pub struct Durations {
+    by_id: HashMap<String, Record>,
+    by_junit_key: HashMap<(String, String), Record>,
+    /// How many values were read so far: the order that decides which wins.
+    read: u64,
+}
+
+/// One recorded value and when it was read.
+#[derive(Clone, Copy)]
+struct Record {
+    seconds: f64,
+    order: u64,
+}
+
+/// The shapes a durations file comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// pytest-split's `.test_durations`: `{"node id": seconds, ...}`.
+    Json,
+    /// JUnit XML: `<testcase classname=.. name=.. [file=..] time=..>`.
+    Junit,
+    /// `id<TAB>seconds`, one test a line.
+    Tsv,
+}
+
+/// The durations of the collected tests.
+#[derive(Debug, PartialEq)]
+pub struct Resolved {
+    /// Seconds for each collected id, in the order given; `None` when unknown.
+    pub seconds: Vec<Option<f64>>,
+    /// Recorded values that matched no collected test (tests since removed or renamed).
+    pub unused: usize,
+}
+
+impl Durations {
+    pub fn new() -> Durations {
+        Durations::default()
+    }
+
+    /// How many distinct tests (or JUnit keys) have a duration.
+    pub fn len(&self) -> usize {
+        self.by_id.len() + self.by_junit_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `seconds` for a node id, replacing what was read before.
+    pub fn insert(&mut self, id: String, seconds: f64) {
+        let record = self.record(seconds);
+        self.by_id.insert(id, record);
+    }
+
+    fn insert_junit_key(&mut self, classname: String, name: String, seconds: f64) {
+        let record = self.record(seconds);
+        self.by_junit_key.insert((classname, name), record);
+    }
+
+    fn record(&mut self, seconds: f64) -> Record {
+        self.read += 1;
+        Record {
+            seconds,
+            order: self.read,
+        }
+    }
+
+    /// Read one file in any of the [`Format`]s, detected from its first
+    /// non-blank character; `name` is used in errors, with the line (and
+    /// column for JSON) of the first problem.
+    pub fn read(&mut self, name: &str, mut reader: impl BufRead) -> anyhow::Result<Format> {
+        let format = detect(&mut reader).with_context(|| format!("cannot read {name}"))?;
+        match format {
+            Format::Json => self.read_json(name, reader),
+            Format::Junit => self.read_junit(name, reader),
+            Format::Tsv => self.read_tsv(name, reader),
+        }?;
+        Ok(format)
+    }
+
+    fn read_json(&mut self, name: &str, reader: impl BufRead) -> anyhow::Result<()> {
+        let mut json = serde_json::Deserializer::from_reader(reader);
+        JsonObject(self)
+            .deserialize(&mut json)
+            .and_then(|()| json.end())
+            .map_err(|err| json_error(name, &err))
+    }
+
+    fn read_tsv(&mut self, name: &str, mut reader: impl BufRead) -> anyhow::Result<()> {
+        let mut line = String::new();
+        let mut number = 0;
+        loop {
+            line.clear();
+            number += 1;
+            if reader
+                .read_line(&mut line)
+                .with_context(|| format!("{name}:{number}"))?
+                == 0
+            {
+                return Ok(());
+            }
+            let text = line.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            // Test ids may hold tabs inside their parameters; the seconds never do.
+            let Some((id, seconds)) = text.rsplit_once('\t') else {
+                bail!("{name}:{number}: expected `test id<TAB>seconds`, found no tab");
+            };
+            if id.is_empty() {
+                bail!("{name}:{number}: empty test id");
+            }
+            let seconds =
+                parse_seconds(seconds.trim()).with_context(|| format!("{name}:{number}"))?;
+            self.insert(id.to_string(), seconds);
+        }
+    }
+
+    fn read_junit(&mut self, name: &str, reader: impl BufRead) -> anyhow::Result<()> {
+        let mut xml = quick_xml::Reader::from_reader(LineCounter {
+            inner: reader,
+            newlines: 0,
+        });
+        let mut buf = Vec::new();
+        loop {
+            let line = xml.get_ref().newlines + 1;
+            let event = xml
+                .read_event_into(&mut buf)
+                .map_err(|err| anyhow::anyhow!("{name}:{}: {err}", xml.get_ref().newlines + 1))?;
+            match event {
+                Event::Start(case) | Event::Empty(case)
+                    if case.local_name().as_ref() == b"testcase" =>
+                {
+                    self.junit_case(&case)
+                        .with_context(|| format!("{name}:{line}"))?;
+                }
+                Event::Eof => return Ok(()),
+                _ => {}
+            }
+            buf.clear();
+        }
+    }
+
+    /// Record one `<testcase>`; a case without a time says nothing and is skipped.
+    fn junit_case(&mut self, case: &BytesStart) -> anyhow::Result<()> {
+        let (mut classname, mut name, mut file, mut time) = (None, None, None, None);
+        for attribute in case.attributes() {
+            let attribute = attribute?;
+            let slot = match attribute.key.local_name().as_ref() {
+                b"classname" => &mut classname,
+                b"name" => &mut name,
+                b"file" => &mut file,
+                b"time" => &mut time,
+                _ => continue,
+            };
+            // Only the five predefined entities and character references are decoded.
+            *slot = Some(attribute.unescape_value()?.into_owned());
+        }
+        let (Some(name), Some(time)) = (name, time) else {
+            return Ok(());
+        };
+        let seconds = parse_seconds(time.trim())?;
+        let classname = classname.unwrap_or_default();
+        match file {
+            Some(file) => self.insert(nodeid::from_junit(&file, &classname, &name), seconds),
+            None => self.insert_junit_key(classname, name, seconds),
+        }
+        Ok(())
+    }
+
+    /// Look up every collected id, in order, and count the values nothing matched.
+    pub fn resolve<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Resolved {
+        let mut seconds = Vec::new();
+        let mut ids_hit = 0;
+        let mut keys_hit = HashSet::new();
+        for id in ids {
+            let by_id = self.by_id.get(id).copied();
+            ids_hit += usize::from(by_id.is_some());
+            let by_key = if self.by_junit_key.is_empty() {
+                None
+            } else {
+                self.by_junit_key
+                    .get_key_value(&nodeid::junit_key(id))
+                    .map(|(key, record)| {
+                        keys_hit.insert(key);
+                        *record
+                    })
+            };
+            let newest = match (by_id, by_key) {
+                (Some(a), Some(b)) => Some(if a.order > b.order { a } else { b }),
+                (a, b) => a.or(b),
+            };
+            seconds.push(newest.map(|record| record.seconds));
+        }
+        Resolved {
+            seconds,
+            unused: self.by_id.len().saturating_sub(ids_hit) + self.by_junit_key.len()
+                - keys_hit.len(),
+        }
+    }
+}
+
+/// Peek at the first non-blank byte: `{` is JSON, `<` is XML, anything else TSV.
+fn detect(reader: &mut impl BufRead) -> io::Result<Format> {
+    let buffer = reader.fill_buf()?;
+    let first = buffer.iter().find(|b| !b.is_ascii_whitespace());
+    Ok(match first {
+        Some(b'{') => Format::Json,
+        Some(b'<') => Format::Junit,
+        _ => Format::Tsv,
+    })
+}
+
+/// A duration in seconds: a finite number, zero or more.
+fn parse_seconds(text: &str) -> anyhow::Result<f64> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => bail!("{text:?} is not a duration in seconds"),
+    }
+}
+
+/// `name:line:column: message`, without serde_json's own " at line L column C".
+fn json_error(name: &str, err: &serde_json::Error) -> anyhow::Error {
+    let (line, column) = (err.line(), err.column());
+    let text = err.to_string();
+    let message = text
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&text);
+    anyhow::anyhow!("{name}:{line}:{column}: {message}")
+}
+
+/// A BufRead that counts the newlines consumed, so XML errors can name a line.
+struct LineCounter<R> {
+    inner: R,
+    newlines: usize,
+}
+
+impl<R: BufRead> Read for LineCounter<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.newlines += out[..n].iter().filter(|&&b| b == b'\n').count();
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineCounter<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(buffer) = self.inner.fill_buf() {
+            let end = amount.min(buffer.len());
+            self.newlines += buffer[..end].iter().filter(|&&b| b == b'\n').count();
+        }
+        self.inner.consume(amount);
+    }
+}
+
+/// Reads a JSON object of durations straight into [`Durations`], in file order.
+struct JsonObject<'a>(&'a mut Durations);
+
+impl<'de> DeserializeSeed<'de> for JsonObject<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonObject<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of test ids and their seconds")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(id) = map.next_key::<String>()? {
+            let Seconds(seconds) = map.next_value()?;
+            self.0.insert(id, seconds);
+        }
+        Ok(())
+    }
+}
+
+/// A JSON number that is a valid duration.
+struct Seconds(f64);
+
+impl<'de> de::Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Seconds, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        if seconds.is_finite() && seconds >= 0.0 {
+            Ok(Seconds(seconds))
+        } else {
+            Err(de::Error::custom(format!(
+                "{seconds} is not a duration in seconds"
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> anyhow::Result<(Format, Durations)> {
+        let mut durations = Durations::new();
+        let format = durations.read("d", text.as_bytes())?;
+        Ok((format, durations))
+    }
+
+    fn seconds(durations: &Durations, ids: &[&str]) -> Vec<Option<f64>> {
+        durations.resolve(ids.iter().copied()).seconds
+    }
+
+    fn error(text: &str) -> String {
+        format!("{:#}", read(text).err().unwrap())
+    }
+
+    #[test]
+    fn json_of_pytest_split() {
+        let (format, d) = read("{\n  \"t.py::a\": 1.5,\n  \"t.py::b[x]\": 0\n}\n").unwrap();
+        assert_eq!(format, Format::Json);
+        assert_eq!(
+            seconds(&d, &["t.py::b[x]", "t.py::a", "t.py::c"]),
+            [Some(0.0), Some(1.5), None]
+        );
+    }
+
+    #[test]
+    fn json_errors_name_line_and_column() {
+        assert_eq!(
+            error("{\n  \"a\": 1,\n  \"b\": \"slow\"\n}"),
+            "d:3:13: invalid type: string \"slow\", expected f64"
+        );
+        assert_eq!(
+            error("{\"a\": -1}"),
+            "d:1:9: -1 is not a duration in seconds"
+        );
+        assert_eq!(error("{\"a\": 1,"), "d:1:8: EOF while parsing a value");
+    }
+
+    #[test]
+    fn tsv_with_tabs_inside_ids() {
+        let (format, d) = read("t.py::a\t2\n\nt.py::b[x\ty]\t0.25\r\n").unwrap();
+        assert_eq!(format, Format::Tsv);
+        assert_eq!(
+            seconds(&d, &["t.py::a", "t.py::b[x\ty]"]),
+            [Some(2.0), Some(0.25)]
+        );
+    }
+
+    #[test]
+    fn tsv_errors_name_the_line() {
+        assert_eq!(
+            error("a\t1\nb 2\n"),
+            "d:2: expected `test id<TAB>seconds`, found no tab"
+        );
+        assert_eq!(
+            error("a\t1\n\nb\tfast\n"),
+            "d:3: \"fast\" is not a duration in seconds"
+        );
+    }
+
+    #[test]
+    fn junit_with_file_attributes_gives_node_ids() {
+        let xml = r#"<?xml version="1.0"?><testsuites><testsuite>
+            <testcase classname="tests.test_a.TestK" name="test_m[a&amp;b]" file="tests/test_a.py" time="0.5"/>
+            <testcase classname="tests.test_a" name="test_f" file="tests/test_a.py" time="2"><failure/></testcase>
+            </testsuite></testsuites>"#;
+        let (format, d) = read(xml).unwrap();
+        assert_eq!(format, Format::Junit);
+        assert_eq!(
+            seconds(
+                &d,
+                &[
+                    "tests/test_a.py::test_f",
+                    "tests/test_a.py::TestK::test_m[a&b]"
+                ]
+            ),
+            [Some(2.0), Some(0.5)]
+        );
+    }
+
+    #[test]
+    fn junit_without_file_matches_collected_ids() {
+        let xml = r#"<testsuite>
+            <testcase classname="tests.test_a.TestK" name="test_m" time="0.5"/>
+            <testcase classname="tests.test_gone" name="test_x" time="9"/>
+            </testsuite>"#;
+        let (_, d) = read(xml).unwrap();
+        let resolved = d.resolve(["tests/test_a.py::TestK::test_m", "tests/test_b.py::t"]);
+        assert_eq!(resolved.seconds, [Some(0.5), None]);
+        assert_eq!(resolved.unused, 1);
+    }
+
+    #[test]
+    fn junit_errors_name_the_line() {
+        assert_eq!(
+            error("<testsuite>\n<testcase name=\"a\" time=\"x\"/>\n</testsuite>"),
+            "d:2: \"x\" is not a duration in seconds"
+        );
+        let unclosed = error("<testsuite>\n<testcase name=\"a\" time=\"1\">\n</testsuites>");
+        assert!(unclosed.starts_with("d:3: "), "{unclosed}");
+    }
+
+    #[test]
+    fn junit_entities_are_not_expanded() {
+        let xml = "<!DOCTYPE t [<!ENTITY boom \"x\">]><testsuite><testcase name=\"&boom;\" time=\"1\"/></testsuite>";
+        assert!(error(xml).contains("boom"));
+    }
+
+    #[test]
+    fn later_files_win_and_unused_values_are_counted() {
+        let mut d = Durations::new();
+        d.read("old", "a\t1\nb\t1\ngone\t5\n".as_bytes()).unwrap();
+        d.read("new", "{\"b\": 3}".as_bytes()).unwrap();
+        d.read(
+            "junit",
+            r#"<testcase classname="t" name="a" time="7"/>"#.as_bytes(),
+        )
+        .unwrap();
+        let resolved = d.resolve(["t.py::a", "a", "b"]);
+        assert_eq!(resolved.seconds, [Some(7.0), Some(1.0), Some(3.0)]);
+        assert_eq!(resolved.unused, 1);
+    }
+}

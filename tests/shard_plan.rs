@@ -1,0 +1,403 @@
+//! shard-plan on the collection, durations and JUnit XML that real pytest and
+//! pytest-split runs wrote for the small suite in
+//! `tests/fixtures/shard-plan/suite/` (see `regenerate.sh` there).
+
+use std::collections::BTreeSet;
+
+use crate::util::{Dir, fixture, tool};
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(fixture(&format!("shard-plan/{name}"))).unwrap()
+}
+
+fn durations(name: &str) -> String {
+    fixture(&format!("shard-plan/{name}")).display().to_string()
+}
+
+/// The ids pytest collected, in collection order.
+fn collected(name: &str) -> Vec<String> {
+    read(name)
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `(shard, id)` pairs of a plan.
+fn entries(plan: &str) -> Vec<(u32, String)> {
+    plan.lines()
+        .map(|line| {
+            let (shard, id) = line.split_once('\t').expect("SHARD<TAB>ID");
+            (shard.parse().unwrap(), id.to_string())
+        })
+        .collect()
+}
+
+/// Check the plan contract: every collected id exactly once, shards 1..=n
+/// each used, grouped by shard, collection order inside a shard.
+fn assert_valid(plan: &str, ids: &[String], shards: u32) {
+    let entries = entries(plan);
+    let planned: BTreeSet<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(entries.len(), ids.len(), "{plan}");
+    assert_eq!(planned, ids.iter().map(String::as_str).collect(), "{plan}");
+    let used: Vec<u32> = entries.iter().map(|(s, _)| *s).collect();
+    assert!(used.is_sorted(), "not grouped by shard:\n{plan}");
+    assert_eq!(
+        used.iter().copied().collect::<BTreeSet<_>>(),
+        (1..=shards).collect(),
+        "{plan}"
+    );
+    let position = |id: &str| ids.iter().position(|i| i == id).unwrap();
+    for pair in entries.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert!(position(&pair[0].1) < position(&pair[1].1), "{plan}");
+        }
+    }
+}
+
+#[test]
+fn plans_pytest_collect_output_with_pytest_split_durations() {
+    let out = tool("shard-plan")
+        .args(["--shards", "3", "--durations", &durations("durations.json")])
+        .stdin(read("collect.txt"))
+        .succeeds();
+    assert_valid(&out.stdout, &collected("collect.txt"), 3);
+    // The three shards land within 5 ms of the 0.514 s mean (see the summary test).
+    assert_eq!(
+        out.stdout,
+        "1\ttests/api/test_search.py::test_query[a b]\n\
+         1\ttests/api/test_search.py::test_query[x::y]\n\
+         1\ttests/test_orders.py::TestOrders::test_create\n\
+         1\ttests/test_orders.py::TestOrders::test_cancel\n\
+         1\ttests/test_orders.py::test_price[4]\n\
+         2\ttests/api/test_search.py::test_query[a]\n\
+         2\ttests/api/test_search.py::test_empty\n\
+         2\ttests/test_orders.py::TestOrders::test_refund\n\
+         2\ttests/test_orders.py::test_price[2]\n\
+         2\ttests/test_orders.py::test_price[3]\n\
+         3\ttests/api/test_search.py::test_query[long/path]\n\
+         3\ttests/test_orders.py::test_price[1]\n\
+         3\ttests/test_users.py::TestSignup::test_email\n\
+         3\ttests/test_users.py::TestSignup::test_password\n\
+         3\ttests/test_users.py::test_login\n\
+         3\ttests/test_users.py::test_logout\n"
+    );
+}
+
+#[test]
+fn summary_reports_balance_and_durations() {
+    let out = tool("shard-plan")
+        .args(["-n", "3", "--summary", "-d", &durations("durations.json")])
+        .stdin(read("collect.txt"))
+        .succeeds();
+    assert_eq!(
+        out.stderr,
+        "shard    seconds   tests   units\n    \
+            1     0.515       5       5\n    \
+            2     0.518       5       5\n    \
+            3     0.509       6       6\n\
+         longest 0.518 s, mean 0.514 s, max/mean 1.008; lower bound 0.514 s = max(longest unit 0.301 s, total 1.541 s / 3)\n\
+         durations: 16 of 16 tests recorded, 0 estimated; 0 recorded durations unused (tests no longer collected)\n"
+    );
+}
+
+#[test]
+fn same_plan_whatever_the_input_order() {
+    let ids = collected("collect.txt");
+    let plan = |ids: &[String]| {
+        let out = tool("shard-plan")
+            .args(["-n", "4", "-d", &durations("durations.json")])
+            .stdin(ids.join("\n"))
+            .succeeds();
+        assert_valid(&out.stdout, ids, 4);
+        let mut entries = entries(&out.stdout);
+        entries.sort_by(|a, b| a.1.cmp(&b.1));
+        entries
+    };
+    let first = plan(&ids);
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    assert_eq!(plan(&reversed), first);
+    let mut rotated = ids.clone();
+    rotated.rotate_left(5);
+    assert_eq!(plan(&rotated), first);
+}
+
+#[test]
+fn junit_of_both_families() {
+    let ids = collected("collect.txt");
+    for report in ["xunit1.xml", "xunit2.xml"] {
+        let out = tool("shard-plan")
+            .args(["-n", "2", "--summary", "-d", &durations(report)])
+            .stdin(read("collect.txt"))
+            .succeeds();
+        assert_valid(&out.stdout, &ids, 2);
+        assert!(
+            out.stderr
+                .contains("durations: 16 of 16 tests recorded, 0 estimated; 0 recorded"),
+            "{report}: {}",
+            out.stderr
+        );
+    }
+    // Without its `file` attributes, the same report gives the same plan.
+    let dir = Dir::new();
+    let stripped = read("xunit1.xml").replace(" file=\"", " data-file=\"");
+    let stripped = dir.write("stripped.xml", stripped);
+    let plan = |report: &str| {
+        tool("shard-plan")
+            .args(["-n", "3", "-d", report])
+            .stdin(read("collect.txt"))
+            .succeeds()
+            .stdout
+    };
+    assert_eq!(
+        plan(stripped.to_str().unwrap()),
+        plan(&durations("xunit1.xml"))
+    );
+}
+
+#[test]
+fn stale_durations_estimate_new_tests_and_count_removed_ones() {
+    // The suite's next version adds tests (a parametrization, a method, a
+    // module) and removes one; the durations are those of the old version.
+    let out = tool("shard-plan")
+        .args([
+            "-n",
+            "3",
+            "-s",
+            "-g",
+            "test",
+            "-d",
+            &durations("durations.json"),
+        ])
+        .stdin(read("collect-v2.txt"))
+        .succeeds();
+    assert_valid(&out.stdout, &collected("collect-v2.txt"), 3);
+    assert!(
+        out.stderr.ends_with(
+            "durations: 15 of 19 tests recorded, 4 estimated; 1 recorded durations unused (tests no longer collected)\n"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn one_shard_bare_for_pytest_at_file() {
+    let plan = tool("shard-plan")
+        .args(["-n", "3", "-d", &durations("durations.json")])
+        .stdin(read("collect.txt"))
+        .succeeds()
+        .stdout;
+    for k in 1..=3 {
+        let shard = tool("shard-plan")
+            .args(["-n", "3", "--shard", &k.to_string()])
+            .args(["-d", &durations("durations.json")])
+            .stdin(read("collect.txt"))
+            .succeeds()
+            .stdout;
+        let expected: String = entries(&plan)
+            .into_iter()
+            .filter(|(s, _)| *s == k)
+            .map(|(_, id)| id + "\n")
+            .collect();
+        assert_eq!(shard, expected);
+    }
+    tool("shard-plan")
+        .args(["-n", "3", "--shard", "4"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "--shard 4 is not one of the 3 shards");
+}
+
+#[test]
+fn group_by_keeps_classes_and_files_together() {
+    let ids = collected("collect.txt");
+    let shard_of = |plan: &str, prefix: &str| -> BTreeSet<u32> {
+        entries(plan)
+            .into_iter()
+            .filter(|(_, id)| id.starts_with(prefix))
+            .map(|(s, _)| s)
+            .collect()
+    };
+    let by_class = tool("shard-plan")
+        .args([
+            "-n",
+            "3",
+            "--group-by",
+            "class",
+            "-d",
+            &durations("durations.json"),
+        ])
+        .stdin(read("collect.txt"))
+        .succeeds()
+        .stdout;
+    assert_valid(&by_class, &ids, 3);
+    assert_eq!(
+        shard_of(&by_class, "tests/test_orders.py::TestOrders::").len(),
+        1
+    );
+    assert_eq!(
+        shard_of(&by_class, "tests/test_users.py::TestSignup::").len(),
+        1
+    );
+
+    let by_file = tool("shard-plan")
+        .args([
+            "-n",
+            "3",
+            "--group-by",
+            "file",
+            "-d",
+            &durations("durations.json"),
+        ])
+        .stdin(read("collect.txt"))
+        .succeeds()
+        .stdout;
+    assert_valid(&by_file, &ids, 3);
+    for file in [
+        "tests/api/test_search.py",
+        "tests/test_orders.py",
+        "tests/test_users.py",
+    ] {
+        assert_eq!(shard_of(&by_file, file).len(), 1, "{file}");
+    }
+}
+
+#[test]
+fn more_shards_than_units_is_an_error() {
+    tool("shard-plan")
+        .args(["-n", "4", "--group-by", "module"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(
+            2,
+            "shard-plan: --group-by module: 4 shards asked for, but there are only 3 units",
+        );
+    tool("shard-plan")
+        .args(["-n", "17"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "17 shards asked for, but there are only 16 units");
+}
+
+#[test]
+fn auto_picks_the_fewest_shards_that_meet_the_target() {
+    let shards = |target: &str| {
+        let out = tool("shard-plan")
+            .args(["--shards", "auto", "--target-seconds", target])
+            .args(["-d", &durations("durations.json")])
+            .stdin(read("collect.txt"))
+            .succeeds();
+        let shards = entries(&out.stdout).iter().map(|(s, _)| *s).max().unwrap();
+        assert_valid(&out.stdout, &collected("collect.txt"), shards);
+        shards
+    };
+    // 1.541 s in all, the longest test 0.301 s.
+    assert_eq!(shards("2"), 1);
+    assert_eq!(shards("0.8"), 2);
+    assert_eq!(shards("0.52"), 3);
+    let capped = tool("shard-plan")
+        .args([
+            "--shards",
+            "auto",
+            "--target-seconds",
+            "0.1",
+            "--max-shards",
+            "4",
+        ])
+        .args(["-d", &durations("durations.json")])
+        .stdin(read("collect.txt"))
+        .succeeds();
+    assert_eq!(entries(&capped.stdout).last().unwrap().0, 4);
+    assert!(capped.stderr.contains("no plan meets --target-seconds 0.1"));
+    tool("shard-plan")
+        .args(["--shards", "auto"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "--target-seconds");
+}
+
+#[test]
+fn malformed_durations_name_file_and_position() {
+    let dir = Dir::new();
+    let cases = [
+        (
+            "bad.json",
+            "{\n  \"t.py::a\": 1.5,\n  \"t.py::b\": \"slow\"\n}\n",
+            "bad.json:3:19: invalid type: string \"slow\", expected f64",
+        ),
+        (
+            "bad.tsv",
+            "t.py::a\t1\nt.py::b 2\n",
+            "bad.tsv:2: expected `test id<TAB>seconds`",
+        ),
+        (
+            "bad.xml",
+            "<testsuite>\n<testcase name=\"a\" time=\"soon\"/>\n</testsuite>\n",
+            "bad.xml:2: \"soon\" is not a duration in seconds",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let path = dir.write(name, text);
+        tool("shard-plan")
+            .args(["-n", "2", "-d"])
+            .arg(&path)
+            .stdin("t.py::a\nt.py::b\n")
+            .run()
+            .fails_with(2, message);
+    }
+    tool("shard-plan")
+        .args(["-n", "2", "-d", "/nonexistent/.test_durations"])
+        .stdin("t.py::a\nt.py::b\n")
+        .run()
+        .fails_with(2, "cannot open /nonexistent/.test_durations");
+}
+
+#[test]
+fn failed_run_leaves_the_output_file_alone() {
+    let dir = Dir::new();
+    let out = dir.write("plan.tsv", "old plan\n");
+    tool("shard-plan")
+        .args(["-n", "2", "-d", "/nonexistent/d.json", "-o"])
+        .arg(&out)
+        .stdin("t.py::a\nt.py::b\n")
+        .run()
+        .fails_with(2, "cannot open");
+    assert_eq!(dir.read("plan.tsv"), "old plan\n");
+    tool("shard-plan")
+        .args(["-n", "2", "-o"])
+        .arg(&out)
+        .stdin("t.py::a\nt.py::b\n")
+        .succeeds();
+    assert_eq!(dir.read("plan.tsv"), "1\tt.py::a\n2\tt.py::b\n");
+}
+
+#[test]
+fn bad_test_lists() {
+    tool("shard-plan")
+        .args(["-n", "2"])
+        .stdin("\n\nno tests collected in 0.01s\n")
+        .run()
+        .fails_with(2, "no test ids in <stdin>");
+    tool("shard-plan")
+        .args(["-n", "2"])
+        .stdin("t.py::a\nt.py::b\n\n===== ERRORS =====\nE  ImportError\n")
+        .run()
+        .fails_with(2, "<stdin>:4: pytest reported errors while collecting");
+    let repeated = tool("shard-plan")
+        .args(["-n", "2"])
+        .stdin("t.py::a\nt.py::b\nt.py::a\n")
+        .succeeds();
+    assert_eq!(repeated.stdout, "1\tt.py::a\n2\tt.py::b\n");
+    assert!(
+        repeated
+            .stderr
+            .contains("1 repeated test ids planned once (the first: t.py::a)")
+    );
+    tool("shard-plan")
+        .args(["-n", "0"])
+        .stdin("t.py::a\n")
+        .run()
+        .fails_with(2, "expected a whole number from 1 up, or `auto`");
+}
