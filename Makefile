@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for
 
-.PHONY: help build test lint man install uninstall images
+.PHONY: help build test lint man install uninstall images static
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -20,6 +20,13 @@ test: ## Run every test: unit, CLI, and integration against real services
 lint: ## Check formatting and clippy, warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# musl when its target is installed; else glibc linked statically (see bench/wait-for/README.md).
+STATIC_TARGET ?= $(shell rustup target list --installed 2>/dev/null | grep -x x86_64-unknown-linux-musl || echo x86_64-unknown-linux-gnu)
+
+static: ## Build wait-for as one static binary to copy into any image
+	RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols" $(CARGO) build --release --locked --target $(STATIC_TARGET) --bin wait-for
+	@ls -l target/$(STATIC_TARGET)/release/wait-for
 
 man: ## Regenerate man/*.1 from the clap commands
 	SHARDSTACK_UPDATE_MAN=1 $(CARGO) test --locked --test tests man::

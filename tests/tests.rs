@@ -6,3 +6,4 @@ mod util;
 mod github_runner;
 mod man;
 mod shard_plan;
+mod wait_for;

@@ -77,6 +77,14 @@ pub fn tool(name: &str) -> TestCommand {
     }
 }
 
+/// Start building a run of any program (a tool under another name, say).
+pub fn command(program: impl AsRef<OsStr>) -> TestCommand {
+    TestCommand {
+        cmd: Command::new(program),
+        stdin: Vec::new(),
+    }
+}
+
 impl TestCommand {
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.cmd.arg(arg);

@@ -1,12 +1,27 @@
-//! wait-for: not built yet.
+//! wait-for: wait until services are really ready, then exec a command.
+//! Invoked as `wait-for-it.sh`, it is a drop-in for wait-for-it.
 
 mod cli;
+mod compat;
+mod net;
+mod probe;
+mod run;
+mod target;
+mod wait;
+
+use std::path::Path;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("wait-for", || {
-        let _cli = cli::Cli::parse();
-        anyhow::bail!("not built yet")
-    })
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let name = Path::new(&argv0)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if compat::is_compat(&name) {
+        return shared::cli::run(&name, || Ok(compat::run(&name, args.collect())));
+    }
+    shared::cli::run("wait-for", || run::run(cli::Cli::parse()))
 }
