@@ -4,6 +4,7 @@
 mod util;
 
 mod github_runner;
+mod junit_merge;
 mod man;
 mod shard_plan;
 mod wait_for;

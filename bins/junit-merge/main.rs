@@ -1,12 +1,94 @@
-//! junit-merge: not built yet.
+//! junit-merge: many JUnit XML reports in, one faithful report out.
+//!
+//! Two passes over the inputs: the first checks every file and adds up its
+//! counts (the root's sums come first in the output), the second copies the
+//! suites, inputs ordered by content so any argument order gives the same
+//! bytes. The reading, counting and writing live in `shared::junit`.
 
 mod cli;
+mod expect;
+mod inputs;
 
+use std::io::Write;
+
+use anyhow::Context;
 use clap::Parser;
+use shared::exit;
+use shared::io::Output;
+use shared::junit::model::Counts;
+use shared::junit::read::{Event, Reader};
+use shared::junit::write::Writer;
+use shared::xml;
+
+use crate::expect::Expected;
+use crate::inputs::Input;
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("junit-merge", || {
-        let _cli = cli::Cli::parse();
-        anyhow::bail!("not built yet")
-    })
+    shared::cli::run("junit-merge", || run(cli::Cli::parse()))
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<i32> {
+    let mut expected = cli.expect.as_deref().map(Expected::read).transpose()?;
+    let mut inputs = inputs::gather(&cli.inputs, cli.output.as_deref())?;
+
+    let mut totals = Counts::default();
+    for input in &mut inputs {
+        input.digest = inputs::digest(&input.path)?;
+        let mut reader = Reader::open(&input.path, &input.name)?;
+        while let Some(event) = reader.next_event()? {
+            if let (Event::Case(case), Some(expected)) = (&event, &mut expected) {
+                expected.found(case);
+            }
+        }
+        totals.add(&reader.totals());
+    }
+    inputs.sort_by_key(|input| input.digest);
+    let not_run = expected.as_ref().map(Expected::not_run).unwrap_or_default();
+    totals.add(&expect::counts(&not_run));
+
+    let mut output = Output::create(cli.output.as_deref())?;
+    let mut writer = Writer::start(&mut output, &totals)?;
+    for input in &inputs {
+        copy(input, &mut writer)?;
+    }
+    expect::write(&not_run, &mut writer)?;
+    writer.finish()?.flush()?;
+    output.commit()?;
+
+    if !not_run.is_empty() {
+        eprintln!(
+            "junit-merge: {} planned test(s) have no result in any input; \
+             recorded as errors in the merged report",
+            not_run.len()
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Copy the suites of one input: a `<testsuites>` root's children, or a bare
+/// `<testsuite>` root itself.
+fn copy(input: &Input, writer: &mut Writer<impl Write>) -> anyhow::Result<()> {
+    let mut reader = Reader::open(&input.path, &input.name)?;
+    let mut top = 0;
+    while let Some(event) = reader.next_event()? {
+        let Event::Xml { event, depth } = event else {
+            continue;
+        };
+        if let (0, xml::Event::Start(root) | xml::Event::Empty(root)) = (depth, &event) {
+            if root.local_name() == "testsuites" {
+                top = 1;
+            }
+        }
+        let is_text = matches!(event, xml::Event::Text(_) | xml::Event::CData(_));
+        if depth < top || (depth == top && is_text) {
+            continue;
+        }
+        if depth == top && matches!(event, xml::Event::Start(_) | xml::Event::Empty(_)) {
+            writer.new_child();
+        }
+        writer
+            .event(&event)
+            .context("cannot write the merged report")?;
+    }
+    Ok(())
 }

@@ -9,6 +9,8 @@ pub mod durations;
 pub mod exit;
 pub mod help;
 pub mod io;
+pub mod junit;
 pub mod nodeid;
 pub mod plan;
 pub mod shard;
+pub mod xml;

@@ -1,0 +1,215 @@
+//! What a JUnit report says: counts and durations of suites, and test cases.
+//!
+//! A suite's attributes and its test cases can disagree (a tool counted
+//! reruns, or wrote no counts at all). The rule is to keep what the input
+//! says: [`Declared`] holds a suite's own attributes, and only what is
+//! missing there is taken from the [`Counts`] of its content.
+
+use std::time::Duration;
+
+use crate::xml::Element;
+
+/// The numbers a suite reports, and that sums of suites add up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: u64,
+    pub failures: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    /// Kept in whole nanoseconds so sums are exact and print the same everywhere.
+    pub time: Duration,
+}
+
+impl Counts {
+    /// Add `other` to these counts: the one place sums are made.
+    pub fn add(&mut self, other: &Counts) {
+        self.tests += other.tests;
+        self.failures += other.failures;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.time += other.time;
+    }
+}
+
+/// The counts a suite's own attributes give; `None` where one is missing or
+/// unreadable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Declared {
+    pub tests: Option<u64>,
+    pub failures: Option<u64>,
+    pub errors: Option<u64>,
+    pub skipped: Option<u64>,
+    pub time: Option<Duration>,
+}
+
+impl Declared {
+    pub fn of(suite: &Element) -> Declared {
+        let count = |key| suite.get(key).and_then(parse_count);
+        Declared {
+            tests: count("tests"),
+            failures: count("failures"),
+            errors: count("errors"),
+            skipped: count("skipped"),
+            time: suite.get("time").and_then(parse_time),
+        }
+    }
+
+    /// What the suite says, completed by what its content adds up to.
+    pub fn or(&self, content: &Counts) -> Counts {
+        Counts {
+            tests: self.tests.unwrap_or(content.tests),
+            failures: self.failures.unwrap_or(content.failures),
+            errors: self.errors.unwrap_or(content.errors),
+            skipped: self.skipped.unwrap_or(content.skipped),
+            time: self.time.unwrap_or(content.time),
+        }
+    }
+}
+
+/// How a test case ended, as a dashboard shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Passed,
+    Skipped,
+    Failed,
+    /// An error outranks a failure: pytest writes both when a failed test's
+    /// teardown also broke.
+    Error,
+}
+
+/// One `<testcase>`, without its messages and output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Case {
+    pub classname: String,
+    pub name: String,
+    /// The source file, where the tool writes it (pytest's xunit1, jest, PHPUnit).
+    pub file: Option<String>,
+    pub time: Option<Duration>,
+    pub failure: bool,
+    pub error: bool,
+    pub skipped: bool,
+}
+
+impl Case {
+    pub fn of(element: &Element) -> Case {
+        let text = |key| element.get(key).unwrap_or_default().to_string();
+        Case {
+            classname: text("classname"),
+            name: text("name"),
+            file: element.get("file").map(str::to_string),
+            time: element.get("time").and_then(parse_time),
+            ..Case::default()
+        }
+    }
+
+    /// Note a child element of the case: `<failure>`, `<error>`, `<skipped>`.
+    /// Surefire's `flakyFailure`, `rerunFailure` and the like describe
+    /// earlier attempts and change nothing.
+    pub fn note_child(&mut self, local_name: &str) {
+        match local_name {
+            "failure" => self.failure = true,
+            "error" => self.error = true,
+            "skipped" => self.skipped = true,
+            _ => {}
+        }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if self.error {
+            Outcome::Error
+        } else if self.failure {
+            Outcome::Failed
+        } else if self.skipped {
+            Outcome::Skipped
+        } else {
+            Outcome::Passed
+        }
+    }
+
+    /// What this case adds to a suite that does not declare its counts; a
+    /// case with both a failure and an error counts as both, as pytest does.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            tests: 1,
+            failures: self.failure.into(),
+            errors: self.error.into(),
+            skipped: (self.skipped && !self.failure && !self.error).into(),
+            time: self.time.unwrap_or_default(),
+        }
+    }
+}
+
+/// A count attribute: a whole number, surrounding blanks allowed.
+pub fn parse_count(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+/// A duration in seconds. Commas are thousands separators (`1,234.5`, as
+/// Java's formatting writes them); negative or unreadable times are missing.
+pub fn parse_time(text: &str) -> Option<Duration> {
+    let seconds: f64 = text.trim().replace(',', "").parse().ok()?;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// Seconds with at least three decimals and no trailing noise: `12.500`,
+/// `0.000123`.
+pub fn format_time(time: Duration) -> String {
+    let fraction = format!("{:09}", time.subsec_nanos());
+    let fraction = fraction.trim_end_matches('0');
+    let decimals = fraction.len().max(3);
+    format!("{}.{:0<decimals$}", time.as_secs(), fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_separators_and_junk() {
+        assert_eq!(
+            parse_time("1,234.5"),
+            Some(Duration::from_millis(1_234_500))
+        );
+        assert_eq!(parse_time(" 0.001 "), Some(Duration::from_millis(1)));
+        assert_eq!(parse_time("-1"), None);
+        assert_eq!(parse_time("NaN"), None);
+        assert_eq!(parse_time(""), None);
+    }
+
+    #[test]
+    fn times_print_exactly() {
+        assert_eq!(format_time(Duration::ZERO), "0.000");
+        assert_eq!(format_time(Duration::from_millis(12_500)), "12.500");
+        assert_eq!(format_time(Duration::from_nanos(123_000)), "0.000123");
+        let sum = parse_time("0.1").unwrap() + parse_time("0.2").unwrap();
+        assert_eq!(format_time(sum), "0.300");
+    }
+
+    #[test]
+    fn declared_counts_win_over_content() {
+        let suite = Element {
+            name: "testsuite".into(),
+            attributes: vec![("tests".into(), "5".into()), ("time".into(), "x".into())],
+        };
+        let content = Counts {
+            tests: 3,
+            failures: 1,
+            time: Duration::from_secs(2),
+            ..Counts::default()
+        };
+        let counts = Declared::of(&suite).or(&content);
+        assert_eq!((counts.tests, counts.failures), (5, 1));
+        assert_eq!(counts.time, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn failure_and_teardown_error_count_as_both() {
+        let mut case = Case::default();
+        case.note_child("failure");
+        case.note_child("error");
+        case.note_child("rerunFailure");
+        assert_eq!(case.outcome(), Outcome::Error);
+        let counts = case.counts();
+        assert_eq!((counts.tests, counts.failures, counts.errors), (1, 1, 1));
+    }
+}
