@@ -3,6 +3,7 @@
 
 mod util;
 
+mod cov_merge;
 mod github_runner;
 mod junit_merge;
 mod man;

@@ -1,12 +1,108 @@
-//! cov-merge: not built yet.
+//! cov-merge: N coverage reports in, one exact merged report out.
 
 mod cli;
 
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
 use clap::Parser;
+use shared::coverage::merge::{map_report, merge};
+use shared::coverage::model::{Numbers, display_covered, fail_under_precision, fails_under};
+use shared::coverage::{self, Report, cobertura, json, lcov, text};
+use shared::exit;
+
+use cli::{Cli, Format};
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("cov-merge", || {
-        let _cli = cli::Cli::parse();
-        anyhow::bail!("not built yet")
-    })
+    shared::cli::run("cov-merge", || run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let threshold = cli.fail_under.as_deref().map(parse_threshold).transpose()?;
+    let mut merged: Option<(String, Report)> = None;
+    let mut formats = BTreeSet::new();
+    for path in &cli.files {
+        let name = path.display().to_string();
+        let (format, report) = coverage::read(path)?;
+        formats.insert(format);
+        if report.branch && report.meta.unidentified_branches {
+            eprintln!(
+                "cov-merge: {name}: branch exits are counted, not named: \
+                 merged branch coverage is a lower bound"
+            );
+        }
+        let report = map_report(report, &cli.map);
+        merged = Some(match merged {
+            None => (name, report),
+            Some((first, mut into)) => {
+                merge(&mut into, report, (&first, &name))?;
+                (first, into)
+            }
+        });
+    }
+    let (_, mut report) = merged.context("no input")?;
+    if let Some(precision) = cli.precision {
+        report.meta.precision = precision;
+    }
+
+    let format = cli
+        .format
+        .unwrap_or(match formats.into_iter().collect::<Vec<_>>()[..] {
+            [coverage::Format::Cobertura] => Format::Cobertura,
+            [coverage::Format::Lcov] => Format::Lcov,
+            _ => Format::Json,
+        });
+    let mut out = shared::io::Output::create(cli.output.as_deref())?;
+    match format {
+        Format::Json => json::write(&report, &mut out)?,
+        Format::Cobertura => {
+            let cwd = std::env::current_dir().context("cannot find the current folder")?;
+            let layout = cobertura::Layout {
+                cwd: &cwd,
+                sources: &cli.source,
+            };
+            cobertura::write(&report, &layout, &mut out)?
+        }
+        Format::Lcov => lcov::write(&report, &mut out)?,
+        Format::Text => text::write(&report, &mut out)?,
+    }
+    out.commit()?;
+
+    let Some((fail_under, threshold_text)) = threshold else {
+        return Ok(exit::SUCCESS);
+    };
+    let mut total = Numbers {
+        precision: report.meta.precision,
+        ..Numbers::default()
+    };
+    for file in report.files.values() {
+        total += file.numbers(report.meta.precision);
+    }
+    let pc = if total.n_statements > 0 {
+        total.pc_covered()
+    } else {
+        0.0
+    };
+    if fails_under(pc, fail_under, &threshold_text, total.precision) {
+        let places = fail_under_precision(&threshold_text, total.precision);
+        let shown = if fail_under == 100.0 {
+            display_covered(pc, places)
+        } else {
+            format!("{pc:.places$}")
+        };
+        eprintln!("cov-merge: total of {shown} is less than fail-under={fail_under:.places$}");
+        return Ok(exit::FAILURES);
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `--fail-under PCT`: a number from 0 to 100, kept as written for its decimals.
+fn parse_threshold(text: &str) -> anyhow::Result<(f64, String)> {
+    let value: f64 = text
+        .parse()
+        .with_context(|| format!("--fail-under {text:?} is not a number"))?;
+    if !(0.0..=100.0).contains(&value) {
+        bail!("--fail-under {text} is not between 0 and 100");
+    }
+    Ok((value, text.to_string()))
 }

@@ -5,6 +5,7 @@
 //! way, ending with one error line, and the formats the tools hand each other.
 
 pub mod cli;
+pub mod coverage;
 pub mod durations;
 pub mod exit;
 pub mod help;

@@ -1,0 +1,277 @@
+//! LCOV tracefiles (`SF:`, `DA:`, `BRDA:` … `end_of_record`), read and written.
+//!
+//! Read line by line. LCOV counts hits, so merging adds them up. A branch is
+//! identified by its description when it names its destination the way
+//! coverage.py's `coverage lcov` does ("jump to line 7", "jump to the
+//! function exit"); other writers' numbered branches are only counted, which
+//! merges to a lower bound. Writing follows `coverage lcov`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+
+use anyhow::{Context, bail};
+
+use super::model::{EXIT, FileCov, Line, Meta, Report, Target};
+
+/// Read one LCOV tracefile; `name` names it in errors.
+pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
+    let mut report = Report {
+        meta: Meta {
+            hit_counts: true,
+            ..Meta::default()
+        },
+        ..Report::default()
+    };
+    let mut current: Option<(String, FileCov)> = None;
+    for (index, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {name}"))?;
+        let at = || format!("{name}:{}", index + 1);
+        let line = line.trim_end_matches('\r');
+        let (tag, value) = line.split_once(':').unwrap_or((line, ""));
+        match tag {
+            "SF" => {
+                if current.is_some() {
+                    bail!("{}: SF without end_of_record before it", at());
+                }
+                current = Some((value.to_string(), FileCov::default()));
+            }
+            "end_of_record" => {
+                let (path, file) = current
+                    .take()
+                    .with_context(|| format!("{}: end_of_record without SF before it", at()))?;
+                match report.files.get_mut(&path) {
+                    Some(known) => super::merge::merge_file(known, file, true),
+                    None => {
+                        report.files.insert(path, file);
+                    }
+                }
+            }
+            "DA" | "BRDA" => {
+                let (_, file) = current
+                    .as_mut()
+                    .with_context(|| format!("{}: {tag} outside a file record", at()))?;
+                let parsed = if tag == "DA" {
+                    read_da(file, value)
+                } else {
+                    report.branch = true;
+                    read_brda(file, value, &mut report.meta)
+                };
+                parsed.with_context(|| format!("{}: bad {tag} record {value:?}", at()))?;
+            }
+            "" if value.is_empty() => {}
+            _ if tag.chars().all(|c| c.is_ascii_uppercase()) => {}
+            _ => bail!("{}: not an LCOV record: {line:?}", at()),
+        }
+    }
+    if current.is_some() {
+        bail!("{name}: the last record has no end_of_record");
+    }
+    Ok(report)
+}
+
+fn read_da(file: &mut FileCov, value: &str) -> anyhow::Result<()> {
+    let mut fields = value.split(',');
+    let line: Line = fields.next().unwrap_or("").parse()?;
+    let hits = fields.next().context("no hit count")?;
+    let hits = hits
+        .parse::<u64>()
+        .or_else(|_| hits.parse::<i64>().map(|h| h.max(0) as u64))?;
+    *file.lines.entry(line).or_insert(0) += hits;
+    Ok(())
+}
+
+fn read_brda(file: &mut FileCov, value: &str, meta: &mut Meta) -> anyhow::Result<()> {
+    let mut fields = value.splitn(3, ',');
+    let line: Line = fields.next().unwrap_or("").parse()?;
+    let _block = fields.next().context("no block")?;
+    let (description, taken) = fields
+        .next()
+        .and_then(|rest| rest.rsplit_once(','))
+        .context("no branch and count")?;
+    let taken = !matches!(taken, "-" | "0");
+    let branch = file.branches.entry(line).or_default();
+    branch.exits += 1;
+    match destination(description) {
+        Some(to) if branch.missing_at_most.is_none() => {
+            if taken {
+                branch.taken.insert(to);
+            } else {
+                branch.missing.get_or_insert_with(BTreeSet::new).insert(to);
+            }
+        }
+        _ => {
+            meta.unidentified_branches = true;
+            let missing = branch.missing.take().map_or(0, |m| m.len() as u32);
+            branch.missing_at_most =
+                Some(branch.missing_at_most.unwrap_or(missing) + u32::from(!taken));
+            branch.taken.clear();
+        }
+    }
+    if branch.missing_at_most.is_none() {
+        branch.missing.get_or_insert_with(BTreeSet::new);
+    }
+    Ok(())
+}
+
+/// The destination coverage.py's description of a branch names.
+fn destination(description: &str) -> Option<Target> {
+    if let Some(line) = description.strip_prefix("jump to line ") {
+        return line.trim().parse().ok();
+    }
+    let exits = ["exit", "return from", "jump to the function exit"];
+    exits
+        .iter()
+        .any(|e| description.contains(e))
+        .then_some(EXIT)
+}
+
+/// Write `report` as `coverage lcov` would (without line checksums).
+pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
+    for (name, file) in &report.files {
+        writeln!(out, "SF:{}", field(name))?;
+        for (&line, &hits) in &file.lines {
+            let hits = if report.meta.hit_counts {
+                hits
+            } else {
+                u64::from(hits > 0)
+            };
+            writeln!(out, "DA:{line},{hits}")?;
+        }
+        let numbers = file.numbers(report.meta.precision);
+        if numbers.n_statements > 0 {
+            writeln!(
+                out,
+                "LF:{}\nLH:{}",
+                numbers.n_statements,
+                numbers.n_executed()
+            )?;
+        }
+        write_functions(file, report.meta.precision, out)?;
+        if report.branch {
+            write_branches(file, out)?;
+        }
+        writeln!(out, "end_of_record")?;
+    }
+    Ok(())
+}
+
+fn write_functions(file: &FileCov, precision: usize, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(functions) = file.regions.get("functions") else {
+        return Ok(());
+    };
+    let mut spans: Vec<_> = functions
+        .iter()
+        .filter(|f| !f.name.is_empty() && !f.lines.is_empty())
+        .map(|f| {
+            let first = f.lines.first().copied().unwrap_or(0);
+            let last = f.lines.last().copied().unwrap_or(0);
+            let start = f.start_line.unwrap_or(first);
+            (start.min(first), start.max(last), f)
+        })
+        .collect();
+    if spans.is_empty() {
+        return Ok(());
+    }
+    spans.sort_by(|a, b| (a.0, a.1, &a.2.name).cmp(&(b.0, b.1, &b.2.name)));
+    let (mut found, mut hit) = (0, 0);
+    let mut names = BTreeSet::new();
+    for (first, last, function) in spans {
+        let numbers = file.numbers_where(precision, |l| function.lines.contains(&l));
+        if numbers.n_statements == 0 {
+            continue;
+        }
+        found += 1;
+        let was_hit = u32::from(numbers.n_executed() > 0);
+        hit += was_hit;
+        let mut name = field(&function.name);
+        if !names.insert(name.clone()) {
+            name = format!("{name}@{first}");
+        }
+        writeln!(out, "FN:{first},{last},{name}\nFNDA:{was_hit},{name}")?;
+    }
+    writeln!(out, "FNF:{found}\nFNH:{hit}")?;
+    Ok(())
+}
+
+fn write_branches(file: &FileCov, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (mut found, mut hit) = (0, 0);
+    for (line, branch) in file.branch_lines() {
+        found += branch.exits;
+        let taken = branch.taken_count();
+        hit += taken;
+        let missing = branch.missing.iter().flatten().map(|&to| (to, false));
+        let mut destinations: Vec<(Target, bool)> = branch
+            .taken
+            .iter()
+            .map(|&to| (to, true))
+            .chain(missing)
+            .collect();
+        destinations.sort_by_key(|&(to, _)| (to <= EXIT, to));
+        for (to, was_taken) in destinations {
+            let count = match (taken, was_taken) {
+                (0, _) => "-",
+                (_, true) => "1",
+                (_, false) => "0",
+            };
+            writeln!(out, "BRDA:{line},0,{},{count}", describe(to))?;
+        }
+    }
+    if found > 0 {
+        writeln!(out, "BRF:{found}\nBRH:{hit}")?;
+    }
+    Ok(())
+}
+
+fn describe(to: Target) -> String {
+    if to <= EXIT {
+        "jump to the function exit".into()
+    } else {
+        format!("jump to line {to}")
+    }
+}
+
+/// LCOV has no escaping: control characters become `?`, as coverage.py does.
+fn field(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "SF:shop/a.py\nDA:1,1\nDA:2,0\nBRDA:1,0,jump to line 2,0\nBRDA:1,0,jump to the function exit,1\nend_of_record\n";
+
+    #[test]
+    fn branches_keep_their_destinations() {
+        let report = read("a.info", TRACE.as_bytes()).unwrap();
+        let file = &report.files["shop/a.py"];
+        assert_eq!(file.branches[&1].missing, Some([2].into()));
+        assert_eq!(file.branches[&1].taken, [EXIT].into());
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "SF:shop/a.py\nDA:1,1\nDA:2,0\nLF:2\nLH:1\nBRDA:1,0,jump to line 2,0\n\
+             BRDA:1,0,jump to the function exit,1\nBRF:2\nBRH:1\nend_of_record\n"
+        );
+    }
+
+    #[test]
+    fn numbered_branches_are_only_counted() {
+        let trace = "SF:a.c\nDA:3,2\nBRDA:3,0,0,2\nBRDA:3,0,1,-\nend_of_record\n";
+        let report = read("a.info", trace.as_bytes()).unwrap();
+        assert!(report.meta.unidentified_branches);
+        assert_eq!(report.files["a.c"].branches[&3].missing_count(), 1);
+    }
+
+    #[test]
+    fn a_record_without_end_is_an_error() {
+        let err = read("a.info", &b"SF:a.py\nDA:1,1\n"[..]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "a.info: the last record has no end_of_record"
+        );
+    }
+}

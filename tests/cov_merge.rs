@@ -1,0 +1,429 @@
+//! cov-merge against coverage.py itself: a small Python project's tests run in
+//! three shards under `coverage run --branch`, and every merge cov-merge makes
+//! of the shards' reports is checked against `coverage combine` followed by
+//! coverage.py's own report of the combined data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::util::{Dir, fixture, tool};
+
+/// The test modules each shard runs.
+const SHARDS: [&str; 3] = ["pricing", "cart", "stock"];
+
+/// The project after its shards ran: per-shard reports `<shard>.json`,
+/// `.xml`, `.info`, and coverage.py's reports of the combined data
+/// `combined.json`, `.xml`, `.info`, `.txt`. Made once for all tests.
+struct Project {
+    dir: Dir,
+}
+
+impl Project {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn shards(&self, ext: &str) -> Vec<PathBuf> {
+        SHARDS
+            .iter()
+            .map(|shard| self.path(&format!("{shard}.{ext}")))
+            .collect()
+    }
+
+    fn read(&self, name: &str) -> String {
+        self.dir.read(name)
+    }
+}
+
+fn project() -> &'static Project {
+    static PROJECT: OnceLock<Project> = OnceLock::new();
+    PROJECT.get_or_init(|| {
+        let dir = Dir::new();
+        copy_tree(&fixture("cov-merge/project"), dir.path());
+        for shard in SHARDS {
+            let data = format!(".coverage.{shard}");
+            let test = format!("tests/test_{shard}.py");
+            coverage(
+                dir.path(),
+                &["run", "--branch", &format!("--data-file={data}")],
+                &["-m", "pytest", "-q", "-p", "no:cacheprovider", &test],
+            );
+            for (report, ext) in [("json", "json"), ("xml", "xml"), ("lcov", "info")] {
+                let out = format!("{shard}.{ext}");
+                coverage(
+                    dir.path(),
+                    &[report, &format!("--data-file={data}"), "-q", "-o", &out],
+                    &[],
+                );
+            }
+        }
+        let data: Vec<String> = SHARDS.iter().map(|s| format!(".coverage.{s}")).collect();
+        let mut combine = vec!["combine", "--keep", "-q", "--data-file=.coverage"];
+        combine.extend(data.iter().map(String::as_str));
+        coverage(dir.path(), &combine, &[]);
+        for (report, ext) in [("json", "json"), ("xml", "xml"), ("lcov", "info")] {
+            coverage(
+                dir.path(),
+                &[report, "-q", "-o", &format!("combined.{ext}")],
+                &[],
+            );
+        }
+        let table = coverage(dir.path(), &["report", "--show-missing"], &[]);
+        dir.write("combined.txt", table);
+        Project { dir }
+    })
+}
+
+/// Run `python3 -m coverage ARGS REST` in `dir`; its stdout.
+fn coverage(dir: &Path, args: &[&str], rest: &[&str]) -> String {
+    let output = Command::new("python3")
+        .args(["-m", "coverage"])
+        .args(args)
+        .args(rest)
+        .current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3 -m coverage runs (pip install coverage pytest)");
+    assert!(
+        output.status.success(),
+        "coverage {args:?} {rest:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_tree(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A JSON report without what only says when and by which version it was made.
+fn json_data(text: &str) -> serde_json::Value {
+    let mut value: serde_json::Value = serde_json::from_str(text).unwrap();
+    let meta = value["meta"].as_object_mut().unwrap();
+    meta.remove("timestamp");
+    meta.remove("version");
+    value
+}
+
+/// An XML document as a tree of (name, attributes, text, children), without
+/// comments and the root's timestamp and version.
+#[derive(Debug, PartialEq)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: String,
+    children: Vec<Element>,
+}
+
+fn xml_data(text: &str) -> Element {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(true);
+    let mut stack = vec![Element {
+        name: String::new(),
+        attrs: vec![],
+        text: String::new(),
+        children: vec![],
+    }];
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) => stack.push(element(&e)),
+            Event::Empty(e) => stack.last_mut().unwrap().children.push(element(&e)),
+            Event::End(_) => {
+                let done = stack.pop().unwrap();
+                stack.last_mut().unwrap().children.push(done);
+            }
+            Event::Text(t) => stack.last_mut().unwrap().text += &t.unescape().unwrap(),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let mut root = stack.pop().unwrap().children.pop().unwrap();
+    root.attrs
+        .retain(|(k, _)| k != "timestamp" && k != "version");
+    root
+}
+
+fn element(e: &quick_xml::events::BytesStart) -> Element {
+    let mut attrs: Vec<(String, String)> = e
+        .attributes()
+        .map(|a| {
+            let a = a.unwrap();
+            let key = String::from_utf8(a.key.as_ref().to_vec()).unwrap();
+            (key, a.unescape_value().unwrap().into_owned())
+        })
+        .collect();
+    attrs.sort();
+    Element {
+        name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(),
+        attrs,
+        text: String::new(),
+        children: vec![],
+    }
+}
+
+fn merge(args: &[&str], inputs: &[PathBuf]) -> String {
+    tool("cov-merge")
+        .args(args)
+        .args(inputs)
+        .current_dir(project().dir.path())
+        .succeeds()
+        .stdout
+}
+
+#[test]
+fn json_shards_merge_to_coverage_combine_json() {
+    let p = project();
+    let merged = merge(&["--format", "json"], &p.shards("json"));
+    assert_eq!(json_data(&merged), json_data(&p.read("combined.json")));
+}
+
+#[test]
+fn json_shards_merge_to_coverage_combine_xml() {
+    let p = project();
+    let merged = merge(&["--format", "cobertura"], &p.shards("json"));
+    assert_eq!(xml_data(&merged), xml_data(&p.read("combined.xml")));
+}
+
+#[test]
+fn coverage_py_cobertura_shards_merge_exactly() {
+    let p = project();
+    let merged = merge(&[], &p.shards("xml"));
+    assert_eq!(xml_data(&merged), xml_data(&p.read("combined.xml")));
+    // No shard alone has these branch numbers: the merge reconstructs the
+    // exits from missing-branches rather than adding up condition counts.
+    assert!(merged.contains("branches-valid=\"32\" branches-covered=\"26\""));
+}
+
+#[test]
+fn text_output_is_coverage_report_show_missing() {
+    let p = project();
+    let merged = merge(&["--format", "text"], &p.shards("xml"));
+    assert_eq!(merged, p.read("combined.txt"));
+    assert!(merged.ends_with("TOTAL                     106      4     32      6    93%\n"));
+}
+
+#[test]
+fn lcov_output_is_coverage_lcov() {
+    let p = project();
+    assert_eq!(
+        merge(&["--format", "lcov"], &p.shards("json")),
+        p.read("combined.info")
+    );
+}
+
+#[test]
+fn lcov_shards_merge_to_the_same_lines_and_branches() {
+    let p = project();
+    let merged = merge(&[], &p.shards("info"));
+    let from_json = merge(&["--format", "lcov"], &p.shards("json"));
+    // LCOV adds hit counts up; lines and branches covered are the same.
+    let coverage_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("FN"))
+            .map(|l| match l.strip_prefix("DA:") {
+                Some(da) => {
+                    format!("DA:{}", da.split(',').next().unwrap())
+                        + if da.ends_with(",0") { ",0" } else { ",hit" }
+                }
+                None => l.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(coverage_of(&merged), coverage_of(&from_json));
+    assert!(merged.contains("BRF:12\nBRH:10\n"), "{merged}");
+}
+
+#[test]
+fn output_does_not_depend_on_input_order() {
+    let p = project();
+    let mut shards = p.shards("json");
+    let forward = merge(&["--format", "cobertura"], &shards);
+    shards.reverse();
+    assert_eq!(merge(&["--format", "cobertura"], &shards), forward);
+    shards.swap(0, 1);
+    let json = merge(&["--format", "json"], &shards);
+    shards.reverse();
+    assert_eq!(merge(&["--format", "json"], &shards), json);
+}
+
+#[test]
+fn map_rewrites_container_paths() {
+    let p = project();
+    // A shard that ran elsewhere (as in a container at /code): coverage.py
+    // names files outside the current folder by their absolute path.
+    let dir = Dir::new();
+    let code = dir.join("code");
+    copy_tree(&fixture("cov-merge/project"), &code);
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let test = code.join("tests/test_stock.py");
+    let source = format!("--source={}", code.display());
+    let output = Command::new("python3")
+        .args([
+            "-m", "coverage", "run", "--branch", &source, "-m", "pytest", "-q",
+        ])
+        .args(["-p", "no:cacheprovider", "--rootdir"])
+        .arg(&code)
+        .arg(&test)
+        .current_dir(&elsewhere)
+        .env("PYTHONPATH", &code)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    coverage(&elsewhere, &["json", "-q", "-o", "stock.json"], &[]);
+    let shard = std::fs::read_to_string(elsewhere.join("stock.json")).unwrap();
+    let absolute = format!("\"{}/shop/stock.py\"", code.display());
+    assert!(shard.contains(&absolute), "{shard}");
+
+    let map = format!("{}=.", code.display());
+    let mut inputs = p.shards("json");
+    inputs[2] = elsewhere.join("stock.json");
+    let merged = merge(&["--format", "json", "--map", &map], &inputs);
+    let merged = json_data(&merged);
+    let expected = json_data(&p.read("combined.json"));
+    assert_eq!(
+        merged["files"]["shop/stock.py"],
+        expected["files"]["shop/stock.py"]
+    );
+    assert_eq!(
+        merged["totals"]["percent_covered"],
+        expected["totals"]["percent_covered"]
+    );
+}
+
+#[test]
+fn fail_under_compares_like_coverage_py() {
+    let p = project();
+    // The total is 128/138 = 92.75…%, shown as 93.
+    let dir = Dir::new();
+    let out = dir.join("coverage.xml");
+    let failed = tool("cov-merge")
+        .args(["--format", "cobertura", "--fail-under", "95", "-o"])
+        .arg(&out)
+        .args(p.shards("json"))
+        .current_dir(p.dir.path())
+        .run()
+        .code(1);
+    assert_eq!(
+        failed.stderr,
+        "cov-merge: total of 93 is less than fail-under=95\n"
+    );
+    assert!(
+        dir.read("coverage.xml").contains("line-rate=\"0.9623\""),
+        "report still written"
+    );
+    for (threshold, code) in [("93", 0), ("92.8", 0), ("92.76", 1), ("100", 1)] {
+        tool("cov-merge")
+            .args(["--format", "text", "--fail-under", threshold])
+            .args(p.shards("json"))
+            .run()
+            .code(code);
+    }
+}
+
+#[test]
+fn branch_data_does_not_mix_with_statement_data() {
+    let p = project();
+    let dir = Dir::new();
+    copy_tree(&fixture("cov-merge/project"), dir.path());
+    coverage(
+        dir.path(),
+        &["run"],
+        &[
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_stock.py",
+        ],
+    );
+    coverage(dir.path(), &["json", "-q", "-o", "statements.json"], &[]);
+    let mut inputs = p.shards("json");
+    inputs.push(dir.join("statements.json"));
+    tool("cov-merge")
+        .args(&inputs)
+        .run()
+        .fails_with(2, "cannot combine branch coverage data");
+}
+
+#[test]
+fn malformed_inputs_name_file_and_position() {
+    let p = project();
+    let dir = Dir::new();
+    let json = p.read("cart.json");
+    let truncated = dir.write("truncated.json", &json[..json.len() / 2]);
+    let out = dir.write("merged.json", "old");
+    tool("cov-merge")
+        .arg(p.path("pricing.json"))
+        .arg(&truncated)
+        .arg("-o")
+        .arg(&out)
+        .run()
+        .fails_with(
+            2,
+            &format!(
+                "{}: not a valid coverage.py JSON report: EOF while parsing",
+                truncated.display()
+            ),
+        );
+    assert_eq!(dir.read("merged.json"), "old", "-o file left alone");
+
+    let xml = p.read("cart.xml").replacen("</lines>", "</line>", 1);
+    let bad = dir.write("bad.xml", xml);
+    let failed = tool("cov-merge").arg(&bad).run().code(2);
+    let line = p
+        .read("cart.xml")
+        .lines()
+        .position(|l| l.contains("</lines>"))
+        .unwrap()
+        + 1;
+    assert!(
+        failed
+            .stderr
+            .starts_with(&format!("cov-merge: {}:{line}:", bad.display())),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(failed.stdout, "");
+
+    let lcov = dir.write("bad.info", "SF:a.py\nDA:x,1\nend_of_record\n");
+    tool("cov-merge")
+        .arg(&lcov)
+        .run()
+        .fails_with(2, &format!("{}:2: bad DA record", lcov.display()));
+    let text = dir.write("notes.txt", "hello\n");
+    tool("cov-merge")
+        .arg(&text)
+        .run()
+        .fails_with(2, "not a coverage report");
+}
+
+#[test]
+fn stdin_is_a_report_too() {
+    let p = project();
+    let merged = tool("cov-merge")
+        .args(["--format", "json", "-"])
+        .arg(p.path("cart.json"))
+        .arg(p.path("stock.json"))
+        .stdin(p.read("pricing.json"))
+        .current_dir(p.dir.path())
+        .succeeds()
+        .stdout;
+    assert_eq!(json_data(&merged), json_data(&p.read("combined.json")));
+}
