@@ -32,7 +32,9 @@ use shared::help::{Example, after_help};
 ///
 /// Installed as `wait-for-it.sh` (as `make install` does), wait-for takes
 /// wait-for-it's command line instead, prints its messages and exits with
-/// its statuses, so scripts that call wait-for-it need no change.
+/// its statuses, so scripts that call wait-for-it need no change. There it
+/// also takes a URL in place of host:port, and refuses a port or timeout
+/// that is not a number at once (status 1) rather than waiting on it.
 #[derive(Parser, Debug)]
 #[command(name = "wait-for", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
