@@ -68,7 +68,14 @@ fn postgres_is_not_ready_while_starting_up() {
             .stderr(Stdio::piped()),
         "KILL",
     );
-    thread::sleep(Duration::from_millis(300));
+    // Release the server only once wait-for has been refused.
+    let refused = postgres.refusals();
+    for _ in 0..6000 {
+        if postgres.refusals() > refused {
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
     postgres.release();
     let output = waiting.output();
     assert!(output.status.success());
@@ -264,15 +271,19 @@ fn unix_socket_and_file() {
     let dir = Dir::new();
     let socket = dir.join("app.sock");
     let file = dir.join("ready");
+    let targets = [
+        format!("unix://{}", socket.display()),
+        format!("file://{}", file.display()),
+    ];
     let missing = tool("wait-for")
         .args(["--json", "-t", "0.1"])
-        .arg(format!("unix://{}", socket.display()))
+        .args(&targets)
         .run()
         .code(124);
-    assert_eq!(
-        report(&missing.stdout)["last_error"],
-        "no such file or directory"
-    );
+    let [socket_report, file_report] = <[Value; 2]>::try_from(reports(&missing.stdout)).unwrap();
+    assert_eq!(socket_report["last_error"], "no such file or directory");
+    assert_eq!(file_report["last_error"], "no such file");
+
     let _listener = UnixListener::bind(&socket).unwrap();
     let creator = {
         let file = file.clone();
@@ -283,13 +294,12 @@ fn unix_socket_and_file() {
     };
     let run = tool("wait-for")
         .args(["--json", "-t", "10"])
-        .arg(format!("unix://{}", socket.display()))
-        .arg(format!("file://{}", file.display()))
+        .args(&targets)
         .succeeds();
     creator.join().unwrap();
     let [socket_report, file_report] = <[Value; 2]>::try_from(reports(&run.stdout)).unwrap();
-    assert_eq!(socket_report["ready"], true);
-    assert_eq!(file_report["last_error"], "no such file");
+    assert_eq!(socket_report["address"], socket.display().to_string());
+    assert_eq!(file_report["ready"], true);
 }
 
 #[test]

@@ -135,8 +135,9 @@ fn postgres_bin(program: &str) -> PathBuf {
 /// answers "the database system is starting up" until [`Postgres::release`].
 pub struct Postgres {
     pub port: u16,
-    dir: Dir,
+    // Fields drop in order: the server stops before its folder goes.
     _server: Running,
+    dir: Dir,
 }
 
 impl Postgres {
@@ -202,6 +203,14 @@ impl Postgres {
         }
     }
 
+    /// How many connections the server has refused as starting up.
+    pub fn refusals(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("log"))
+            .unwrap()
+            .matches("FATAL:  the database system is starting up")
+            .count()
+    }
+
     /// Let the held startup go on: recovery ends and the server accepts connections.
     pub fn release(&self) {
         std::fs::remove_file(self.dir.join("hold")).unwrap();
@@ -211,8 +220,8 @@ impl Postgres {
 /// A Redis server on a free port, with `args` added to its command line.
 pub struct Redis {
     pub port: u16,
-    pub dir: Dir,
     _server: Running,
+    dir: Dir,
 }
 
 impl Redis {
@@ -239,11 +248,11 @@ impl Redis {
         }
     }
 
-    /// A Redis server still loading its dataset for about a second: it
+    /// A Redis server still loading its dataset for about two seconds: it
     /// answers every command with LOADING until then.
     pub fn start_loading() -> Redis {
         let first = Redis::start(&["--enable-debug-command", "local"]);
-        first.cli(&["DEBUG", "POPULATE", "1000"]);
+        first.cli(&["DEBUG", "POPULATE", "2000"]);
         first.cli(&["SAVE"]);
         let dir = Redis::stop(first);
         Redis::start_in(
@@ -279,8 +288,8 @@ impl Redis {
 /// Python's HTTP server, serving a folder with a `health` file.
 pub struct HttpServer {
     pub port: u16,
-    _dir: Dir,
     _server: Running,
+    _dir: Dir,
 }
 
 impl HttpServer {
