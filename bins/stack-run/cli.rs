@@ -1,14 +1,230 @@
 //! The command line of stack-run.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::Parser;
 use shared::exit;
 use shared::help::{Example, after_help};
 
-/// Not built yet.
+/// Run every shard of a test plan in its own docker-compose project.
+///
+/// Reads a plan (`SHARD<TAB>TEST_ID` lines, from shard-plan) and, for each
+/// shard, starts a private copy of the compose file's stack (its own
+/// containers, network and volumes; published host ports and
+/// `container_name` dropped), runs COMMAND in the service container, and
+/// tears the stack down with its volumes, whatever happened.
+///
+/// COMMAND is run as an argument list, never through a shell. Its
+/// placeholders: `{tests}` is the path, inside the container, of a file
+/// with the shard's test ids, one a line (pytest reads it as `@{tests}`);
+/// `{out}` is the shard's artifact folder inside the container, which is
+/// OUT/shard-K on the host; `{shard}` and `{shards}` are the shard's number
+/// and the plan's shard count. `-e` values take placeholders too.
+///
+/// Each shard's full output goes to OUT/shard-K/log.txt, and the sidecars'
+/// logs to OUT/shard-K/services.log when the shard did not pass. One JSON
+/// line per shard goes to stdout as it ends: shard, shards, project, status
+/// (passed, failed, error, timeout, interrupted), exit_code, tests,
+/// up_seconds, run_seconds, down_seconds, out, message. Progress goes to
+/// stderr: a live line per shard on a terminal, timestamped lines otherwise
+/// (or when CI is set).
+///
+/// The command's exit status decides the shard's status: 0 passed, 1 failed
+/// (pytest's "tests failed"); anything else is an error (a crash: 137
+/// killed, pytest's 2 interrupted, 3 internal error, 4 usage error, 5 no
+/// tests collected).
+///
+/// The service's image is built once for the whole run when the compose
+/// file says `build:`, and removed at the end. Containers, networks, volumes
+/// and images carry the labels io.shardstack.prefix, io.shardstack.run and
+/// io.shardstack.shard, so `--clean` can sweep what a killed run left.
+/// Compose is `docker compose` when that works, else `docker-compose`;
+/// the environment variable SHARDSTACK_COMPOSE overrides it (e.g.
+/// `SHARDSTACK_COMPOSE=docker-compose`).
+///
+/// On SIGINT or SIGTERM stack-run stops launching shards, stops the running
+/// ones, tears every stack down in parallel and exits 130 or 143; a second
+/// signal force-removes everything of the run by label and exits at once.
 #[derive(Parser, Debug)]
 #[command(name = "stack-run", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
-pub struct Cli {}
+pub struct Cli {
+    /// The compose file(s), as for compose's own -f (default: compose's own lookup)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 
-pub const EXAMPLES: &[Example] = &[];
+    /// The compose project folder (default: the first file's folder)
+    #[arg(long, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
 
-pub const EXIT_STATUS: &[(i32, &str)] = &[(exit::USAGE, "usage error")];
+    /// The service whose container runs COMMAND; its dependencies are the sidecars
+    #[arg(short, long, value_name = "SERVICE", required_unless_present = "clean")]
+    pub service: Option<String>,
+
+    /// The plan to run ('-' is stdin)
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub plan: PathBuf,
+
+    /// Where the shard folders go: OUT/shard-K
+    #[arg(short, long, value_name = "OUT", default_value = "reports")]
+    pub out: PathBuf,
+
+    /// Empty the shard folders this run writes when they hold a previous run's files
+    /// (without it, a non-empty OUT/shard-K is an error; other folders are never touched)
+    #[arg(long)]
+    pub force: bool,
+
+    /// How many stacks run at once (default: every selected shard at once)
+    #[arg(short, long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// Run only this CI node's slice of the shards: node I of M runs shards
+    /// I, I+M, I+2M, …
+    #[arg(long, value_name = "I/M", value_parser = parse_node, conflicts_with = "shard")]
+    pub node: Option<Node>,
+
+    /// Run only shard K
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard: Option<u32>,
+
+    /// Print what would run, one line per shard, and start nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Stop a shard that runs longer than this, counted from its start
+    /// (e.g. 90, 90s, 15m, 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Give up on sidecars not ready after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "120s")]
+    pub ready_timeout: Duration,
+
+    /// Leave the stack of a shard that did not pass running, to debug it; stack-run
+    /// says how to reach it and how to remove it
+    #[arg(long)]
+    pub keep_on_failure: bool,
+
+    /// Remove every container, network, volume and image a previous run with
+    /// this --prefix left behind, then exit
+    #[arg(long, conflicts_with_all = ["dry_run", "shard", "node"])]
+    pub clean: bool,
+
+    /// Set an environment variable in the service container (placeholders are expanded)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+
+    /// The first part of every compose project name and the label that --clean sweeps by
+    #[arg(long, value_name = "NAME", default_value = "shardstack", value_parser = parse_prefix)]
+    pub prefix: String,
+
+    /// The command to run in each shard, after `--`, with its placeholders
+    #[arg(last = true, value_name = "COMMAND", required_unless_present = "clean")]
+    pub command: Vec<String>,
+}
+
+/// One CI node's place among all of them: node `index` of `count`, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub index: u32,
+    pub count: u32,
+}
+
+fn parse_node(text: &str) -> Result<Node, String> {
+    let usage = || format!("{text:?} is not I/M with 1 <= I <= M, e.g. 2/4");
+    let (index, count) = text.split_once('/').ok_or_else(usage)?;
+    let index: u32 = index.trim().parse().map_err(|_| usage())?;
+    let count: u32 = count.trim().parse().map_err(|_| usage())?;
+    if index == 0 || index > count {
+        return Err(usage());
+    }
+    Ok(Node { index, count })
+}
+
+/// Seconds, or a number with a unit: `ms`, `s`, `m`, `h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let usage = || format!("{text:?} is not a duration like 90, 90s, 15m, 1h or 500ms");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| usage())?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(usage()),
+    };
+    Duration::try_from_secs_f64(number * scale).map_err(|_| usage())
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+/// Compose project names allow lowercase letters, digits, `-` and `_`.
+fn parse_prefix(text: &str) -> Result<String, String> {
+    let valid = text.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not a valid prefix: lowercase letters, digits, '-' and '_', \
+             starting with a letter or digit"
+        ))
+    }
+}
+
+pub const EXAMPLES: &[Example] = &[
+    Example {
+        about: "Run a 4-shard plan, each shard in its own stack, artifacts in reports/shard-K",
+        command: "shard-plan --shards 4 < tests.txt | stack-run -f docker-compose.yml --service app --out reports -- \\\n    pytest @{tests} --junit-xml={out}/junit.xml --cov --cov-report=json:{out}/coverage.json",
+    },
+    Example {
+        about: "Keep coverage data files apart: give each shard its own COVERAGE_FILE",
+        command: "stack-run --service app -e COVERAGE_FILE={out}/.coverage < plan.tsv -- pytest @{tests} --cov",
+    },
+    Example {
+        about: "In a CI matrix of 3 jobs, this job (the second) runs shards 2, 5, 8, …",
+        command: "stack-run --node 2/3 --service app --out reports < plan.tsv -- pytest @{tests}",
+    },
+    Example {
+        about: "Show what would run, without starting anything",
+        command: "stack-run --dry-run --service app < plan.tsv -- pytest @{tests}",
+    },
+    Example {
+        about: "Remove whatever a killed run left behind",
+        command: "stack-run --clean",
+    },
+];
+
+pub const EXIT_STATUS: &[(i32, &str)] = &[
+    (exit::SUCCESS, "every shard passed"),
+    (
+        exit::FAILURES,
+        "every shard ran, and some had failing tests (the command exited 1)",
+    ),
+    (
+        exit::USAGE,
+        "usage or input error: a bad flag or plan, a shard folder that is not empty (see --force)",
+    ),
+    (
+        exit::INFRA,
+        "infrastructure error: compose failed, a stack could not start, a shard crashed or timed out",
+    ),
+    (
+        exit::SIGINT,
+        "interrupted by SIGINT, after tearing every stack down",
+    ),
+    (
+        exit::SIGTERM,
+        "terminated by SIGTERM, after tearing every stack down",
+    ),
+];

@@ -13,5 +13,6 @@ pub mod io;
 pub mod junit;
 pub mod nodeid;
 pub mod plan;
+pub mod results;
 pub mod shard;
 pub mod xml;

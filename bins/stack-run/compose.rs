@@ -1,0 +1,111 @@
+//! Which compose to call, and the command lines stack-run gives it.
+//!
+//! `docker compose` (v2) and `docker-compose` (v1) take the same flags for
+//! everything stack-run does (`config`, `build`, `up`, `run`, `logs`), so
+//! one program prefix is all that differs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+use shared::exit::{self, ExitContext};
+
+use crate::proc::Children;
+
+/// The environment variable that names the compose program, e.g. `docker-compose`.
+pub const OVERRIDE: &str = "SHARDSTACK_COMPOSE";
+
+/// A compose program: `docker compose` or `docker-compose`, plus where the project lives.
+#[derive(Debug, Clone)]
+pub struct Compose {
+    program: Vec<String>,
+    project_directory: PathBuf,
+}
+
+impl Compose {
+    /// `$SHARDSTACK_COMPOSE` when set, else the first of `docker compose` and
+    /// `docker-compose` that answers `version`.
+    pub fn detect(project_directory: PathBuf) -> anyhow::Result<Compose> {
+        let program = match std::env::var(OVERRIDE) {
+            Ok(text) if !text.trim().is_empty() => {
+                text.split_whitespace().map(str::to_string).collect()
+            }
+            _ => {
+                let candidates = [vec!["docker", "compose"], vec!["docker-compose"]];
+                let Some(found) = candidates.into_iter().find(|program| answers(program)) else {
+                    return Err(anyhow::anyhow!(
+                        "neither `docker compose` nor `docker-compose` works here \
+                         (set {OVERRIDE} to the compose program)"
+                    ))
+                    .exit_code(exit::INFRA);
+                };
+                found.into_iter().map(str::to_string).collect()
+            }
+        };
+        Ok(Compose {
+            program,
+            project_directory,
+        })
+    }
+
+    /// The program as typed, for messages: `docker-compose`.
+    pub fn name(&self) -> String {
+        self.program.join(" ")
+    }
+
+    pub fn project_directory(&self) -> &Path {
+        &self.project_directory
+    }
+
+    /// `compose --project-directory DIR`, ready for more arguments.
+    fn base(&self) -> Command {
+        let mut cmd = Command::new(&self.program[0]);
+        cmd.args(&self.program[1..])
+            .arg("--project-directory")
+            .arg(&self.project_directory);
+        cmd
+    }
+
+    /// `compose -p PROJECT -f FILE --project-directory DIR`: one derived project.
+    pub fn project(&self, project: &str, file: &Path) -> Command {
+        let mut cmd = self.base();
+        cmd.arg("-p").arg(project).arg("-f").arg(file);
+        cmd
+    }
+
+    /// The user's compose files resolved by compose itself (includes, extends,
+    /// `.env` and variables applied, paths absolute), as YAML text.
+    pub fn config(&self, children: &Children, files: &[PathBuf]) -> anyhow::Result<String> {
+        let mut cmd = self.base();
+        for file in files {
+            cmd.arg("-f").arg(file);
+        }
+        cmd.arg("config");
+        let output = children.capture(cmd)?;
+        if !output.status.success() {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            bail!(
+                "{} config failed for {}: {}",
+                self.name(),
+                if names.is_empty() {
+                    "the default compose file".to_string()
+                } else {
+                    names.join(", ")
+                },
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        String::from_utf8(output.stdout).context("compose config printed something not UTF-8")
+    }
+}
+
+/// Whether `program version` runs and succeeds.
+fn answers(program: &[&str]) -> bool {
+    let mut cmd = Command::new(program[0]);
+    cmd.args(&program[1..])
+        .arg("version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.status().is_ok_and(|status| status.success())
+}

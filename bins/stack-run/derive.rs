@@ -1,0 +1,478 @@
+//! The compose file each shard runs: the user's, resolved by compose, made
+//! safe to start many times at once.
+//!
+//! Two copies of a real compose file collide on published host ports,
+//! `container_name`, and networks or volumes given a fixed `name`. The derived
+//! file drops those (a published port becomes `expose`, so readiness checks
+//! still know it), labels everything stack-run creates so it can be found
+//! and swept, and points services that have a `build:` at the image built
+//! once for the whole run. The user's file is only read. The derived file is
+//! JSON, which every compose reads as YAML.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
+
+/// Where the shard's artifact folder is mounted in the service container.
+pub const OUT_MOUNT: &str = "/shardstack/out";
+
+/// The resolved compose model, as `compose config` printed it.
+#[derive(Debug, Clone)]
+pub struct Model {
+    doc: Value,
+}
+
+impl Model {
+    /// Parse `compose config` output.
+    pub fn parse(yaml: &str) -> anyhow::Result<Model> {
+        let doc: Value =
+            serde_norway::from_str(yaml).context("cannot read compose config output")?;
+        if !doc.get("services").is_some_and(Value::is_object) {
+            bail!("compose config printed no services");
+        }
+        Ok(Model { doc })
+    }
+
+    fn services(&self) -> &Map<String, Value> {
+        self.doc["services"].as_object().expect("checked in parse")
+    }
+
+    /// The sidecars of `service`: everything it depends on, directly or not,
+    /// in a stable order.
+    pub fn sidecars(&self, service: &str) -> anyhow::Result<Vec<String>> {
+        let services = self.services();
+        if !services.contains_key(service) {
+            let names: Vec<&str> = services.keys().map(String::as_str).collect();
+            bail!(
+                "the compose file has no service {service:?} (it has: {})",
+                names.join(", ")
+            );
+        }
+        let mut found: Vec<String> = Vec::new();
+        let mut todo = vec![service.to_string()];
+        while let Some(name) = todo.pop() {
+            for dep in dependencies(&services[&name]) {
+                if dep != service && !found.contains(&dep) {
+                    found.push(dep.clone());
+                    todo.push(dep);
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The services with a `build:` section: built once per run.
+    pub fn built_services(&self) -> Vec<String> {
+        self.services()
+            .iter()
+            .filter(|(_, config)| config.get("build").is_some())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// What cannot be isolated, in words: shared external resources, the host network.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for kind in ["networks", "volumes"] {
+            if let Some(entries) = self.doc.get(kind).and_then(Value::as_object) {
+                for (name, config) in entries {
+                    if is_external(config) {
+                        warnings.push(format!(
+                            "{kind} {name:?} is external: every shard shares it"
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, config) in self.services() {
+            if config.get("network_mode").and_then(Value::as_str) == Some("host") {
+                warnings.push(format!(
+                    "service {name:?} uses the host network: its ports are shared by every shard"
+                ));
+            }
+        }
+        warnings
+    }
+
+    /// The file that builds the run's images: `images` maps each built
+    /// service to the tag it gets.
+    pub fn build_file(&self, labels: &Labels, images: &BTreeMap<String, String>) -> Value {
+        let mut doc = self.isolated(labels);
+        for (name, image) in images {
+            let service = &mut doc["services"][name];
+            service["image"] = json!(image);
+            if let Some(build) = service.get_mut("build") {
+                if build.is_string() {
+                    *build = json!({ "context": build.clone() });
+                }
+                add_labels(build, labels);
+            }
+        }
+        doc
+    }
+
+    /// The file one shard runs: built images instead of `build:`, and the
+    /// shard's artifact folder mounted at [`OUT_MOUNT`] in `service`.
+    pub fn shard_file(
+        &self,
+        labels: &Labels,
+        images: &BTreeMap<String, String>,
+        service: &str,
+        out: &Path,
+    ) -> Value {
+        let mut doc = self.isolated(labels);
+        for (name, image) in images {
+            let config = &mut doc["services"][name];
+            if let Some(config) = config.as_object_mut() {
+                config.remove("build");
+                config.insert("image".into(), json!(image));
+            }
+        }
+        let mount = json!({
+            "type": "bind",
+            "source": out.display().to_string(),
+            "target": OUT_MOUNT,
+        });
+        let config = &mut doc["services"][service];
+        match config.get_mut("volumes").and_then(Value::as_array_mut) {
+            Some(volumes) => volumes.push(mount),
+            None => config["volumes"] = json!([mount]),
+        }
+        doc
+    }
+
+    /// The model with every collision source removed and everything labelled.
+    fn isolated(&self, labels: &Labels) -> Value {
+        let mut doc = self.doc.clone();
+        let root = doc.as_object_mut().expect("compose config is a mapping");
+        // `-p` names the project; v2 prints a `name:` that would compete with it.
+        root.remove("name");
+        if let Some(version) = root.get_mut("version") {
+            *version = json!(labelled_version(version));
+        }
+        let services = root
+            .get_mut("services")
+            .and_then(Value::as_object_mut)
+            .expect("checked in parse");
+        for config in services.values_mut() {
+            if let Some(map) = config.as_object_mut() {
+                map.remove("container_name");
+                if let Some(ports) = map.remove("ports") {
+                    expose_ports(map, &ports);
+                }
+            }
+            add_labels(config, labels);
+        }
+        // The default network is implicit; declare it to label it.
+        let networks = root.entry("networks").or_insert_with(|| json!({}));
+        if let Some(networks) = networks.as_object_mut() {
+            networks.entry("default").or_insert_with(|| json!({}));
+        }
+        for kind in ["networks", "volumes"] {
+            let Some(entries) = root.get_mut(kind).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for config in entries.values_mut() {
+                if config.is_null() {
+                    *config = json!({});
+                }
+                if is_external(config) {
+                    continue;
+                }
+                // A fixed name is one network or volume for every shard.
+                if let Some(map) = config.as_object_mut() {
+                    map.remove("name");
+                }
+                add_labels(config, labels);
+            }
+        }
+        doc
+    }
+}
+
+/// Replace published ports by their container side in `expose`.
+fn expose_ports(service: &mut Map<String, Value>, ports: &Value) {
+    let expose = service.entry("expose").or_insert_with(|| json!([]));
+    let Some(expose) = expose.as_array_mut() else {
+        return;
+    };
+    for port in ports.as_array().into_iter().flatten() {
+        if let Some(port) = container_port(port) {
+            if !expose.contains(&port) {
+                expose.push(port);
+            }
+        }
+    }
+}
+
+/// The labels stack-run puts on everything it creates.
+pub type Labels = Vec<(String, String)>;
+
+/// Add `labels` to a service, build, network or volume config, in either of
+/// the forms compose accepts (a mapping or a `KEY=VALUE` list).
+fn add_labels(config: &mut Value, labels: &Labels) {
+    let Some(config) = config.as_object_mut() else {
+        return;
+    };
+    let existing = config.entry("labels").or_insert_with(|| json!({}));
+    match existing {
+        Value::Array(list) => {
+            list.retain(|item| {
+                let key = item.as_str().and_then(|s| s.split('=').next());
+                !labels.iter().any(|(k, _)| Some(k.as_str()) == key)
+            });
+            list.extend(labels.iter().map(|(k, v)| json!(format!("{k}={v}"))));
+        }
+        _ => {
+            if !existing.is_object() {
+                *existing = json!({});
+            }
+            let map = existing.as_object_mut().expect("made an object");
+            for (key, value) in labels {
+                map.insert(key.clone(), json!(value));
+            }
+        }
+    }
+}
+
+/// The names a service depends on: `depends_on` (a list or a mapping) and `links`.
+fn dependencies(config: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    match config.get("depends_on") {
+        Some(Value::Array(list)) => {
+            names.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+        Some(Value::Object(map)) => names.extend(map.keys().cloned()),
+        _ => {}
+    }
+    for link in config
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(name) = link.as_str().and_then(|l| l.split(':').next()) {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+fn is_external(config: &Value) -> bool {
+    match config.get("external") {
+        Some(Value::Bool(external)) => *external,
+        Some(Value::Object(_)) => true,
+        _ => false,
+    }
+}
+
+/// The container side of a `ports` entry, as an `expose` entry: `8000:80/udp`
+/// gives `80/udp`, `{target: 80}` gives `80`.
+fn container_port(port: &Value) -> Option<Value> {
+    match port {
+        Value::Number(n) => Some(json!(n.to_string())),
+        Value::String(text) => {
+            let (ports, protocol) = match text.split_once('/') {
+                Some((ports, protocol)) => (ports, Some(protocol)),
+                None => (text.as_str(), None),
+            };
+            let target = ports.rsplit(':').next()?;
+            Some(json!(with_protocol(target, protocol)))
+        }
+        Value::Object(map) => {
+            let target = match map.get("target")? {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                _ => return None,
+            };
+            let protocol = map.get("protocol").and_then(Value::as_str);
+            Some(json!(with_protocol(&target, protocol)))
+        }
+        _ => None,
+    }
+}
+
+fn with_protocol(target: &str, protocol: Option<&str>) -> String {
+    match protocol {
+        Some(protocol) if protocol != "tcp" => format!("{target}/{protocol}"),
+        _ => target.to_string(),
+    }
+}
+
+/// Compose v1 checks a file against its `version`'s schema, and labels on
+/// builds, networks and volumes need the last minor version of each format.
+fn labelled_version(version: &Value) -> String {
+    let text = match version {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match text.split('.').next() {
+        Some("2") => "2.4".into(),
+        Some("3") => "3.8".into(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What docker-compose 1.29 `config` prints for a file with every collision source.
+    const CONFIG: &str = r#"networks:
+  back:
+    name: fixed-net
+  shared:
+    external: true
+services:
+  app:
+    build:
+      context: /src
+    container_name: fixed-app
+    depends_on:
+      db:
+        condition: service_healthy
+    environment:
+      PRICE: $$5
+    image: myapp
+    labels:
+      a: b
+    ports:
+    - published: 8000
+      target: 8000
+    - 127.0.0.1:9000:9000/udp
+    volumes:
+    - /src:/code:rw
+  db:
+    image: postgres
+    links:
+    - cache:redis
+    networks:
+      back: null
+      default: null
+    ports:
+    - 5432:5432/tcp
+    volumes:
+    - dbdata:/var/lib/postgresql/data:rw
+  cache:
+    image: redis
+    labels:
+    - x=y
+  unrelated:
+    image: nginx
+    network_mode: host
+version: '3.4'
+volumes:
+  dbdata:
+    name: fixed-vol
+"#;
+
+    fn labels() -> Labels {
+        vec![("io.shardstack.run".into(), "abc123".into())]
+    }
+
+    fn images() -> BTreeMap<String, String> {
+        BTreeMap::from([("app".to_string(), "shardstack-abc123-app".to_string())])
+    }
+
+    fn shard() -> Value {
+        Model::parse(CONFIG).unwrap().shard_file(
+            &labels(),
+            &images(),
+            "app",
+            Path::new("/out/shard-2"),
+        )
+    }
+
+    #[test]
+    fn sidecars_are_transitive_dependencies() {
+        let model = Model::parse(CONFIG).unwrap();
+        assert_eq!(model.sidecars("app").unwrap(), ["cache", "db"]);
+        assert_eq!(model.sidecars("unrelated").unwrap(), Vec::<String>::new());
+        let err = model.sidecars("web").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the compose file has no service \"web\" (it has: app, cache, db, unrelated)"
+        );
+    }
+
+    #[test]
+    fn collision_sources_are_dropped() {
+        let doc = shard();
+        let app = &doc["services"]["app"];
+        assert_eq!(app.get("container_name"), None);
+        assert_eq!(app.get("ports"), None);
+        assert_eq!(app["expose"], json!(["8000", "9000/udp"]));
+        assert_eq!(doc["services"]["db"]["expose"], json!(["5432"]));
+        assert_eq!(doc["networks"]["back"].get("name"), None);
+        assert_eq!(doc["volumes"]["dbdata"].get("name"), None);
+    }
+
+    #[test]
+    fn everything_created_is_labelled() {
+        let doc = shard();
+        let label = json!("abc123");
+        assert_eq!(doc["services"]["app"]["labels"]["io.shardstack.run"], label);
+        assert_eq!(doc["services"]["app"]["labels"]["a"], json!("b"));
+        assert_eq!(
+            doc["services"]["cache"]["labels"],
+            json!(["x=y", "io.shardstack.run=abc123"])
+        );
+        assert_eq!(
+            doc["networks"]["default"]["labels"]["io.shardstack.run"],
+            label
+        );
+        assert_eq!(
+            doc["networks"]["back"]["labels"]["io.shardstack.run"],
+            label
+        );
+        assert_eq!(
+            doc["volumes"]["dbdata"]["labels"]["io.shardstack.run"],
+            label
+        );
+        assert_eq!(doc["networks"]["shared"], json!({"external": true}));
+        assert_eq!(doc["version"], json!("3.8"));
+    }
+
+    #[test]
+    fn shard_uses_the_built_image_and_mounts_its_folder() {
+        let doc = shard();
+        let app = &doc["services"]["app"];
+        assert_eq!(app.get("build"), None);
+        assert_eq!(app["image"], json!("shardstack-abc123-app"));
+        assert_eq!(
+            app["volumes"],
+            json!([
+                "/src:/code:rw",
+                {"type": "bind", "source": "/out/shard-2", "target": "/shardstack/out"}
+            ])
+        );
+        // Escaped dollars stay escaped: compose reads the derived file again.
+        assert_eq!(app["environment"]["PRICE"], json!("$$5"));
+    }
+
+    #[test]
+    fn build_file_tags_and_labels_the_build() {
+        let doc = Model::parse(CONFIG)
+            .unwrap()
+            .build_file(&labels(), &images());
+        let app = &doc["services"]["app"];
+        assert_eq!(app["image"], json!("shardstack-abc123-app"));
+        assert_eq!(app["build"]["context"], json!("/src"));
+        assert_eq!(app["build"]["labels"]["io.shardstack.run"], json!("abc123"));
+    }
+
+    #[test]
+    fn warns_about_what_cannot_be_isolated() {
+        let model = Model::parse(CONFIG).unwrap();
+        assert_eq!(
+            model.warnings(),
+            [
+                "networks \"shared\" is external: every shard shares it",
+                "service \"unrelated\" uses the host network: its ports are shared by every shard"
+            ]
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Child processes: docker and compose, started so that stack-run alone decides
+//! when they stop.
+//!
+//! Each child gets its own process group, so the Ctrl-C a terminal sends to
+//! stack-run's group does not reach compose half-way through: stack-run tears
+//! down in order instead. Every live group is registered, so a second signal
+//! can kill them all at once.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use rustix::process::{Pid, Signal, kill_process_group};
+
+/// The process groups of the children still running.
+#[derive(Default)]
+pub struct Children {
+    groups: Mutex<HashSet<i32>>,
+}
+
+impl Children {
+    /// Kill every registered child with its process group.
+    pub fn kill_all(&self) {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        for group in groups.iter() {
+            kill_group(*group);
+        }
+    }
+
+    fn spawn(&self, cmd: &mut Command) -> anyhow::Result<Child> {
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot run {}", describe(cmd)))?;
+        self.register(&child);
+        Ok(child)
+    }
+
+    fn register(&self, child: &Child) {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            self.groups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pid);
+        }
+    }
+
+    fn forget(&self, child: &Child) {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            self.groups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&pid);
+        }
+    }
+
+    /// Run a short command to completion and capture its output.
+    pub fn capture(&self, mut cmd: Command) -> anyhow::Result<Output> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = self.spawn(&mut cmd)?;
+        let pid = child.id();
+        let output = child.wait_with_output();
+        if let Ok(pid) = i32::try_from(pid) {
+            self.groups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&pid);
+        }
+        output.with_context(|| format!("cannot run {}", describe(&cmd)))
+    }
+
+    /// Run a command, its stdout and stderr appended line by line to `log` and
+    /// shown to `on_line`; poll `stop` and kill the command when it says so.
+    pub fn run_logged(
+        &self,
+        mut cmd: Command,
+        log: &Log,
+        on_line: Arc<dyn Fn(&str) + Send + Sync>,
+        stop: impl Fn() -> bool,
+    ) -> anyhow::Result<Ended> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.spawn(&mut cmd)?;
+        let readers: Vec<_> = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|stream| {
+            let log = log.clone();
+            let on_line = on_line.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).split(b'\n') {
+                    let Ok(line) = line else { break };
+                    let line = String::from_utf8_lossy(&line);
+                    let line = line.trim_end_matches('\r');
+                    log.line(line);
+                    on_line(line);
+                }
+            })
+        })
+        .collect();
+        let ended = loop {
+            if let Some(status) = child.try_wait().context("cannot wait for a child")? {
+                break Ended::Exited(status);
+            }
+            if stop() {
+                kill_group(child.id() as i32);
+                let _ = child.wait();
+                break Ended::Stopped;
+            }
+            thread::sleep(Duration::from_millis(100));
+        };
+        self.forget(&child);
+        for reader in readers {
+            let _ = reader.join();
+        }
+        Ok(ended)
+    }
+}
+
+/// How a logged command ended.
+#[derive(Debug)]
+pub enum Ended {
+    Exited(ExitStatus),
+    /// Killed because `stop` said so.
+    Stopped,
+}
+
+fn kill_group(group: i32) {
+    if let Some(pid) = Pid::from_raw(group) {
+        // The group may be gone already; that is what we wanted.
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// A command line as people would type it, for messages.
+pub fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A shard's log file, shared by the threads that write to it.
+#[derive(Clone)]
+pub struct Log(Arc<Mutex<File>>);
+
+impl Log {
+    pub fn create(path: &std::path::Path) -> anyhow::Result<Log> {
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Log(Arc::new(Mutex::new(file))))
+    }
+
+    /// Append one line; a full disk must not stop a teardown, so errors are ignored.
+    pub fn line(&self, line: &str) {
+        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(file, "{line}");
+    }
+}

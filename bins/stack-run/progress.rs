@@ -1,0 +1,186 @@
+//! What people watch on stderr while shards run.
+//!
+//! On a terminal: one live line per shard (state, elapsed time, and the test
+//! runner's progress when it prints one, like pytest's `[ 42%]`), redrawn in
+//! place. Elsewhere (a CI log, `CI` set, a file): one timestamped line per
+//! change of state, which reads well after the fact.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A shard's line.
+struct Line {
+    shard: u32,
+    state: String,
+    since: Instant,
+    detail: String,
+}
+
+struct Board {
+    lines: Vec<Line>,
+    /// How many lines the last redraw printed, to move back over them.
+    drawn: usize,
+}
+
+pub struct Progress {
+    live: bool,
+    shards: u32,
+    board: Mutex<Board>,
+}
+
+impl Progress {
+    /// Live lines when `may_draw`, stderr is a terminal and no CI is set.
+    pub fn new(shards: u32, selected: &[u32], may_draw: bool) -> Arc<Progress> {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let live = may_draw && std::io::stderr().is_terminal() && !ci && !dumb;
+        let now = Instant::now();
+        let lines = selected
+            .iter()
+            .map(|&shard| Line {
+                shard,
+                state: "waiting".into(),
+                since: now,
+                detail: String::new(),
+            })
+            .collect();
+        let progress = Arc::new(Progress {
+            live,
+            shards,
+            board: Mutex::new(Board { lines, drawn: 0 }),
+        });
+        if live {
+            let ticker = Arc::downgrade(&progress);
+            thread::spawn(move || {
+                while let Some(progress) = ticker.upgrade() {
+                    progress.redraw(None);
+                    drop(progress);
+                    thread::sleep(Duration::from_millis(500));
+                }
+            });
+        }
+        progress
+    }
+
+    /// A shard moved to a new state.
+    pub fn state(&self, shard: u32, state: &str, detail: &str) {
+        {
+            let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(line) = board.lines.iter_mut().find(|l| l.shard == shard) {
+                line.state = state.to_string();
+                line.since = Instant::now();
+                line.detail = detail.to_string();
+            }
+        }
+        if self.live {
+            self.redraw(None);
+        } else {
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({detail})")
+            };
+            self.note(&format!("shard {shard}/{}: {state}{detail}", self.shards));
+        }
+    }
+
+    /// A line of the test runner's output: keep its progress marker, if any.
+    pub fn output(&self, shard: u32, line: &str) {
+        let Some(percent) = runner_progress(line) else {
+            return;
+        };
+        let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(line) = board.lines.iter_mut().find(|l| l.shard == shard) {
+            line.detail = percent.to_string();
+        }
+    }
+
+    /// A message of its own, above the live lines or timestamped.
+    pub fn note(&self, text: &str) {
+        if self.live {
+            self.redraw(Some(text));
+        } else {
+            eprintln!("{} stack-run: {text}", clock());
+        }
+    }
+
+    /// Stop redrawing and leave the final lines in place.
+    pub fn finish(&self) {
+        if self.live {
+            self.redraw(None);
+            let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+            board.drawn = 0;
+        }
+    }
+
+    fn redraw(&self, message: Option<&str>) {
+        if !self.live {
+            return;
+        }
+        let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::new();
+        if board.drawn > 0 {
+            text.push_str(&format!("\x1b[{}F", board.drawn));
+        }
+        if let Some(message) = message {
+            text.push_str(&format!("\x1b[2Kstack-run: {message}\n"));
+        }
+        for line in &board.lines {
+            let elapsed = line.since.elapsed().as_secs();
+            text.push_str(&format!(
+                "\x1b[2K  shard {:>2}/{}  {:<12} {:>3}:{:02}  {}\n",
+                line.shard,
+                self.shards,
+                line.state,
+                elapsed / 60,
+                elapsed % 60,
+                line.detail
+            ));
+        }
+        board.drawn = board.lines.len();
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
+    }
+}
+
+/// pytest's progress marker at the end of a line: `tests/a.py ....  [ 42%]`.
+fn runner_progress(line: &str) -> Option<&str> {
+    let line = line.trim_end();
+    let start = line.rfind('[')?;
+    let marker = &line[start..];
+    let inside = marker.strip_prefix('[')?.strip_suffix("%]")?;
+    inside.trim().parse::<u32>().ok()?;
+    Some(marker)
+}
+
+/// The time of day in UTC, `HH:MM:SS`.
+fn clock() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_pytest_progress_markers() {
+        assert_eq!(
+            runner_progress("tests/test_a.py ....F.    [ 42%]"),
+            Some("[ 42%]")
+        );
+        assert_eq!(runner_progress("........ [100%]\r"), Some("[100%]"));
+        assert_eq!(runner_progress("test_x[param] PASSED"), None);
+        assert_eq!(runner_progress("Creating network"), None);
+    }
+}

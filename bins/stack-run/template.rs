@@ -1,0 +1,50 @@
+//! The command template: `{tests}`, `{out}`, `{shard}` and `{shards}` filled
+//! in per shard. Each argument stays one argument: nothing is split or
+//! handed to a shell, so test ids and paths cannot inject anything.
+
+/// The values of the placeholders for one shard.
+pub struct Vars<'a> {
+    pub tests: &'a str,
+    pub out: &'a str,
+    pub shard: u32,
+    pub shards: u32,
+}
+
+/// Fill in every placeholder of one argument; other braces stay as they are.
+pub fn expand(arg: &str, vars: &Vars) -> String {
+    arg.replace("{tests}", vars.tests)
+        .replace("{out}", vars.out)
+        .replace("{shards}", &vars.shards.to_string())
+        .replace("{shard}", &vars.shard.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_every_placeholder_and_keeps_other_braces() {
+        let vars = Vars {
+            tests: "/shardstack/out/tests.txt",
+            out: "/shardstack/out",
+            shard: 2,
+            shards: 4,
+        };
+        let args = [
+            "@{tests}",
+            "--junit-xml={out}/junit.xml",
+            "-k {x}",
+            "{shard}/{shards}",
+        ];
+        let expanded: Vec<String> = args.iter().map(|a| expand(a, &vars)).collect();
+        assert_eq!(
+            expanded,
+            [
+                "@/shardstack/out/tests.txt",
+                "--junit-xml=/shardstack/out/junit.xml",
+                "-k {x}",
+                "2/4"
+            ]
+        );
+    }
+}
