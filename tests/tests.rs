@@ -8,4 +8,5 @@ mod github_runner;
 mod junit_merge;
 mod man;
 mod shard_plan;
+mod stack_run;
 mod wait_for;

@@ -172,3 +172,21 @@ impl Outcome {
         outcome
     }
 }
+
+/// Tests that start Docker stacks hold this lock, so that on a small machine
+/// they run one at a time (each starts several containers) and time out less.
+pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The variables of `images/local.env` (POSTGRES_IMAGE, …): compose files
+/// pick the images `make images` built with them.
+pub fn local_images() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("images/local.env")).unwrap();
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        .collect()
+}

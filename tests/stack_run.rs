@@ -1,0 +1,404 @@
+//! stack-run against real Docker: stacks built from `tests/fixtures/stack-run`
+//! (PostgreSQL and Redis from `make images`, published ports, fixed container
+//! names), shards that pass, fail, crash, hang, get killed or interrupted.
+//!
+//! Every test uses its own `--prefix` and sweeps it when it ends, pass or fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use shared::results::{ShardResult, Status};
+
+use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
+
+/// One test's resources: its prefix, and a scratch folder for OUT.
+struct Stacks {
+    prefix: String,
+    dir: Dir,
+}
+
+impl Stacks {
+    fn new(name: &str) -> Stacks {
+        Stacks {
+            prefix: format!("srt-{name}-{}", std::process::id()),
+            dir: Dir::new(),
+        }
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// `stack-run -f FILE -s app -o OUT --prefix P` with the local images.
+    fn command(&self, file: &str, out: &str) -> TestCommand {
+        let mut cmd = tool("stack-run")
+            .arg("-f")
+            .arg(fixture(&format!("stack-run/{file}")))
+            .args(["-s", "app", "--prefix", &self.prefix, "-o"])
+            .arg(self.out(out));
+        for (key, value) in local_images() {
+            cmd = cmd.env(&key, value);
+        }
+        cmd
+    }
+
+    /// The same, as a child process still running.
+    fn spawn(&self, file: &str, out: &str, plan: &str, extra: &[&str]) -> Child {
+        let plan_path = self.dir.write(&format!("{out}.plan"), plan);
+        let mut cmd = Command::new(bin("stack-run"));
+        cmd.arg("-f")
+            .arg(fixture(&format!("stack-run/{file}")))
+            .args(["-s", "app", "--prefix", &self.prefix, "--plan"])
+            .arg(plan_path)
+            .arg("-o")
+            .arg(self.out(out))
+            .args(extra)
+            .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+            .envs(local_images())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    }
+
+    /// Everything left with this test's prefix label.
+    fn leftovers(&self) -> Vec<String> {
+        let filter = format!("label=io.shardstack.prefix={}", self.prefix);
+        [
+            vec!["ps", "-aq"],
+            vec!["network", "ls", "-q"],
+            vec!["volume", "ls", "-q"],
+            vec!["images", "-q"],
+        ]
+        .iter()
+        .flat_map(|args| docker(&[args.as_slice(), &["--filter", &filter]].concat()))
+        .collect()
+    }
+
+    /// Containers of `--shard`'s `compose run` (the test command), running now.
+    fn running_commands(&self, shard: Option<u32>) -> Vec<String> {
+        let mut args = vec![
+            "ps".to_string(),
+            "-q".into(),
+            "--filter".into(),
+            format!("label=io.shardstack.prefix={}", self.prefix),
+            "--filter".into(),
+            "label=com.docker.compose.oneoff=True".into(),
+        ];
+        if let Some(shard) = shard {
+            args.push("--filter".into());
+            args.push(format!("label=io.shardstack.shard={shard}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(&args)
+    }
+}
+
+impl Drop for Stacks {
+    fn drop(&mut self) {
+        let _ = Command::new(bin("stack-run"))
+            .args(["--clean", "--prefix", &self.prefix])
+            .output();
+    }
+}
+
+fn docker(args: &[&str]) -> Vec<String> {
+    let output = Command::new("docker").args(args).output().unwrap();
+    assert!(output.status.success(), "docker {args:?} failed");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The result lines, sorted by shard.
+fn results(outcome: &Outcome) -> Vec<ShardResult> {
+    let mut results: Vec<ShardResult> = outcome
+        .stdout
+        .lines()
+        .map(|line| ShardResult::from_json(line).unwrap())
+        .collect();
+    results.sort_by_key(|r| r.shard);
+    results
+}
+
+fn statuses(results: &[ShardResult]) -> Vec<Status> {
+    results.iter().map(|r| r.status).collect()
+}
+
+/// Wait for a child, with its output; it must end within `limit`.
+fn finish(mut child: Child, limit: Duration) -> Outcome {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("stack-run still running after {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Poll until `ready` holds; panics after two minutes.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "gave up waiting: {what}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn four_stacks_at_once_from_a_file_that_publishes_ports_and_names_containers() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("four");
+    let plan = "1\tok\n1\tok\n2\tok\n3\tok\n3\tok\n3\tok\n4\tok\n";
+    let outcome = stacks
+        .command("docker-compose.yml", "out")
+        .args(["--jobs", "4", "-e", "SHARD_LABEL=shard-{shard}-of-{shards}"])
+        .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+        .stdin(plan)
+        .succeeds();
+    let results = results(&outcome);
+    assert_eq!(statuses(&results), [Status::Passed; 4]);
+    for (result, tests) in results.iter().zip([2, 1, 3, 1]) {
+        let shard = result.shard;
+        assert_eq!(result.tests, tests);
+        assert_eq!(result.exit_code, Some(0));
+        assert!(result.project.starts_with(&stacks.prefix));
+        let dir = stacks.out(&format!("out/shard-{shard}"));
+        assert_eq!(result.out, dir.display().to_string());
+        // The runner proved its Redis was its own, and wrote where {out} pointed.
+        assert_eq!(
+            read(&dir.join("result.txt")),
+            format!("{tests} shard-{shard}-of-4\n")
+        );
+        assert_eq!(read(&dir.join("tests.txt")), "ok\n".repeat(tests));
+        assert!(read(&dir.join("log.txt")).contains("ok PASSED [100%]"));
+        // The -e value is hidden in the log.
+        assert!(read(&dir.join("log.txt")).contains("-e SHARD_LABEL=…"));
+    }
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn failures_crashes_and_timeouts_are_told_apart() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("status");
+    let plan = "1\tok\n2\texit:1\n3\texit:5\n4\tsleep:600\n";
+    let outcome = stacks
+        .command("light.yml", "out")
+        .args(["--timeout", "25s"])
+        .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+        .stdin(plan)
+        .run()
+        .code(3);
+    let results = results(&outcome);
+    assert_eq!(
+        statuses(&results),
+        [
+            Status::Passed,
+            Status::Failed,
+            Status::Error,
+            Status::Timeout
+        ]
+    );
+    let codes: Vec<Option<i32>> = results.iter().map(|r| r.exit_code).collect();
+    assert_eq!(codes, [Some(0), Some(1), Some(5), None]);
+    assert_eq!(
+        results[2].message.as_deref(),
+        Some("no tests were collected (exit status 5)")
+    );
+    // The sidecars' logs are kept for the shards that did not pass.
+    assert!(!stacks.out("out/shard-1/services.log").exists());
+    for shard in 2..=4 {
+        let log = read(&stacks.out(&format!("out/shard-{shard}/services.log")));
+        assert!(log.contains("cache"), "shard {shard}: {log}");
+    }
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn sigint_tears_every_stack_down() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sigint");
+    let child = stacks.spawn("light.yml", "out", "1\tsleep:600\n2\tsleep:600\n", &[]);
+    wait_until("both shards running", || {
+        stacks.running_commands(None).len() == 2
+    });
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let outcome = finish(child, Duration::from_secs(60)).code(130);
+    assert_eq!(
+        statuses(&results(&outcome)),
+        [Status::Interrupted, Status::Interrupted]
+    );
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_shard_killed_from_outside_is_an_error_and_the_others_finish() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("kill");
+    let plan = "1\tsleep:5\n2\tsleep:600\n3\tsleep:5\n";
+    let child = stacks.spawn("light.yml", "out", plan, &[]);
+    wait_until("shard 2 running", || {
+        !stacks.running_commands(Some(2)).is_empty()
+    });
+    let victim = stacks.running_commands(Some(2));
+    docker(
+        &[
+            &["kill"],
+            victim
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+        ]
+        .concat(),
+    );
+    let outcome = finish(child, Duration::from_secs(120)).code(3);
+    let results = results(&outcome);
+    assert_eq!(
+        statuses(&results),
+        [Status::Passed, Status::Error, Status::Passed]
+    );
+    assert_eq!(results[1].exit_code, Some(137));
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn two_runs_at_once_do_not_interfere() {
+    let _lock = docker_lock();
+    // One prefix for both: the run id alone must keep them apart.
+    let stacks = Stacks::new("twice");
+    let plan = "1\tsleep:2\n2\tsleep:2\n";
+    let first = stacks.spawn("light.yml", "first", plan, &[]);
+    let second = stacks.spawn("light.yml", "second", plan, &[]);
+    for (child, name) in [(first, "first"), (second, "second")] {
+        let outcome = finish(child, Duration::from_secs(120)).code(0);
+        let results = results(&outcome);
+        assert_eq!(statuses(&results), [Status::Passed; 2], "{name}");
+        for shard in 1..=2 {
+            let result = stacks.out(&format!("{name}/shard-{shard}/result.txt"));
+            assert_eq!(read(&result), "1 \n", "{name}");
+        }
+    }
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn keep_on_failure_leaves_the_stack_up_and_clean_removes_it() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("keep");
+    let outcome = stacks
+        .command("light.yml", "out")
+        .args([
+            "--keep-on-failure",
+            "--",
+            "python",
+            "/runner.py",
+            "{tests}",
+            "{out}",
+        ])
+        .stdin("1\texit:1\n")
+        .run()
+        .code(1);
+    assert!(
+        outcome.stderr.contains("left running"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !stacks.leftovers().is_empty(),
+        "the failed stack was removed"
+    );
+    tool("stack-run")
+        .args(["--clean", "--prefix", &stacks.prefix])
+        .succeeds();
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn dry_run_starts_nothing_and_hides_env_values() {
+    let stacks = Stacks::new("dry");
+    let outcome = stacks
+        .command("light.yml", "out")
+        .args(["--dry-run", "--node", "2/2", "-e", "TOKEN=s3cret"])
+        .args(["--", "pytest", "@{tests}", "--junit-xml={out}/junit.xml"])
+        .stdin("1\ta\n2\tb\n3\tc\n4\td\n")
+        .succeeds();
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", outcome.stdout);
+    assert!(lines[0].contains("service: app; sidecars: cache; built once: app"));
+    assert!(
+        lines[1].starts_with("shard 2/4 (1 tests): "),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].ends_with(
+        "run --rm -T --no-deps -e TOKEN=… app pytest @/shardstack/out/tests.txt \
+         --junit-xml=/shardstack/out/junit.xml"
+    ));
+    assert!(lines[2].starts_with("shard 4/4 (1 tests): "));
+    assert!(!outcome.stdout.contains("s3cret"));
+    assert!(!stacks.out("out").exists());
+}
+
+#[test]
+fn a_shard_folder_with_results_is_not_overwritten() {
+    let stacks = Stacks::new("busy");
+    stacks.dir.write("out/shard-2/junit.xml", "<testsuites/>");
+    stacks
+        .command("light.yml", "out")
+        .args(["--", "pytest", "@{tests}"])
+        .stdin("1\ta\n2\tb\n")
+        .run()
+        .fails_with(2, "shard-2 already holds results; use --force");
+    assert_eq!(stacks.dir.read("out/shard-2/junit.xml"), "<testsuites/>");
+    assert!(!stacks.out("out/shard-1").exists());
+}
+
+#[test]
+fn bad_plans_and_flags_are_usage_errors() {
+    let stacks = Stacks::new("usage");
+    stacks
+        .command("light.yml", "out")
+        .args(["--", "pytest", "@{tests}"])
+        .stdin("1\ta\nb\n")
+        .run()
+        .fails_with(2, "<stdin>: mixes SHARD<TAB>ID lines with bare test ids");
+    stacks
+        .command("light.yml", "out")
+        .args(["--node", "3/2", "--", "pytest"])
+        .stdin("1\ta\n")
+        .run()
+        .fails_with(2, "is not I/M with 1 <= I <= M");
+    tool("stack-run")
+        .arg("-f")
+        .arg(fixture("stack-run/light.yml"))
+        .args(["-s", "web", "--", "pytest", "@{tests}"])
+        .stdin("1\ta\n")
+        .run()
+        .fails_with(
+            2,
+            "the compose file has no service \"web\" (it has: app, cache)",
+        );
+}
