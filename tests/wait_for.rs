@@ -8,7 +8,6 @@ mod compat;
 mod services;
 
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -54,7 +53,7 @@ fn postgres_is_not_ready_while_starting_up() {
         .succeeds();
     assert_eq!(report(&tcp.stdout)["ready"], true);
     let starting = tool("wait-for")
-        .args(["--json", "-t", "0.5", &url])
+        .args(["--json", "-t", "1", &url])
         .run()
         .code(124);
     let starting = report(&starting.stdout);
@@ -92,8 +91,9 @@ fn postgres_is_not_ready_while_starting_up() {
 fn redis_is_not_ready_while_loading() {
     let redis = Redis::start_loading();
     let url = format!("redis://127.0.0.1:{}", redis.port);
+    // A loading Redis answers slowly: a second gets a few answers.
     let loading = tool("wait-for")
-        .args(["--json", "-t", "0.2", &url])
+        .args(["--json", "-t", "1", &url])
         .run()
         .code(124);
     let loading = report(&loading.stdout);
@@ -354,6 +354,19 @@ fn bad_targets_are_usage_errors() {
         .fails_with(2, "needs TLS");
 }
 
+/// Wait until process `pid` runs more than one thread: wait-for catches
+/// signals before it starts any.
+fn await_threads(pid: &str) {
+    let tasks = format!("/proc/{pid}/task");
+    for _ in 0..2000 {
+        if std::fs::read_dir(&tasks).map_or(0, Iterator::count) > 1 {
+            return;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    panic!("process {pid} never started its threads");
+}
+
 #[test]
 fn a_signal_while_waiting_ends_wait_for_and_not_the_command() {
     let dir = Dir::new();
@@ -371,11 +384,44 @@ fn a_signal_while_waiting_ends_wait_for_and_not_the_command() {
             .stderr(Stdio::null()),
         "KILL",
     );
-    thread::sleep(Duration::from_millis(200));
+    await_threads(&waiting.child.id().to_string());
     waiting.signal("TERM");
-    let status = waiting.child.wait().unwrap();
-    assert_eq!(status.signal(), Some(15));
+    assert_eq!(waiting.child.wait().unwrap().code(), Some(143));
     assert!(!marker.exists());
+}
+
+#[test]
+fn a_signal_ends_wait_for_even_as_pid_1() {
+    // The kernel spares a namespace's PID 1 the default signal actions, as
+    // in a container: only a caught signal ends it.
+    let mut unshare = Running::start(
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "--pid", "--fork", "--"])
+            .arg(bin("wait-for"))
+            .args(["-t", "30", &format!("127.0.0.1:{}", free_port())])
+            .stderr(Stdio::null()),
+        "KILL",
+    );
+    let children = format!("/proc/{0}/task/{0}/children", unshare.child.id());
+    let mut pid_1 = String::new();
+    for _ in 0..2000 {
+        pid_1 = std::fs::read_to_string(&children)
+            .unwrap()
+            .trim()
+            .to_owned();
+        if !pid_1.is_empty() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    await_threads(&pid_1);
+    let kill = Command::new("kill")
+        .args(["-s", "INT", &pid_1])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // unshare passes on the status of the process it forked.
+    assert_eq!(unshare.child.wait().unwrap().code(), Some(130));
 }
 
 #[test]

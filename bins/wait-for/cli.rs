@@ -28,7 +28,9 @@ use shared::help::{Example, after_help};
 ///
 /// Once every target is ready the command replaces wait-for (signals reach
 /// it directly) and its exit status is wait-for's. If a target is not ready
-/// in time, the command is not run and wait-for exits with 124.
+/// in time, the command is not run and wait-for exits with 124. Interrupted
+/// while waiting (SIGINT, SIGTERM, even as a container's PID 1), it exits
+/// with 130 or 143 and does not run the command either.
 ///
 /// Installed as `wait-for-it.sh` (as `make install` does), wait-for takes
 /// wait-for-it's command line instead, prints its messages and exits with
@@ -128,4 +130,6 @@ pub const EXIT_STATUS: &[(i32, &str)] = &[
     ),
     (CANNOT_RUN, "the command could not be run"),
     (NOT_FOUND, "the command was not found"),
+    (exit::SIGINT, "interrupted by SIGINT while waiting"),
+    (exit::SIGTERM, "terminated by SIGTERM while waiting"),
 ];

@@ -6,6 +6,7 @@ mod compat;
 mod net;
 mod probe;
 mod run;
+mod signals;
 mod target;
 mod wait;
 
@@ -14,6 +15,9 @@ use std::path::Path;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    if let Err(error) = signals::exit_on_interrupt() {
+        eprintln!("wait-for: cannot catch SIGINT and SIGTERM: {error}");
+    }
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let name = Path::new(&argv0)

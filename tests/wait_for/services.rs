@@ -248,11 +248,11 @@ impl Redis {
         }
     }
 
-    /// A Redis server still loading its dataset for about two seconds: it
+    /// A Redis server still loading its dataset for three seconds or more: it
     /// answers every command with LOADING until then.
     pub fn start_loading() -> Redis {
         let first = Redis::start(&["--enable-debug-command", "local"]);
-        first.cli(&["DEBUG", "POPULATE", "2000"]);
+        first.cli(&["DEBUG", "POPULATE", "3000"]);
         first.cli(&["SAVE"]);
         let dir = Redis::stop(first);
         Redis::start_in(
