@@ -20,7 +20,10 @@ use shared::help::{Example, after_help};
 /// with the shard's test ids, one a line (pytest reads it as `@{tests}`);
 /// `{out}` is the shard's artifact folder inside the container, which is
 /// OUT/shard-K on the host; `{shard}` and `{shards}` are the shard's number
-/// and the plan's shard count. `-e` values take placeholders too.
+/// and the plan's shard count. `-e` values take placeholders too. Unless
+/// `-e` sets them, the command gets SHARDSTACK_SHARD, SHARDSTACK_SHARDS and
+/// COVERAGE_FILE={out}/.coverage (shards sharing a bind-mounted source tree
+/// would otherwise write one `.coverage` file).
 ///
 /// Each shard's full output goes to OUT/shard-K/log.txt, and the sidecars'
 /// logs to OUT/shard-K/services.log when the shard did not pass. One JSON
@@ -35,8 +38,9 @@ use shared::help::{Example, after_help};
 /// killed, pytest's 2 interrupted, 3 internal error, 4 usage error, 5 no
 /// tests collected).
 ///
-/// The service's image is built once for the whole run when the compose
-/// file says `build:`, and removed at the end. Containers, networks, volumes
+/// The services with `build:` are built once for the whole run (tagged
+/// PREFIX-RUNID-SERVICE for the run, and PREFIX-SERVICE so the next run's
+/// build is cached); the run's tag is removed at the end. Containers, networks, volumes
 /// and images carry the labels io.shardstack.prefix, io.shardstack.run and
 /// io.shardstack.shard, so `--clean` can sweep what a killed run left.
 /// Compose is `docker compose` when that works, else `docker-compose`;
@@ -188,8 +192,8 @@ pub const EXAMPLES: &[Example] = &[
         command: "shard-plan --shards 4 < tests.txt | stack-run -f docker-compose.yml --service app --out reports -- \\\n    pytest @{tests} --junit-xml={out}/junit.xml --cov --cov-report=json:{out}/coverage.json",
     },
     Example {
-        about: "Keep coverage data files apart: give each shard its own COVERAGE_FILE",
-        command: "stack-run --service app -e COVERAGE_FILE={out}/.coverage < plan.tsv -- pytest @{tests} --cov",
+        about: "Pass a variable, with placeholders, to every shard's command",
+        command: "stack-run --service app -e DJANGO_TEST_SHARD={shard} < plan.tsv -- pytest @{tests}",
     },
     Example {
         about: "In a CI matrix of 3 jobs, this job (the second) runs shards 2, 5, 8, …",

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 struct Line {
     shard: u32,
     state: String,
-    since: Instant,
+    /// When the shard started, and when it ended.
+    started: Option<Instant>,
+    ended: Option<Instant>,
     detail: String,
 }
 
@@ -22,6 +24,15 @@ struct Board {
     lines: Vec<Line>,
     /// How many lines the last redraw printed, to move back over them.
     drawn: usize,
+    /// After `finish`, nothing is redrawn any more.
+    finished: bool,
+}
+
+/// Where a message printed above the live lines goes.
+#[derive(Clone, Copy)]
+enum Target {
+    Stdout,
+    Stderr,
 }
 
 pub struct Progress {
@@ -36,20 +47,24 @@ impl Progress {
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let live = may_draw && std::io::stderr().is_terminal() && !ci && !dumb;
-        let now = Instant::now();
         let lines = selected
             .iter()
             .map(|&shard| Line {
                 shard,
                 state: "waiting".into(),
-                since: now,
+                started: None,
+                ended: None,
                 detail: String::new(),
             })
             .collect();
         let progress = Arc::new(Progress {
             live,
             shards,
-            board: Mutex::new(Board { lines, drawn: 0 }),
+            board: Mutex::new(Board {
+                lines,
+                drawn: 0,
+                finished: false,
+            }),
         });
         if live {
             let ticker = Arc::downgrade(&progress);
@@ -64,13 +79,17 @@ impl Progress {
         progress
     }
 
-    /// A shard moved to a new state.
-    pub fn state(&self, shard: u32, state: &str, detail: &str) {
+    /// A shard moved to a new state; `done` when it is its last.
+    pub fn state(&self, shard: u32, state: &str, detail: &str, done: bool) {
         {
-            let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+            let mut board = self.lock();
             if let Some(line) = board.lines.iter_mut().find(|l| l.shard == shard) {
+                let now = Instant::now();
+                line.started.get_or_insert(now);
+                if done {
+                    line.ended = Some(now);
+                }
                 line.state = state.to_string();
-                line.since = Instant::now();
                 line.detail = detail.to_string();
             }
         }
@@ -91,7 +110,7 @@ impl Progress {
         let Some(percent) = runner_progress(line) else {
             return;
         };
-        let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        let mut board = self.lock();
         if let Some(line) = board.lines.iter_mut().find(|l| l.shard == shard) {
             line.detail = percent.to_string();
         }
@@ -100,50 +119,81 @@ impl Progress {
     /// A message of its own, above the live lines or timestamped.
     pub fn note(&self, text: &str) {
         if self.live {
-            self.redraw(Some(text));
+            self.redraw(Some((&format!("stack-run: {text}"), Target::Stderr)));
         } else {
             eprintln!("{} stack-run: {text}", clock());
         }
     }
 
-    /// Stop redrawing and leave the final lines in place.
-    pub fn finish(&self) {
-        if self.live {
-            self.redraw(None);
-            let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
-            board.drawn = 0;
+    /// A line of data for stdout; above the live lines when they share a terminal.
+    pub fn print(&self, line: &str) -> std::io::Result<()> {
+        if self.live && std::io::stdout().is_terminal() {
+            self.redraw(Some((line, Target::Stdout)));
+            return Ok(());
         }
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{line}")?;
+        stdout.flush()
     }
 
-    fn redraw(&self, message: Option<&str>) {
-        if !self.live {
+    /// Draw the lines one last time and leave them in place.
+    pub fn finish(&self) {
+        self.redraw(None);
+        self.lock().finished = true;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn redraw(&self, message: Option<(&str, Target)>) {
+        let mut board = self.lock();
+        if !self.live || board.finished {
+            if let Some((text, target)) = message {
+                write_to(target, &format!("{text}\n"));
+            }
             return;
         }
-        let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        // Back over the old lines, clear them, and write what goes above.
         let mut text = String::new();
         if board.drawn > 0 {
-            text.push_str(&format!("\x1b[{}F", board.drawn));
+            text.push_str(&format!("\x1b[{}F\x1b[J", board.drawn));
         }
-        if let Some(message) = message {
-            text.push_str(&format!("\x1b[2Kstack-run: {message}\n"));
+        if let Some((message, target)) = message {
+            write_to(Target::Stderr, &text);
+            text.clear();
+            write_to(target, &format!("{message}\n"));
         }
+        let now = Instant::now();
         for line in &board.lines {
-            let elapsed = line.since.elapsed().as_secs();
+            let elapsed = match line.started {
+                Some(started) => {
+                    let secs = line.ended.unwrap_or(now).duration_since(started).as_secs();
+                    format!("{}:{:02}", secs / 60, secs % 60)
+                }
+                None => String::new(),
+            };
             text.push_str(&format!(
-                "\x1b[2K  shard {:>2}/{}  {:<12} {:>3}:{:02}  {}\n",
-                line.shard,
-                self.shards,
-                line.state,
-                elapsed / 60,
-                elapsed % 60,
-                line.detail
+                "  shard {:>2}/{}  {:<12} {:>5}  {}\n",
+                line.shard, self.shards, line.state, elapsed, line.detail
             ));
         }
         board.drawn = board.lines.len();
-        let mut stderr = std::io::stderr().lock();
-        let _ = stderr.write_all(text.as_bytes());
-        let _ = stderr.flush();
+        write_to(Target::Stderr, &text);
     }
+}
+
+fn write_to(target: Target, text: &str) {
+    let _ = match target {
+        Target::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+        Target::Stderr => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(text.as_bytes()).and_then(|()| err.flush())
+        }
+    };
 }
 
 /// pytest's progress marker at the end of a line: `tests/a.py ....  [ 42%]`.

@@ -23,7 +23,7 @@ use crate::proc::{Children, Ended, Log};
 use crate::progress::Progress;
 use crate::shard::run_shard;
 use crate::signals::{self, Stop};
-use crate::sweep::sweep;
+use crate::sweep::{docker, sweep, untag};
 
 /// Labels on everything stack-run creates.
 pub const PREFIX_LABEL: &str = "io.shardstack.prefix";
@@ -78,6 +78,18 @@ impl Run {
         self.work_dir().join(format!("shard-{shard}.compose.json"))
     }
 
+    /// The tag that outlives the run, so the next run's build finds its layers
+    /// in the cache (the per-run tag is removed at the end).
+    pub fn cache_tag(&self, service: &str) -> String {
+        format!("{}-{}", self.prefix, image_name(service))
+    }
+
+    /// Built images carry only the prefix label: identical builds then give
+    /// the same image, and `--clean` still finds it.
+    fn build_labels(&self) -> Labels {
+        vec![(PREFIX_LABEL.to_string(), self.prefix.clone())]
+    }
+
     pub fn labels(&self, shard: Option<u32>) -> Labels {
         let mut labels = vec![
             (PREFIX_LABEL.to_string(), self.prefix.clone()),
@@ -100,6 +112,10 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     let plan = read_plan(&cli.plan)?;
     let shards = plan.keys().max().copied().unwrap_or(0);
     let selected = select(&plan, cli.node, cli.shard)?;
+    if selected.is_empty() {
+        eprintln!("stack-run: no shard of the plan's {shards} is this node's: nothing to run");
+        return Ok(exit::SUCCESS);
+    }
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
@@ -319,12 +335,17 @@ fn execute(
     install_signals(run)?;
     let jobs = jobs.map_or(selected.len(), |j| j as usize).max(1);
     let outcome = build(run).map(|()| run_shards(run, plan, selected, jobs));
+    // A stack kept for debugging keeps everything; its image is safe untagged.
     let kept = run.kept.load(std::sync::atomic::Ordering::SeqCst);
     if !kept {
-        if let Err(err) = sweep(&run.children, RUN_LABEL, &run.run_id, true) {
+        if let Err(err) = sweep(&run.children, RUN_LABEL, &run.run_id, false) {
             run.progress.note(&format!("cleanup failed: {err:#}"));
         }
     }
+    untag(
+        &run.children,
+        &run.images.values().cloned().collect::<Vec<_>>(),
+    );
     run.progress.finish();
     let results = outcome?;
     if let Some(code) = run.stop.exit_code() {
@@ -359,10 +380,12 @@ fn install_signals(run: &Run) -> anyhow::Result<()> {
     let children = Arc::clone(&run.children);
     let progress = Arc::clone(&run.progress);
     let run_id = run.run_id.clone();
+    let images: Vec<String> = run.images.values().cloned().collect();
     let on_force = move |first: i32| {
         progress.note("second signal: removing everything of this run now");
         children.kill_all();
-        let _ = sweep(&children, RUN_LABEL, &run_id, true);
+        let _ = sweep(&children, RUN_LABEL, &run_id, false);
+        untag(&children, &images);
         std::process::exit(128 + first);
     };
     signals::install(Arc::clone(&run.stop), on_first, on_force)
@@ -380,7 +403,7 @@ fn build(run: &Run) -> anyhow::Result<()> {
     std::fs::write(
         &file,
         run.model
-            .build_file(&run.labels(None), &run.images)
+            .build_file(&run.build_labels(), &run.images)
             .to_string(),
     )
     .with_context(|| format!("cannot write {}", file.display()))?;
@@ -396,7 +419,16 @@ fn build(run: &Run) -> anyhow::Result<()> {
         .children
         .run_logged(cmd, &log, Arc::new(|_: &str| {}), || run.stop.requested())?
     {
-        Ended::Exited(status) if status.success() => Ok(()),
+        Ended::Exited(status) if status.success() => {
+            for (service, image) in &run.images {
+                let cache = run.cache_tag(service);
+                let output = run.children.capture(docker(&["tag", image, &cache]))?;
+                if !output.status.success() {
+                    log.line(&format!("stack-run: cannot tag {image} as {cache}"));
+                }
+            }
+            Ok(())
+        }
         Ended::Exited(status) => Err(anyhow::anyhow!(
             "building {} failed ({status}); see {}",
             services.join(", "),
@@ -419,12 +451,9 @@ fn run_shards(
     let mut results = Vec::new();
     let mut stdout_open = true;
     let mut print = |result: &ShardResult| {
+        // A closed stdout must not stop the teardown: stop printing only.
         if stdout_open {
-            let mut stdout = std::io::stdout().lock();
-            // A closed stdout must not stop the teardown: stop printing only.
-            stdout_open = writeln!(stdout, "{}", result.to_line())
-                .and_then(|()| stdout.flush())
-                .is_ok();
+            stdout_open = run.progress.print(&result.to_line()).is_ok();
         }
     };
     std::thread::scope(|scope| {
@@ -466,7 +495,8 @@ fn run_shards(
             out: run.shard_dir(shard).display().to_string(),
             message: Some("never started: the run was interrupted".into()),
         };
-        run.progress.state(shard, "interrupted", "never started");
+        run.progress
+            .state(shard, "interrupted", "never started", true);
         print(&result);
         results.push(result);
     }

@@ -14,6 +14,15 @@ use crate::run::Run;
 use crate::sweep::{PROJECT_LABEL, sweep};
 use crate::template::{Vars, expand};
 
+/// Variables every shard's command gets unless `-e` sets them. Coverage
+/// data goes to the shard's folder: with the source tree bind-mounted, every
+/// shard would otherwise write the same `.coverage` file.
+const DEFAULT_ENV: [(&str, &str); 3] = [
+    ("SHARDSTACK_SHARD", "{shard}"),
+    ("SHARDSTACK_SHARDS", "{shards}"),
+    ("COVERAGE_FILE", "{out}/.coverage"),
+];
+
 /// The id file's path inside the service container.
 pub fn tests_path() -> String {
     format!("{OUT_MOUNT}/tests.txt")
@@ -71,7 +80,7 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
     };
 
     run.progress
-        .state(shard, "starting", &run.sidecars.join(", "));
+        .state(shard, "starting", &run.sidecars.join(", "), false);
     let up = start_sidecars(run, &project, &file, &log, deadline, &stop_now);
     result.up_seconds = start.elapsed().as_secs_f64();
     match up {
@@ -85,7 +94,7 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
             result.message = Some(format!("the stack could not start: {message}"));
         }
         Ok(()) => {
-            run.progress.state(shard, "running", "");
+            run.progress.state(shard, "running", "", false);
             let started = Instant::now();
             let progress = Arc::clone(&run.progress);
             let on_line = Arc::new(move |line: &str| progress.output(shard, line));
@@ -126,17 +135,20 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
         save_service_logs(run, &project, &file, shard);
     }
     if troubled && run.keep_on_failure {
-        run.progress.note(&format!(
-            "shard {shard}: stack {project} left running; reach it with `{} -p {project} -f {} \
-             --project-directory {} ps` (or exec), remove it with `stack-run --clean --prefix {}`",
+        let compose = format!(
+            "{} -p {project} -f {} --project-directory {}",
             run.compose.name(),
             file.display(),
-            run.compose.project_directory().display(),
+            run.compose.project_directory().display()
+        );
+        run.progress.note(&format!(
+            "shard {shard}: stack {project} left running; reach it with `{compose} ps` \
+             (or exec, logs), remove it with `{compose} down -v` or `stack-run --clean --prefix {}`",
             run.prefix
         ));
         run.kept.store(true, std::sync::atomic::Ordering::SeqCst);
     } else {
-        run.progress.state(shard, "stopping", "");
+        run.progress.state(shard, "stopping", "", false);
         let down = Instant::now();
         if let Err(err) = sweep(&run.children, PROJECT_LABEL, &project, false) {
             log.line(&format!("stack-run: teardown failed: {err:#}"));
@@ -150,7 +162,8 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
         (Some(code), None) => format!("exit {code}"),
         (None, None) => String::new(),
     };
-    run.progress.state(shard, result.status.as_str(), &detail);
+    run.progress
+        .state(shard, result.status.as_str(), &detail, true);
     result
 }
 
@@ -208,6 +221,13 @@ pub fn run_command(
     let mut cmd = run.compose.project(project, file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
     let mut shown = describe(&cmd);
+    for (key, value) in DEFAULT_ENV {
+        if !run.env.iter().any(|(k, _)| k == key) {
+            let pair = format!("{key}={}", expand(value, &vars));
+            shown.push_str(&format!(" -e {pair}"));
+            cmd.arg("-e").arg(pair);
+        }
+    }
     for (key, value) in &run.env {
         cmd.arg("-e").arg(format!("{key}={}", expand(value, &vars)));
         shown.push_str(&format!(" -e {key}=…"));

@@ -36,6 +36,17 @@ pub fn sweep(children: &Children, label: &str, value: &str, images: bool) -> any
     Ok(removed)
 }
 
+/// Remove these image tags; an image that has another tag stays.
+pub fn untag(children: &Children, tags: &[String]) {
+    if tags.is_empty() {
+        return;
+    }
+    let mut cmd = docker(&["rmi"]);
+    cmd.args(tags);
+    // A tag already gone is what we wanted.
+    let _ = children.capture(cmd);
+}
+
 /// The ids a `docker … -q` listing prints.
 pub fn list(children: &Children, args: &[&str]) -> anyhow::Result<Vec<String>> {
     let output = children.capture(docker(args))?;
