@@ -85,6 +85,21 @@ fn postgres_is_not_ready_while_starting_up() {
     assert_eq!(ready["address"], format!("127.0.0.1:{}", postgres.port));
     assert_eq!(ready["last_error"], "the database system is starting up");
     assert_eq!(command_output, "migrations ran\n");
+
+    // Up, but refusing this client: ready, with the server's reason.
+    let nosuch = format!("postgres://postgres@127.0.0.1:{}/nosuch", postgres.port);
+    let refused = tool("wait-for").args(["--json", &nosuch]).succeeds();
+    let refused = report(&refused.stdout);
+    assert_eq!(
+        refused["note"],
+        "FATAL 3D000: database \"nosuch\" does not exist"
+    );
+    // wait-for ends its sessions properly: nothing for the server to log.
+    assert!(
+        !postgres
+            .log()
+            .contains("could not receive data from client")
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use shared::help::{Example, after_help};
 /// Wait until services are really ready, then run a command.
 ///
 /// Every target is waited for at once, each until its own timeout. Attempts
-/// start a millisecond apart and back off to ten, every address a name
+/// start a millisecond apart and back off to 10 ms, every address a name
 /// resolves to (IPv4 and IPv6) is tried, and each attempt gives up in time,
 /// so an unreachable address cannot hang past the timeout.
 ///

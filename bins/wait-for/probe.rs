@@ -72,7 +72,7 @@ pub fn check(service: &Service, deadline: Instant) -> anyhow::Result<Ready> {
 /// up, shutting down, or in recovery and not yet accepting connections.
 const CANNOT_CONNECT_NOW: &str = "57P03";
 
-/// Send a startup message (protocol 3.0) and read the first reply, as
+/// Send a startup message (protocol 3.0) and read the replies, as
 /// pg_isready does. An authentication request or ReadyForQuery means the
 /// server accepts connections; an error 57P03 means not yet; any other
 /// error comes from a running server that refuses this client (no such
@@ -103,36 +103,58 @@ fn postgres(
         .write_all(&message)
         .context("sending the startup message")?;
 
+    let ready = Ready {
+        address: Some(address.to_string()),
+        note: None,
+    };
+    // Trust authentication answers AuthenticationOk and goes on starting the
+    // session: read on to ReadyForQuery (an error on the way, such as a
+    // missing database, is the server refusing this client) and end with
+    // Terminate, so the server logs no broken connection.
+    loop {
+        let (kind, body) = read_message(&mut stream)?;
+        match kind {
+            b'R' if body == [0, 0, 0, 0] => {}
+            b'R' => return Ok(ready), // asks for a password: accepting connections
+            b'v' | b'S' | b'K' | b'N' => {}
+            b'Z' => {
+                let _ = stream.write_all(b"X\0\0\0\x04");
+                return Ok(ready);
+            }
+            b'E' => {
+                let error = PostgresError::parse(&body);
+                if error.code == CANNOT_CONNECT_NOW {
+                    bail!("{}", error.message);
+                }
+                return Ok(Ready {
+                    note: Some(format!(
+                        "{} {}: {}",
+                        error.severity, error.code, error.message
+                    )),
+                    ..ready
+                });
+            }
+            other => bail!("not a PostgreSQL server: a reply starts with byte {other:#04x}"),
+        }
+    }
+}
+
+/// One backend message: its type byte and body, at most 64 KiB.
+fn read_message(stream: &mut impl Read) -> anyhow::Result<(u8, Vec<u8>)> {
     let mut header = [0; 5];
     stream
         .read_exact(&mut header)
         .context("reading the reply")?;
     let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    let ready = Ready {
-        address: Some(address.to_string()),
-        note: None,
-    };
-    match header[0] {
-        b'R' | b'Z' | b'v' => Ok(ready),
-        b'E' if (4..=8192).contains(&length) => {
-            let mut fields = vec![0; length - 4];
-            stream
-                .read_exact(&mut fields)
-                .context("reading the error")?;
-            let error = PostgresError::parse(&fields);
-            if error.code == CANNOT_CONNECT_NOW {
-                bail!("{}", error.message);
-            }
-            Ok(Ready {
-                note: Some(format!(
-                    "{} {}: {}",
-                    error.severity, error.code, error.message
-                )),
-                ..ready
-            })
-        }
-        other => bail!("not a PostgreSQL server: reply starts with byte {other:#04x}"),
+    if !(4..=65_536).contains(&length) {
+        bail!(
+            "not a PostgreSQL server: a reply starts with byte {:#04x}",
+            header[0]
+        );
     }
+    let mut body = vec![0; length - 4];
+    stream.read_exact(&mut body).context("reading the reply")?;
+    Ok((header[0], body))
 }
 
 /// The fields of an ErrorResponse this probe reports.

@@ -203,10 +203,14 @@ impl Postgres {
         }
     }
 
+    /// What the server has logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap()
+    }
+
     /// How many connections the server has refused as starting up.
     pub fn refusals(&self) -> usize {
-        std::fs::read_to_string(self.dir.join("log"))
-            .unwrap()
+        self.log()
             .matches("FATAL:  the database system is starting up")
             .count()
     }
