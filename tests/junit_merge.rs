@@ -500,3 +500,54 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn namespaces_of_the_dropped_root_move_to_its_suites() {
+    let out = tool("junit-merge")
+        .arg("-")
+        .stdin(
+            r#"<testsuites xmlns:x="urn:x"><testsuite name="a" x:id="1"><testcase name="t"/></testsuite></testsuites>"#,
+        )
+        .succeeds();
+    assert!(
+        out.stdout
+            .contains(r#"<testsuite name="a" x:id="1" xmlns:x="urn:x"><testcase name="t"/>"#)
+    );
+}
+
+#[test]
+fn empty_roots_merge_to_nothing() {
+    let dir = Dir::new();
+    let empty = dir.write("empty.xml", "<testsuites/>");
+    let out = tool("junit-merge").arg(&empty).succeeds();
+    assert_eq!(
+        out.stdout,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuites tests=\"0\" failures=\"0\" errors=\"0\" skipped=\"0\" time=\"0.000\">\n\
+         </testsuites>\n"
+    );
+}
+
+#[test]
+fn other_xml_in_a_folder_is_skipped_but_not_when_named() {
+    let dir = Dir::new();
+    let go = std::fs::read(fixture("junit-merge/go/report.xml")).unwrap();
+    dir.write("reports/shard-1/junit.xml", go);
+    let coverage = dir.write(
+        "reports/shard-1/coverage.xml",
+        "<?xml version=\"1.0\" ?>\n<coverage version=\"7.4\" line-rate=\"0.9\"/>\n",
+    );
+    let run = tool("junit-merge").arg(dir.join("reports")).succeeds();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "junit-merge: skipping {}: not a JUnit report\n",
+            coverage.display()
+        )
+    );
+    assert!(run.stdout.contains(r#"<testsuites tests="4" "#));
+    tool("junit-merge")
+        .arg(&coverage)
+        .run()
+        .fails_with(2, "2:1: the root element <coverage> is not JUnit");
+}

@@ -23,7 +23,8 @@ use shared::help::{Example, after_help};
 #[derive(Parser, Debug)]
 #[command(name = "junit-merge", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
-    /// JUnit XML files, folders to search for *.xml files, or - for stdin.
+    /// JUnit XML files, folders to search for *.xml files (other XML found
+    /// there, such as a coverage.xml, is skipped with a note), or - for stdin.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub inputs: Vec<PathBuf>,
 

@@ -15,6 +15,8 @@ pub struct Input {
     pub path: PathBuf,
     /// How messages name it.
     pub name: String,
+    /// Found in a folder rather than named.
+    pub walked: bool,
     /// A digest of the content, the order of the inputs in the output.
     pub digest: u64,
     /// The copy of stdin, deleted when the input is dropped.
@@ -22,10 +24,11 @@ pub struct Input {
 }
 
 impl Input {
-    fn file(path: PathBuf) -> Input {
+    fn file(path: PathBuf, walked: bool) -> Input {
         Input {
             name: path.display().to_string(),
             path,
+            walked,
             digest: 0,
             _spool: None,
         }
@@ -60,7 +63,7 @@ pub fn gather(args: &[PathBuf], output: Option<&Path>) -> anyhow::Result<Vec<Inp
                     .is_some_and(|ext| ext.eq_ignore_ascii_case("xml"));
                 if entry.file_type().is_file() && is_xml {
                     found += 1;
-                    add(Input::file(entry.into_path()));
+                    add(Input::file(entry.into_path(), true));
                 }
             }
             if found == 0 {
@@ -68,7 +71,7 @@ pub fn gather(args: &[PathBuf], output: Option<&Path>) -> anyhow::Result<Vec<Inp
             }
         } else {
             File::open(arg).with_context(|| format!("cannot open {}", arg.display()))?;
-            add(Input::file(arg.clone()));
+            add(Input::file(arg.clone(), false));
         }
     }
     Ok(inputs)
@@ -81,6 +84,7 @@ fn spool_stdin() -> anyhow::Result<Input> {
     Ok(Input {
         path: spool.path().to_path_buf(),
         name: "<stdin>".into(),
+        walked: false,
         digest: 0,
         _spool: Some(spool),
     })

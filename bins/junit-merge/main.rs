@@ -3,7 +3,9 @@
 //! Two passes over the inputs: the first checks every file and adds up its
 //! counts (the root's sums come first in the output), the second copies the
 //! suites, inputs ordered by content so any argument order gives the same
-//! bytes. The reading, counting and writing live in `shared::junit`.
+//! bytes. Other XML found in a folder (a coverage.xml) is skipped; a file
+//! named on the command line must be JUnit. The reading, counting and
+//! writing live in `shared::junit`.
 
 mod cli;
 mod expect;
@@ -16,7 +18,7 @@ use clap::Parser;
 use shared::exit;
 use shared::io::Output;
 use shared::junit::model::Counts;
-use shared::junit::read::{Event, Reader};
+use shared::junit::read::{Event, Reader, has_junit_root};
 use shared::junit::write::Writer;
 use shared::xml;
 
@@ -29,10 +31,13 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     let mut expected = cli.expect.as_deref().map(Expected::read).transpose()?;
-    let mut inputs = inputs::gather(&cli.inputs, cli.output.as_deref())?;
-
+    let mut inputs = Vec::new();
     let mut totals = Counts::default();
-    for input in &mut inputs {
+    for mut input in inputs::gather(&cli.inputs, cli.output.as_deref())? {
+        if input.walked && !has_junit_root(&input.path, &input.name)? {
+            eprintln!("junit-merge: skipping {}: not a JUnit report", input.name);
+            continue;
+        }
         input.digest = inputs::digest(&input.path)?;
         let mut reader = Reader::open(&input.path, &input.name)?;
         while let Some(event) = reader.next_event()? {
@@ -41,6 +46,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<i32> {
             }
         }
         totals.add(&reader.totals());
+        inputs.push(input);
     }
     inputs.sort_by_key(|input| input.digest);
     let not_run = expected.as_ref().map(Expected::not_run).unwrap_or_default();
@@ -66,24 +72,39 @@ fn run(cli: cli::Cli) -> anyhow::Result<i32> {
 }
 
 /// Copy the suites of one input: a `<testsuites>` root's children, or a bare
-/// `<testsuite>` root itself.
+/// `<testsuite>` root itself. Namespaces the dropped root declared move to
+/// each child, so prefixed names inside stay bound.
 fn copy(input: &Input, writer: &mut Writer<impl Write>) -> anyhow::Result<()> {
     let mut reader = Reader::open(&input.path, &input.name)?;
     let mut top = 0;
+    let mut namespaces = Vec::new();
     while let Some(event) = reader.next_event()? {
-        let Event::Xml { event, depth } = event else {
+        let Event::Xml { mut event, depth } = event else {
             continue;
         };
         if let (0, xml::Event::Start(root) | xml::Event::Empty(root)) = (depth, &event) {
             if root.local_name() == "testsuites" {
                 top = 1;
+                namespaces = root
+                    .attributes
+                    .iter()
+                    .filter(|(key, _)| key == "xmlns" || key.starts_with("xmlns:"))
+                    .cloned()
+                    .collect();
             }
         }
         let is_text = matches!(event, xml::Event::Text(_) | xml::Event::CData(_));
         if depth < top || (depth == top && is_text) {
             continue;
         }
-        if depth == top && matches!(event, xml::Event::Start(_) | xml::Event::Empty(_)) {
+        if let (true, xml::Event::Start(child) | xml::Event::Empty(child)) =
+            (depth == top, &mut event)
+        {
+            for (key, value) in &namespaces {
+                if child.get(key).is_none() {
+                    child.attributes.push((key.clone(), value.clone()));
+                }
+            }
             writer.new_child();
         }
         writer

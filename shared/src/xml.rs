@@ -323,22 +323,24 @@ fn unescape(raw: &str, attribute: bool) -> Result<String, (u64, String)> {
 }
 
 /// Append literal text: line ends normalized, invalid characters dropped.
+/// Plain runs are copied whole: reports are mostly plain text.
 fn push_literal(out: &mut String, text: &str, attribute: bool) {
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let c = match c {
-            '\r' => {
-                chars.next_if_eq(&'\n');
-                '\n'
-            }
-            c => c,
-        };
+    let special = |c: char| c == '\r' || (attribute && matches!(c, '\t' | '\n')) || !is_xml_char(c);
+    let mut rest = text;
+    while let Some(at) = rest.find(special) {
+        out.push_str(&rest[..at]);
+        let c = rest[at..].chars().next().expect("found a character");
+        rest = &rest[at + c.len_utf8()..];
         match c {
-            '\n' | '\t' if attribute => out.push(' '),
-            c if is_xml_char(c) => out.push(c),
+            '\r' => {
+                rest = rest.strip_prefix('\n').unwrap_or(rest);
+                out.push(if attribute { ' ' } else { '\n' });
+            }
+            '\t' | '\n' => out.push(' '),
             _ => {}
         }
     }
+    out.push_str(rest);
 }
 
 /// Text taken as it is (CDATA): line ends normalized, invalid characters dropped.
@@ -355,32 +357,42 @@ pub fn is_xml_char(c: char) -> bool {
 
 /// Escape character data for writing.
 pub fn escape_text(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    escape(text, out, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '\r' => Some("&#13;"),
+        _ => None,
+    });
 }
 
 /// Escape an attribute value for writing between double quotes; tabs and
 /// line ends as references so a reader gets them back rather than spaces.
 pub fn escape_attribute(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
+    escape(value, out, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\t' => Some("&#9;"),
+        '\n' => Some("&#10;"),
+        '\r' => Some("&#13;"),
+        _ => None,
+    });
+}
+
+/// Copy `text`, replacing the characters `reference` has a reference for.
+fn escape(text: &str, out: &mut String, reference: impl Fn(char) -> Option<&'static str>) {
+    let mut rest = text;
+    while let Some((at, replacement)) = rest
+        .char_indices()
+        .find_map(|(at, c)| reference(c).map(|r| (at, r)))
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(replacement);
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 /// Line and column (from 1, columns in characters) of a byte offset into

@@ -104,7 +104,7 @@ impl Reader {
     fn open_element(&mut self, element: &Element) -> Result<(), xml::Error> {
         let local = element.local_name();
         let is_root = self.stack.is_empty();
-        if is_root && local != "testsuites" && local != "testsuite" {
+        if is_root && !is_junit_root(element) {
             return Err(self.xml.error(format!(
                 "the root element <{}> is not JUnit (expected <testsuites> or <testsuite>)",
                 element.name
@@ -159,5 +159,85 @@ impl Reader {
                 Some(Event::Suite { name, counts, top })
             }
         }
+    }
+}
+
+/// Whether a document with this root element is a JUnit report.
+pub fn is_junit_root(root: &Element) -> bool {
+    matches!(root.local_name(), "testsuites" | "testsuite")
+}
+
+/// Whether the file at `path` is a JUnit report, judged by its root element
+/// alone (a folder may hold other XML, a Cobertura coverage.xml say).
+pub fn has_junit_root(path: &Path, name: &str) -> Result<bool, xml::Error> {
+    let mut reader = xml::Reader::open(path, name)?;
+    Ok(match reader.next_event()? {
+        Some(xml::Event::Start(root) | xml::Event::Empty(root)) => is_junit_root(&root),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The suites (name, counts, top) and the report's totals.
+    fn suites(xml: &str) -> (Vec<(String, u64, u64, bool)>, Counts) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.xml");
+        std::fs::write(&path, xml).unwrap();
+        let mut reader = Reader::open(&path, "r.xml").unwrap();
+        let mut suites = Vec::new();
+        while let Some(event) = reader.next_event().unwrap() {
+            if let Event::Suite { name, counts, top } = event {
+                suites.push((name, counts.tests, counts.failures, top));
+            }
+        }
+        (suites, reader.totals())
+    }
+
+    #[test]
+    fn nested_suites_add_up_once() {
+        let (suites, totals) = suites(
+            r#"<testsuites tests="99"><testsuite name="outer" tests="3" failures="1">
+                 <testsuite name="inner" tests="2"><testcase/><testcase/></testsuite>
+                 <testcase><failure/></testcase></testsuite></testsuites>"#,
+        );
+        assert_eq!(
+            suites,
+            [("inner".into(), 2, 0, false), ("outer".into(), 3, 1, true)]
+        );
+        assert_eq!(
+            (totals.tests, totals.failures),
+            (3, 1),
+            "the root's 99 is not used"
+        );
+    }
+
+    #[test]
+    fn missing_counts_come_from_the_content() {
+        let (suites, totals) = suites(
+            r#"<testsuite name="s" failures="0">
+                 <testsuite name="n" tests="5"/>
+                 <testcase time="1.5"><failure/></testcase>
+                 <testcase time="0.5"><skipped/><system-out>x</system-out></testcase>
+               </testsuite>"#,
+        );
+        assert_eq!(suites[1], ("s".into(), 7, 0, true), "declared failures win");
+        assert_eq!(totals.skipped, 1);
+        assert_eq!(totals.time, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_root_that_is_not_junit_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.xml");
+        std::fs::write(&path, "\n<coverage/>").unwrap();
+        let mut reader = Reader::open(&path, "c.xml").unwrap();
+        assert_eq!(
+            reader.next_event().unwrap_err().to_string(),
+            "c.xml:2:1: the root element <coverage> is not JUnit \
+             (expected <testsuites> or <testsuite>)"
+        );
     }
 }
