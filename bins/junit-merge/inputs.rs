@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use shared::junit::model::Counts;
 use tempfile::NamedTempFile;
 use walkdir::WalkDir;
 
@@ -19,6 +20,8 @@ pub struct Input {
     pub walked: bool,
     /// A digest of the content, the order of the inputs in the output.
     pub digest: u64,
+    /// Its counts as the first pass found them.
+    pub totals: Counts,
     /// The copy of stdin, deleted when the input is dropped.
     _spool: Option<NamedTempFile>,
 }
@@ -30,6 +33,7 @@ impl Input {
             path,
             walked,
             digest: 0,
+            totals: Counts::default(),
             _spool: None,
         }
     }
@@ -86,6 +90,7 @@ fn spool_stdin() -> anyhow::Result<Input> {
         name: "<stdin>".into(),
         walked: false,
         digest: 0,
+        totals: Counts::default(),
         _spool: Some(spool),
     })
 }

@@ -17,7 +17,6 @@ use anyhow::Context;
 use clap::Parser;
 use shared::exit;
 use shared::io::Output;
-use shared::junit::model::Counts;
 use shared::junit::read::{Event, Reader, has_junit_root};
 use shared::junit::write::Writer;
 use shared::xml;
@@ -32,25 +31,20 @@ fn main() -> std::process::ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     let mut expected = cli.expect.as_deref().map(Expected::read).transpose()?;
     let mut inputs = Vec::new();
-    let mut totals = Counts::default();
     for mut input in inputs::gather(&cli.inputs, cli.output.as_deref())? {
         if input.walked && !has_junit_root(&input.path, &input.name)? {
             eprintln!("junit-merge: skipping {}: not a JUnit report", input.name);
             continue;
         }
-        input.digest = inputs::digest(&input.path)?;
-        let mut reader = Reader::open(&input.path, &input.name)?;
-        while let Some(event) = reader.next_event()? {
-            if let (Event::Case(case), Some(expected)) = (&event, &mut expected) {
-                expected.found(case);
-            }
-        }
-        totals.add(&reader.totals());
+        check(&mut input, expected.as_mut())?;
         inputs.push(input);
     }
     inputs.sort_by_key(|input| input.digest);
     let not_run = expected.as_ref().map(Expected::not_run).unwrap_or_default();
-    totals.add(&expect::counts(&not_run));
+    let mut totals = expect::counts(&not_run);
+    for input in &inputs {
+        totals.add(&input.totals);
+    }
 
     let mut output = Output::create(cli.output.as_deref())?;
     let mut writer = Writer::start(&mut output, &totals)?;
@@ -69,6 +63,20 @@ fn run(cli: cli::Cli) -> anyhow::Result<i32> {
         );
     }
     Ok(exit::SUCCESS)
+}
+
+/// The first pass over one input: read it all (an error stops everything
+/// before a byte is written), note its digest, counts and test cases.
+fn check(input: &mut Input, mut expected: Option<&mut Expected>) -> anyhow::Result<()> {
+    input.digest = inputs::digest(&input.path)?;
+    let mut reader = Reader::open(&input.path, &input.name)?;
+    while let Some(event) = reader.next_event()? {
+        if let (Event::Case(case), Some(expected)) = (&event, expected.as_deref_mut()) {
+            expected.found(case);
+        }
+    }
+    input.totals = reader.totals();
+    Ok(())
 }
 
 /// Copy the suites of one input: a `<testsuites>` root's children, or a bare
@@ -110,6 +118,9 @@ fn copy(input: &Input, writer: &mut Writer<impl Write>) -> anyhow::Result<()> {
         writer
             .event(&event)
             .context("cannot write the merged report")?;
+    }
+    if reader.totals() != input.totals {
+        anyhow::bail!("{} changed while it was being merged", input.name);
     }
     Ok(())
 }
