@@ -551,3 +551,22 @@ fn other_xml_in_a_folder_is_skipped_but_not_when_named() {
         .run()
         .fails_with(2, "2:1: the root element <coverage> is not JUnit");
 }
+
+#[test]
+fn usage_errors_write_nothing() {
+    tool("junit-merge")
+        .run()
+        .fails_with(2, "Usage: junit-merge");
+    tool("junit-merge")
+        .arg("/nonexistent/junit.xml")
+        .run()
+        .fails_with(2, "junit-merge: cannot open /nonexistent/junit.xml: ");
+    let dir = Dir::new();
+    let plan = dir.write("plan.tsv", "1\ttests/a.py::t\nzero\ttests/b.py::t\n");
+    tool("junit-merge")
+        .arg("--expect")
+        .arg(&plan)
+        .arg(fixture("junit-merge/go/report.xml"))
+        .run()
+        .fails_with(2, "plan.tsv:2: shard number \"zero\" is not a whole number");
+}
