@@ -248,6 +248,30 @@ fn a_shard_past_its_timeout_is_stopped() {
 }
 
 #[test]
+fn a_failed_build_is_an_error_for_every_shard() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("build");
+    let outcome = stacks
+        .command("broken.yml", "out")
+        .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+        .stdin("1\tok\n2\tok\n")
+        .run()
+        .code(3);
+    let results = results(&outcome);
+    assert_eq!(statuses(&results), [Status::Error, Status::Error]);
+    for result in &results {
+        let message = result.message.as_deref().unwrap();
+        assert!(
+            message.contains("the image could not be built: building app failed"),
+            "{message}"
+        );
+    }
+    let log = read(&stacks.out("out/.stack-run/build.log"));
+    assert!(log.contains("this build fails"), "{log}");
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
 fn sigint_tears_every_stack_down() {
     let _lock = docker_lock();
     let stacks = Stacks::new("sigint");

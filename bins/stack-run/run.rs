@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -52,8 +52,42 @@ pub struct Run {
     pub timeout: Option<Duration>,
     pub ready_timeout: Duration,
     pub keep_on_failure: bool,
-    /// Set when a stack was left running for debugging: its image must stay too.
+    /// Set when a stack was left running for debugging.
     pub kept: AtomicBool,
+    /// Opens when the run's images are built (or failed to).
+    pub built: Gate,
+}
+
+/// A one-time event many threads wait for, with its outcome.
+#[derive(Default)]
+pub struct Gate {
+    outcome: Mutex<Option<Result<(), String>>>,
+    opened: Condvar,
+}
+
+impl Gate {
+    pub fn open(&self, outcome: Result<(), String>) {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        self.opened.notify_all();
+    }
+
+    /// The outcome once open; `None` if `stop` says so first.
+    pub fn wait(&self, stop: impl Fn() -> bool) -> Option<Result<(), String>> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(outcome) = outcome.as_ref() {
+                return Some(outcome.clone());
+            }
+            if stop() {
+                return None;
+            }
+            outcome = self
+                .opened
+                .wait_timeout(outcome, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
 }
 
 impl Run {
@@ -170,6 +204,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         ready_timeout: cli.ready_timeout,
         keep_on_failure: cli.keep_on_failure,
         kept: AtomicBool::new(false),
+        built: Gate::default(),
     };
     if cli.dry_run {
         return dry_run(&run, &plan, &selected);
@@ -334,7 +369,17 @@ fn execute(
     let started = Instant::now();
     install_signals(run)?;
     let jobs = jobs.map_or(selected.len(), |j| j as usize).max(1);
-    let outcome = build(run).map(|()| run_shards(run, plan, selected, jobs));
+    // Shards start their sidecars while the images build.
+    let results = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let built = build(run).map_err(|err| format!("{err:#}"));
+            if let Err(err) = &built {
+                run.progress.note(err);
+            }
+            run.built.open(built);
+        });
+        run_shards(run, plan, selected, jobs)
+    });
     // A stack kept for debugging keeps everything; its image is safe untagged.
     let kept = run.kept.load(std::sync::atomic::Ordering::SeqCst);
     if !kept {
@@ -347,7 +392,6 @@ fn execute(
         &run.images.values().cloned().collect::<Vec<_>>(),
     );
     run.progress.finish();
-    let results = outcome?;
     if let Some(code) = run.stop.exit_code() {
         return Ok(code);
     }
@@ -435,7 +479,7 @@ fn build(run: &Run) -> anyhow::Result<()> {
             log_path.display()
         ))
         .exit_code(exit::INFRA),
-        Ended::Stopped => Ok(()),
+        Ended::Stopped => Err(anyhow::anyhow!("the build was interrupted")),
     }
 }
 

@@ -167,7 +167,7 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
     result
 }
 
-/// `compose up -d` the sidecars, then wait until they are ready.
+/// Get the stack ready for the command: the sidecars up and ready, the image built.
 fn start_sidecars(
     run: &Run,
     project: &str,
@@ -176,9 +176,37 @@ fn start_sidecars(
     deadline: Option<Instant>,
     stop_now: &dyn Fn() -> bool,
 ) -> Result<(), String> {
-    if run.sidecars.is_empty() {
-        return Ok(());
+    // A sidecar built by this run needs its image first; others start while it builds.
+    if run
+        .sidecars
+        .iter()
+        .any(|name| run.images.contains_key(name))
+    {
+        wait_for_build(run, stop_now)?;
     }
+    if !run.sidecars.is_empty() {
+        up(run, project, file, log, deadline, stop_now)?;
+    }
+    wait_for_build(run, stop_now)
+}
+
+fn wait_for_build(run: &Run, stop_now: &dyn Fn() -> bool) -> Result<(), String> {
+    match run.built.wait(stop_now) {
+        None => Err("stopped while the image was building".into()),
+        Some(Err(err)) => Err(format!("the image could not be built: {err}")),
+        Some(Ok(())) => Ok(()),
+    }
+}
+
+/// `compose up -d` the sidecars, then wait until they are ready.
+fn up(
+    run: &Run,
+    project: &str,
+    file: &std::path::Path,
+    log: &Log,
+    deadline: Option<Instant>,
+    stop_now: &dyn Fn() -> bool,
+) -> Result<(), String> {
     let mut cmd = run.compose.project(project, file);
     cmd.args(["up", "-d", "--no-build"]).args(&run.sidecars);
     log.line(&format!("stack-run: $ {}", describe(&cmd)));
