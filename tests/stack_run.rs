@@ -243,7 +243,9 @@ fn a_shard_past_its_timeout_is_stopped() {
     let results = results(&outcome);
     assert_eq!(statuses(&results), [Status::Timeout]);
     assert_eq!(results[0].exit_code, None);
-    assert_eq!(results[0].message.as_deref(), Some("timed out after 5s"));
+    // Whether it was still starting or already running depends on the machine's load.
+    let message = results[0].message.as_deref().unwrap();
+    assert!(message.starts_with("timed out after 5s"), "{message}");
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 
