@@ -16,9 +16,10 @@ pub struct Collected<'a> {
 
 /// Read the ids from the text of input `name`.
 pub fn parse<'a>(name: &str, text: &'a str) -> anyhow::Result<Collected<'a>> {
-    let mut seen = std::collections::HashSet::new();
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(lines, Default::default());
     let mut collected = Collected {
-        ids: Vec::new(),
+        ids: Vec::with_capacity(lines),
         duplicates: Vec::new(),
     };
     let mut footer = false;

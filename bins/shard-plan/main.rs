@@ -45,8 +45,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 
     let mut durations = Durations::new();
     for path in &cli.durations {
-        let input = shared::io::open(path)?;
-        durations.read(&input.name, input.reader)?;
+        durations.read(path)?;
     }
     let resolved = durations.resolve(ids.iter().copied());
     let estimates = shard::estimate(ids, &resolved.seconds);

@@ -3,8 +3,8 @@
 //! A plan is only as balanced as the durations it is built from, and users
 //! have them in different shapes: pytest-split's `.test_durations` (a JSON
 //! object `{node_id: seconds}`), the JUnit XML of an earlier run, or a plain
-//! `id<TAB>seconds` list. [`Durations::read`] tells them apart by content and
-//! streams each one. Several files combine; for a test recorded more than once
+//! `id<TAB>seconds` list. [`Durations::read`] tells them apart by content;
+//! JUnit goes through the shared streaming reader ([`crate::junit::read`]). Several files combine; for a test recorded more than once
 //! the value read last wins, so `--durations old --durations new` means what
 //! it says.
 //!
@@ -13,14 +13,15 @@
 //! be turned back into a node id reliably, so they are kept by that key and
 //! matched against the collected ids in [`Durations::resolve`].
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use quick_xml::events::{BytesStart, Event};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+use crate::junit::read::{Event, Reader};
 use crate::nodeid;
 
 /// Every duration read so far, by node id or by JUnit key.
@@ -92,21 +93,32 @@ impl Durations {
         }
     }
 
-    /// Read one file in any of the [`Format`]s, detected from its first
-    /// non-blank character; `name` is used in errors, with the line (and
-    /// column for JSON) of the first problem.
-    pub fn read(&mut self, name: &str, mut reader: impl BufRead) -> anyhow::Result<Format> {
-        let format = detect(&mut reader).with_context(|| format!("cannot read {name}"))?;
+    /// Read the file at `path` (`-` is stdin) in any of the [`Format`]s,
+    /// told apart by its first non-blank character. Errors name the file and
+    /// the line (and column for JSON and XML) of the first problem.
+    pub fn read(&mut self, path: &Path) -> anyhow::Result<Format> {
+        let mut input = crate::io::open(path)?;
+        let name = input.name;
+        let format = detect(&mut input.reader).with_context(|| format!("cannot read {name}"))?;
         match format {
-            Format::Json => self.read_json(name, reader),
-            Format::Junit => self.read_junit(name, reader),
-            Format::Tsv => self.read_tsv(name, reader),
+            Format::Json => self.read_json(&name, input.reader),
+            Format::Junit => self.read_junit(Reader::new(Box::new(input.reader), path, &name)?),
+            Format::Tsv => self.read_tsv(&name, input.reader),
         }?;
         Ok(format)
     }
 
-    fn read_json(&mut self, name: &str, reader: impl BufRead) -> anyhow::Result<()> {
-        let mut json = serde_json::Deserializer::from_reader(reader);
+    fn read_json(&mut self, name: &str, mut reader: impl BufRead) -> anyhow::Result<()> {
+        // serde_json parses a slice several times faster than a reader, and a
+        // durations file is small beside the ids it describes.
+        let mut text = Vec::new();
+        reader
+            .read_to_end(&mut text)
+            .with_context(|| format!("cannot read {name}"))?;
+        // Growing a map of a million ids step by step costs more than parsing
+        // them; an entry takes some 60 to 120 bytes.
+        self.by_id.reserve(text.len() / 100);
+        let mut json = serde_json::Deserializer::from_slice(&text);
         JsonObject(self)
             .deserialize(&mut json)
             .and_then(|()| json.end())
@@ -143,54 +155,20 @@ impl Durations {
         }
     }
 
-    fn read_junit(&mut self, name: &str, reader: impl BufRead) -> anyhow::Result<()> {
-        let mut xml = quick_xml::Reader::from_reader(LineCounter {
-            inner: reader,
-            newlines: 0,
-        });
-        let mut buf = Vec::new();
-        loop {
-            let line = xml.get_ref().newlines + 1;
-            let event = xml
-                .read_event_into(&mut buf)
-                .map_err(|err| anyhow::anyhow!("{name}:{}: {err}", xml.get_ref().newlines + 1))?;
-            match event {
-                Event::Start(case) | Event::Empty(case)
-                    if case.local_name().as_ref() == b"testcase" =>
-                {
-                    self.junit_case(&case)
-                        .with_context(|| format!("{name}:{line}"))?;
-                }
-                Event::Eof => return Ok(()),
-                _ => {}
+    /// Every `<testcase>` with a time: by node id when it names its file,
+    /// else by JUnit key. A case without a readable time says nothing.
+    fn read_junit(&mut self, mut report: Reader) -> anyhow::Result<()> {
+        while let Some(event) = report.next_event()? {
+            let Event::Case(case) = event else { continue };
+            let Some(time) = case.time else { continue };
+            let seconds = time.as_secs_f64();
+            match case.file {
+                Some(file) => self.insert(
+                    nodeid::from_junit(&file, &case.classname, &case.name),
+                    seconds,
+                ),
+                None => self.insert_junit_key(case.classname, case.name, seconds),
             }
-            buf.clear();
-        }
-    }
-
-    /// Record one `<testcase>`; a case without a time says nothing and is skipped.
-    fn junit_case(&mut self, case: &BytesStart) -> anyhow::Result<()> {
-        let (mut classname, mut name, mut file, mut time) = (None, None, None, None);
-        for attribute in case.attributes() {
-            let attribute = attribute?;
-            let slot = match attribute.key.local_name().as_ref() {
-                b"classname" => &mut classname,
-                b"name" => &mut name,
-                b"file" => &mut file,
-                b"time" => &mut time,
-                _ => continue,
-            };
-            // Only the five predefined entities and character references are decoded.
-            *slot = Some(attribute.unescape_value()?.into_owned());
-        }
-        let (Some(name), Some(time)) = (name, time) else {
-            return Ok(());
-        };
-        let seconds = parse_seconds(time.trim())?;
-        let classname = classname.unwrap_or_default();
-        match file {
-            Some(file) => self.insert(nodeid::from_junit(&file, &classname, &name), seconds),
-            None => self.insert_junit_key(classname, name, seconds),
         }
         Ok(())
     }
@@ -199,7 +177,7 @@ impl Durations {
     pub fn resolve<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Resolved {
         let mut seconds = Vec::new();
         let mut ids_hit = 0;
-        let mut keys_hit = HashSet::new();
+        let mut keys_hit = HashSet::default();
         for id in ids {
             let by_id = self.by_id.get(id).copied();
             ids_hit += usize::from(by_id.is_some());
@@ -256,34 +234,6 @@ fn json_error(name: &str, err: &serde_json::Error) -> anyhow::Error {
     anyhow::anyhow!("{name}:{line}:{column}: {message}")
 }
 
-/// A BufRead that counts the newlines consumed, so XML errors can name a line.
-struct LineCounter<R> {
-    inner: R,
-    newlines: usize,
-}
-
-impl<R: BufRead> Read for LineCounter<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.newlines += out[..n].iter().filter(|&&b| b == b'\n').count();
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for LineCounter<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        if let Ok(buffer) = self.inner.fill_buf() {
-            let end = amount.min(buffer.len());
-            self.newlines += buffer[..end].iter().filter(|&&b| b == b'\n').count();
-        }
-        self.inner.consume(amount);
-    }
-}
-
 /// Reads a JSON object of durations straight into [`Durations`], in file order.
 struct JsonObject<'a>(&'a mut Durations);
 
@@ -330,24 +280,44 @@ impl<'de> de::Deserialize<'de> for Seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn read(text: &str) -> anyhow::Result<(Format, Durations)> {
+    /// Read each text, from a scratch file of its own, into one [`Durations`];
+    /// errors name the file `d`.
+    fn read_all(texts: &[&str]) -> Result<(Format, Durations), String> {
+        static FILES: AtomicUsize = AtomicUsize::new(0);
         let mut durations = Durations::new();
-        let format = durations.read("d", text.as_bytes())?;
+        let mut format = Format::Tsv;
+        for text in texts {
+            let path = std::env::temp_dir().join(format!(
+                "shared-durations-{}-{}",
+                std::process::id(),
+                FILES.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&path, text).unwrap();
+            let read = durations.read(&path);
+            std::fs::remove_file(&path).unwrap();
+            let prefix = format!("{}:", path.display());
+            format = read.map_err(|err| format!("{err:#}").replace(&prefix, "d:"))?;
+        }
         Ok((format, durations))
+    }
+
+    fn read(text: &str) -> (Format, Durations) {
+        read_all(&[text]).unwrap()
+    }
+
+    fn error(text: &str) -> String {
+        read_all(&[text]).err().unwrap()
     }
 
     fn seconds(durations: &Durations, ids: &[&str]) -> Vec<Option<f64>> {
         durations.resolve(ids.iter().copied()).seconds
     }
 
-    fn error(text: &str) -> String {
-        format!("{:#}", read(text).err().unwrap())
-    }
-
     #[test]
     fn json_of_pytest_split() {
-        let (format, d) = read("{\n  \"t.py::a\": 1.5,\n  \"t.py::b[x]\": 0\n}\n").unwrap();
+        let (format, d) = read("{\n  \"t.py::a\": 1.5,\n  \"t.py::b[x]\": 0\n}\n");
         assert_eq!(format, Format::Json);
         assert_eq!(
             seconds(&d, &["t.py::b[x]", "t.py::a", "t.py::c"]),
@@ -370,7 +340,7 @@ mod tests {
 
     #[test]
     fn tsv_with_tabs_inside_ids() {
-        let (format, d) = read("t.py::a\t2\n\nt.py::b[x\ty]\t0.25\r\n").unwrap();
+        let (format, d) = read("t.py::a\t2\n\nt.py::b[x\ty]\t0.25\r\n");
         assert_eq!(format, Format::Tsv);
         assert_eq!(
             seconds(&d, &["t.py::a", "t.py::b[x\ty]"]),
@@ -396,7 +366,7 @@ mod tests {
             <testcase classname="tests.test_a.TestK" name="test_m[a&amp;b]" file="tests/test_a.py" time="0.5"/>
             <testcase classname="tests.test_a" name="test_f" file="tests/test_a.py" time="2"><failure/></testcase>
             </testsuite></testsuites>"#;
-        let (format, d) = read(xml).unwrap();
+        let (format, d) = read(xml);
         assert_eq!(format, Format::Junit);
         assert_eq!(
             seconds(
@@ -416,37 +386,37 @@ mod tests {
             <testcase classname="tests.test_a.TestK" name="test_m" time="0.5"/>
             <testcase classname="tests.test_gone" name="test_x" time="9"/>
             </testsuite>"#;
-        let (_, d) = read(xml).unwrap();
+        let (_, d) = read(xml);
         let resolved = d.resolve(["tests/test_a.py::TestK::test_m", "tests/test_b.py::t"]);
         assert_eq!(resolved.seconds, [Some(0.5), None]);
         assert_eq!(resolved.unused, 1);
     }
 
     #[test]
-    fn junit_errors_name_the_line() {
-        assert_eq!(
-            error("<testsuite>\n<testcase name=\"a\" time=\"x\"/>\n</testsuite>"),
-            "d:2: \"x\" is not a duration in seconds"
+    fn junit_cases_without_a_readable_time_are_unknown() {
+        let (_, d) = read(
+            r#"<testsuite><testcase classname="t" name="a" time="soon"/><testcase classname="t" name="b"/></testsuite>"#,
         );
-        let unclosed = error("<testsuite>\n<testcase name=\"a\" time=\"1\">\n</testsuites>");
-        assert!(unclosed.starts_with("d:3: "), "{unclosed}");
+        assert!(d.is_empty());
     }
 
     #[test]
-    fn junit_entities_are_not_expanded() {
-        let xml = "<!DOCTYPE t [<!ENTITY boom \"x\">]><testsuite><testcase name=\"&boom;\" time=\"1\"/></testsuite>";
-        assert!(error(xml).contains("boom"));
+    fn junit_errors_name_line_and_column() {
+        let unclosed = error("<testsuite>\n<testcase name=\"a\" time=\"1\">\n</testsuites>");
+        assert!(unclosed.starts_with("d:3:1: "), "{unclosed}");
+        let entity = error(
+            "<!DOCTYPE t [<!ENTITY boom \"x\">]><testsuite><testcase name=\"&boom;\" time=\"1\"/></testsuite>",
+        );
+        assert!(entity.starts_with("d:1:1: "), "{entity}");
     }
 
     #[test]
     fn later_files_win_and_unused_values_are_counted() {
-        let mut d = Durations::new();
-        d.read("old", "a\t1\nb\t1\ngone\t5\n".as_bytes()).unwrap();
-        d.read("new", "{\"b\": 3}".as_bytes()).unwrap();
-        d.read(
-            "junit",
-            r#"<testcase classname="t" name="a" time="7"/>"#.as_bytes(),
-        )
+        let (_, d) = read_all(&[
+            "a\t1\nb\t1\ngone\t5\n",
+            "{\"b\": 3}",
+            r#"<testsuite><testcase classname="t" name="a" time="7"/></testsuite>"#,
+        ])
         .unwrap();
         let resolved = d.resolve(["t.py::a", "a", "b"]);
         assert_eq!(resolved.seconds, [Some(7.0), Some(1.0), Some(3.0)]);

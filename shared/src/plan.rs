@@ -54,7 +54,22 @@ pub fn parse_line(line: &str) -> anyhow::Result<Entry> {
 
 /// Write one plan line.
 pub fn write_line(out: &mut impl Write, shard: u32, id: &str) -> std::io::Result<()> {
-    writeln!(out, "{shard}\t{id}")
+    // Plans run to a million lines: plain byte writes, no formatting machinery.
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = shard;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.write_all(&digits[start..])?;
+    out.write_all(b"\t")?;
+    out.write_all(id.as_bytes())?;
+    out.write_all(b"\n")
 }
 
 #[cfg(test)]
@@ -74,6 +89,17 @@ mod tests {
                 (None, "tests/c.py::t")
             ]
         );
+    }
+
+    #[test]
+    fn written_lines_read_back() {
+        let mut out = Vec::new();
+        for (shard, id) in [(1, "t.py::a"), (10, "t.py::b[1]"), (4_294_967_295, "c")] {
+            write_line(&mut out, shard, id).unwrap();
+        }
+        assert_eq!(out, b"1\tt.py::a\n10\tt.py::b[1]\n4294967295\tc\n");
+        let entries = read("plan.tsv", out.as_slice()).unwrap();
+        assert_eq!(entries[2].shard, Some(u32::MAX));
     }
 
     #[test]

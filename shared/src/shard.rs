@@ -14,8 +14,10 @@
 //! unit's id, then by the shard's number.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fmt;
+
+use rustc_hash::FxHashMap as HashMap;
 
 /// Which tests must share a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,30 +32,71 @@ pub enum GroupBy {
     Module,
 }
 
-/// The id without its parameters: `t.py::test_a[1]` is `t.py::test_a`.
-fn function(id: &str) -> &str {
-    id.find('[').map_or(id, |bracket| &id[..bracket])
+/// Where the parts of a node id end, found in one pass:
+/// `t.py::A::B::test_c[1]` is in file `t.py`, top-level class `t.py::A`,
+/// class `t.py::A::B`, function `t.py::A::B::test_c`.
+struct Parts<'a> {
+    id: &'a str,
+    /// The end of the file: the first `::`.
+    file: usize,
+    /// The end of the top-level and of the innermost class, if in one.
+    classes: Option<(usize, usize)>,
+    /// The end of the function: the parameters start there. Parameters may
+    /// hold anything, `::` included, so they are cut off first.
+    function: usize,
 }
 
-/// The file a test is in: `t.py::A::test` is `t.py`.
-fn module(id: &str) -> &str {
-    let function = function(id);
-    function.find("::").map_or(function, |sep| &function[..sep])
-}
+impl<'a> Parts<'a> {
+    fn of(id: &'a str) -> Parts<'a> {
+        let function = id.find('[').unwrap_or(id.len());
+        let head = &id.as_bytes()[..function];
+        let (mut first, mut second, mut last) = (None, None, None);
+        let mut colons = memchr::memchr_iter(b':', head);
+        while let Some(colon) = colons.next() {
+            if head.get(colon + 1) != Some(&b':') {
+                continue;
+            }
+            colons.next();
+            if first.is_none() {
+                first = Some(colon);
+            } else if second.is_none() {
+                second = Some(colon);
+            }
+            last = Some(colon);
+        }
+        Parts {
+            id,
+            file: first.unwrap_or(function),
+            classes: second.zip(last),
+            function,
+        }
+    }
 
-/// The class that holds a test directly: `t.py::A::B::test` is `t.py::A::B`.
-fn innermost_class(id: &str) -> Option<&str> {
-    let function = function(id);
-    let parent = &function[..function.rfind("::")?];
-    parent.contains("::").then_some(parent)
-}
+    fn function(&self) -> &'a str {
+        &self.id[..self.function]
+    }
 
-/// The top-level class a test is in: `t.py::A::B::test` is `t.py::A`.
-fn outermost_class(id: &str) -> Option<&str> {
-    let function = function(id);
-    let file_end = function.find("::")? + 2;
-    let class_end = file_end + function[file_end..].find("::")?;
-    Some(&function[..class_end])
+    fn module(&self) -> &'a str {
+        &self.id[..self.file]
+    }
+
+    fn innermost_class(&self) -> Option<&'a str> {
+        self.classes.map(|(_, inner)| &self.id[..inner])
+    }
+
+    fn outermost_class(&self) -> Option<&'a str> {
+        self.classes.map(|(outer, _)| &self.id[..outer])
+    }
+
+    /// The neighbourhoods [`estimate`] looks in, the closest first: the
+    /// function, the class, the file.
+    fn neighbourhoods(&self) -> [Option<&'a str>; 3] {
+        [
+            Some(self.function()),
+            self.innermost_class(),
+            Some(self.module()),
+        ]
+    }
 }
 
 /// Durations for every test, recorded or estimated.
@@ -70,16 +113,11 @@ pub struct Estimates {
 /// known test, else one second.
 pub fn estimate(ids: &[&str], known: &[Option<f64>]) -> Estimates {
     let unknown: Vec<usize> = (0..ids.len()).filter(|&i| known[i].is_none()).collect();
-    let levels: [fn(&str) -> Option<&str>; 3] = [
-        |id| Some(function(id)),
-        innermost_class,
-        |id| Some(module(id)),
-    ];
     // Gather known durations only for the neighbourhoods an unknown test is in.
     let mut neighbours: [HashMap<&str, Vec<f64>>; 3] = Default::default();
     for &i in &unknown {
-        for (level, key) in levels.iter().enumerate() {
-            if let Some(key) = key(ids[i]) {
+        for (level, key) in Parts::of(ids[i]).neighbourhoods().iter().enumerate() {
+            if let Some(key) = key {
                 neighbours[level].entry(key).or_default();
             }
         }
@@ -89,9 +127,13 @@ pub fn estimate(ids: &[&str], known: &[Option<f64>]) -> Estimates {
         for (id, seconds) in ids.iter().zip(known) {
             let Some(seconds) = *seconds else { continue };
             everyone.push(seconds);
-            for (level, key) in levels.iter().enumerate() {
-                if let Some(found) = key(id).and_then(|key| neighbours[level].get_mut(key)) {
-                    found.push(seconds);
+            // Widest first: a test in no wanted file is in no wanted class or function.
+            let keys = Parts::of(id).neighbourhoods();
+            for level in (0..3).rev() {
+                match keys[level].and_then(|key| neighbours[level].get_mut(key)) {
+                    Some(found) => found.push(seconds),
+                    None if level == 2 => break,
+                    None => {}
                 }
             }
         }
@@ -108,10 +150,11 @@ pub fn estimate(ids: &[&str], known: &[Option<f64>]) -> Estimates {
     let fallback = median(&mut everyone).unwrap_or(1.0);
     let mut seconds: Vec<f64> = known.iter().map(|s| s.unwrap_or(fallback)).collect();
     for &i in &unknown {
-        let nearest = levels
+        let keys = Parts::of(ids[i]).neighbourhoods();
+        let nearest = keys
             .iter()
             .zip(&medians)
-            .find_map(|(key, medians)| key(ids[i]).and_then(|key| medians.get(key).copied()));
+            .find_map(|(key, medians)| key.and_then(|key| medians.get(key).copied()));
         seconds[i] = nearest.unwrap_or(fallback);
     }
     Estimates {
@@ -124,12 +167,15 @@ fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    values.sort_unstable_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
+    let (len, mid) = (values.len(), values.len() / 2);
+    let (lower, middle, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let middle = *middle;
+    Some(if len % 2 == 1 {
+        middle
     } else {
-        (values[mid - 1] + values[mid]) / 2.0
+        // The largest of the lower half is the other middle value.
+        let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (below + middle) / 2.0
     })
 }
 
@@ -162,8 +208,8 @@ pub fn group<'a>(ids: &[&'a str], seconds: &[f64], by: GroupBy) -> Units<'a> {
     let key = |id: &'a str| -> &'a str {
         match by {
             GroupBy::Test => id,
-            GroupBy::Class => outermost_class(id).unwrap_or(id),
-            GroupBy::Module => module(id),
+            GroupBy::Class => Parts::of(id).outermost_class().unwrap_or(id),
+            GroupBy::Module => Parts::of(id).module(),
         }
     };
     let mut units = Units {
@@ -172,7 +218,7 @@ pub fn group<'a>(ids: &[&'a str], seconds: &[f64], by: GroupBy) -> Units<'a> {
         tests: Vec::new(),
         unit_of: Vec::with_capacity(ids.len()),
     };
-    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut index: HashMap<&str, u32> = HashMap::default();
     for (&id, &seconds) in ids.iter().zip(seconds) {
         let key = key(id);
         // Test ids are unique, so each test is its own unit without a lookup.
@@ -495,13 +541,20 @@ mod tests {
 
     #[test]
     fn node_id_parts() {
-        let id = "t/test_x.py::A::B::test_c[a::b[1]]";
-        assert_eq!(function(id), "t/test_x.py::A::B::test_c");
-        assert_eq!(module(id), "t/test_x.py");
-        assert_eq!(innermost_class(id), Some("t/test_x.py::A::B"));
-        assert_eq!(outermost_class(id), Some("t/test_x.py::A"));
-        assert_eq!(innermost_class("t.py::test_f[x]"), None);
-        assert_eq!(outermost_class("t.py::test_f"), None);
+        let parts = Parts::of("t/test_x.py::A::B::test_c[a::b[1]]");
+        assert_eq!(parts.function(), "t/test_x.py::A::B::test_c");
+        assert_eq!(parts.module(), "t/test_x.py");
+        assert_eq!(parts.innermost_class(), Some("t/test_x.py::A::B"));
+        assert_eq!(parts.outermost_class(), Some("t/test_x.py::A"));
+        let parts = Parts::of("t.py::test_f[x]");
+        assert_eq!(parts.module(), "t.py");
+        assert_eq!(parts.innermost_class(), None);
+        assert_eq!(parts.outermost_class(), None);
+        assert_eq!(
+            Parts::of("t.py::A::test").outermost_class(),
+            Some("t.py::A")
+        );
+        assert_eq!(Parts::of("t.py").module(), "t.py");
     }
 
     #[test]

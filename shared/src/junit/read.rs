@@ -8,6 +8,7 @@
 //! and the largest element, and works out every suite's counts the same way:
 //! what the suite declares, completed from its content where it says nothing.
 
+use std::io::Read;
 use std::path::Path;
 
 use super::model::{Case, Counts, Declared};
@@ -61,6 +62,18 @@ impl Reader {
     pub fn open(path: &Path, name: &str) -> Result<Reader, xml::Error> {
         Ok(Reader {
             xml: xml::Reader::open(path, name)?,
+            stack: Vec::new(),
+            pending: None,
+            totals: Counts::default(),
+        })
+    }
+
+    /// Read a report from `input`, the content of the file at `path` (read
+    /// again only to locate an error; `-` for stdin, whose errors then go
+    /// without a position).
+    pub fn new(input: Box<dyn Read>, path: &Path, name: &str) -> Result<Reader, xml::Error> {
+        Ok(Reader {
+            xml: xml::Reader::new(input, path, name)?,
             stack: Vec::new(),
             pending: None,
             totals: Counts::default(),
