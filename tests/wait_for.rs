@@ -170,10 +170,11 @@ fn http_server_that_starts_later() {
     let output = waiting.output();
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
+    let target = format!("http://127.0.0.1:{port}/health");
+    let (waiting, ready) = stderr.split_once('\n').unwrap();
+    assert_eq!(waiting, format!("wait-for: waiting for {target} (30 s)"));
     assert!(
-        stderr.starts_with(&format!(
-            "wait-for: http://127.0.0.1:{port}/health is ready after "
-        )),
+        ready.starts_with(&format!("wait-for: {target} is ready after ")),
         "{stderr}"
     );
 }
@@ -205,8 +206,13 @@ fn closed_port_times_out() {
         .args(["-t", "0.3", &format!("127.0.0.1:{port}")])
         .run()
         .code(124);
+    let (waiting, not_ready) = run.stderr.split_once('\n').unwrap();
+    assert_eq!(
+        waiting,
+        format!("wait-for: waiting for 127.0.0.1:{port} (0.3 s)")
+    );
     assert!(
-        run.stderr.starts_with(&format!(
+        not_ready.starts_with(&format!(
             "wait-for: 127.0.0.1:{port} is not ready after 0.3 s ("
         )),
         "{}",

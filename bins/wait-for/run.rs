@@ -19,14 +19,24 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         .iter()
         .map(|text| Target::parse(text, &cli.statuses))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let reports = wait::wait_all(&targets, wait::nonzero(cli.timeout));
-    for (target, report) in targets.iter().zip(&reports) {
-        if report.ready && !cli.quiet {
-            eprintln!("wait-for: {}", ready_message(target, report));
-        } else if !report.ready {
-            eprintln!("wait-for: {}", not_ready_message(target, report));
-        }
+    let timeout = wait::nonzero(cli.timeout);
+    if !cli.quiet {
+        let waiting: Vec<String> = targets
+            .iter()
+            .map(|target| match wait::limit(target, timeout) {
+                Some(limit) => format!("{} ({} s)", target.shown, limit.as_secs_f64()),
+                None => format!("{} (no timeout)", target.shown),
+            })
+            .collect();
+        eprintln!("wait-for: waiting for {}", waiting.join(", "));
     }
+    let reports = wait::wait_all(&targets, timeout, |target, report| {
+        if !report.ready {
+            eprintln!("wait-for: {}", not_ready_message(target, report));
+        } else if !cli.quiet {
+            eprintln!("wait-for: {}", ready_message(target, report));
+        }
+    });
     if cli.json {
         let mut out = io::stdout().lock();
         for (target, report) in targets.iter().zip(&reports) {

@@ -34,13 +34,23 @@ pub struct Report {
 }
 
 /// Wait for every target at once; `timeout` applies to targets without
-/// their own, and `None` means forever. Reports come in target order.
-pub fn wait_all(targets: &[Target], timeout: Option<Duration>) -> Vec<Report> {
+/// their own, and `None` means forever. `done` hears of each target as soon
+/// as it is settled; the reports come back in target order.
+pub fn wait_all(
+    targets: &[Target],
+    timeout: Option<Duration>,
+    done: impl Fn(&Target, &Report) + Sync,
+) -> Vec<Report> {
+    let done = &done;
     thread::scope(|scope| {
         let waits: Vec<_> = targets
             .iter()
             .map(|target| {
-                scope.spawn(move || wait(target, target.timeout.map_or(timeout, nonzero)))
+                scope.spawn(move || {
+                    let report = wait(target, limit(target, timeout));
+                    done(target, &report);
+                    report
+                })
             })
             .collect();
         waits
@@ -48,6 +58,11 @@ pub fn wait_all(targets: &[Target], timeout: Option<Duration>) -> Vec<Report> {
             .map(|wait| wait.join().expect("a wait thread panicked"))
             .collect()
     })
+}
+
+/// How long `target` may take: its own timeout, else `timeout`.
+pub fn limit(target: &Target, timeout: Option<Duration>) -> Option<Duration> {
+    target.timeout.map_or(timeout, nonzero)
 }
 
 /// A zero timeout means no timeout, as in wait-for-it.
