@@ -401,3 +401,64 @@ fn bad_test_lists() {
         .run()
         .fails_with(2, "expected a whole number from 1 up, or `auto`");
 }
+
+#[test]
+fn save_durations_folds_the_last_run_into_test_durations() {
+    // The old version's durations, then a JUnit report of a later run, saved
+    // over the old file for the suite's next version: no plan is made.
+    let dir = Dir::new();
+    let saved = dir.write(".test_durations", read("durations.json"));
+    let ids = dir.write("tests.txt", read("collect-v2.txt"));
+    let out = tool("shard-plan")
+        .arg("-d")
+        .arg(&saved)
+        .args(["-d", &durations("xunit1.xml"), "--save-durations"])
+        .arg(&saved)
+        .arg(&ids)
+        .succeeds();
+    assert_eq!(out.stdout, "");
+
+    let old: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&read("durations.json")).unwrap();
+    let new: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&dir.read(".test_durations")).unwrap();
+    let collected: BTreeSet<String> = collected("collect-v2.txt").into_iter().collect();
+    // Kept: the collected tests either file recorded; the removed one is gone.
+    let recorded: BTreeSet<String> = old
+        .keys()
+        .filter(|id| collected.contains(*id))
+        .cloned()
+        .collect();
+    assert_eq!(new.keys().cloned().collect::<BTreeSet<_>>(), recorded);
+    assert_eq!(new.len(), 15);
+    // The later JUnit report wins over the older JSON (its times have 3 decimals).
+    assert_eq!(new["tests/api/test_search.py::test_query[a]"], 0.041);
+
+    // The saved file alone plans as both inputs did.
+    let plan = |args: &[&str]| {
+        tool("shard-plan")
+            .args(["-n", "3"])
+            .args(args)
+            .stdin(read("collect-v2.txt"))
+            .succeeds()
+            .stdout
+    };
+    assert_eq!(
+        plan(&["-d", &saved.display().to_string()]),
+        plan(&[
+            "-d",
+            &durations("durations.json"),
+            "-d",
+            &durations("xunit1.xml")
+        ])
+    );
+}
+
+#[test]
+fn plan_options_need_shards() {
+    tool("shard-plan")
+        .args(["--shard", "1"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "--shards");
+}

@@ -25,12 +25,21 @@ use shared::shard::GroupBy;
 /// from its neighbours: the median of the other parametrizations of its
 /// function, else of its class, else of its file, else of all known tests,
 /// else 1 second. No shard is ever empty.
+///
+/// --save-durations closes the loop: after a run, read the old durations and
+/// the merged JUnit report, and save what the next plan should use.
 #[derive(Parser, Debug)]
 #[command(name = "shard-plan", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
-    /// How many shards: a number, or `auto` for the fewest that meet --target-seconds.
-    #[arg(short = 'n', long, value_name = "N|auto")]
-    pub shards: Shards,
+    /// How many shards: a number, or `auto` for the fewest that meet
+    /// --target-seconds. Without it (and with --save-durations) no plan is made.
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "N|auto",
+        required_unless_present = "save_durations"
+    )]
+    pub shards: Option<Shards>,
 
     /// Recorded durations: pytest-split's `.test_durations` JSON, JUnit XML
     /// of an earlier run (with or without `file` attributes), or
@@ -44,7 +53,7 @@ pub struct Cli {
     pub group_by: GroupBy,
 
     /// Print only shard K's test ids, bare, one a line: a file for `pytest @FILE`.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", requires = "shards")]
     pub shard: Option<u32>,
 
     /// With `--shards auto`: the longest a shard may be predicted to take.
@@ -59,12 +68,20 @@ pub struct Cli {
 
     /// Print each shard's predicted seconds and test count, the balance, and
     /// how many durations were estimated or unused, to stderr.
-    #[arg(short, long)]
+    #[arg(short, long, requires = "shards")]
     pub summary: bool,
 
     /// Write the plan to FILE (replaced only when complete) instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", requires = "shards")]
     pub output: Option<PathBuf>,
+
+    /// Save the durations read, as pytest-split's `.test_durations` (a JSON
+    /// object sorted by id), for the next plan: every collected test with a
+    /// recorded duration, the last --durations file winning. Estimates and
+    /// tests no longer collected are left out. FILE is replaced only when
+    /// complete, so it may also be one of the --durations files.
+    #[arg(long, value_name = "FILE")]
+    pub save_durations: Option<PathBuf>,
 
     /// The test ids; `-` is stdin.
     #[arg(value_name = "TESTS", default_value = "-")]
@@ -113,10 +130,14 @@ pub const EXAMPLES: &[Example] = &[
         about: "Older durations first, the latest run's last: where both have a test, the latest wins",
         command: "shard-plan -n 4 -d .test_durations -d last-run/unit.xml < tests.txt",
     },
+    Example {
+        about: "After a run: fold the merged report into .test_durations, so the next plan is better",
+        command: "shard-plan -d .test_durations -d unit.xml --save-durations .test_durations < tests.txt",
+    },
 ];
 
 pub const EXIT_STATUS: &[(i32, &str)] = &[
-    (exit::SUCCESS, "the plan was written"),
+    (exit::SUCCESS, "the plan (and the durations) were written"),
     (
         exit::USAGE,
         "usage or input error: a bad flag, an unreadable or malformed durations file (named with its line, and column for JSON), no test ids, or more shards than units; nothing is written",

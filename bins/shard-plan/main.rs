@@ -3,12 +3,14 @@
 mod cli;
 mod collected;
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use cli::{Cli, Shards};
-use shared::durations::Durations;
+use shared::durations::{Durations, Resolved};
 use shared::shard::{self, Balancer, Plan};
 
 fn main() -> std::process::ExitCode {
@@ -16,7 +18,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    if cli.shards != Shards::Auto && cli.target_seconds.is_some() {
+    if cli.shards != Some(Shards::Auto) && cli.target_seconds.is_some() {
         bail!("--target-seconds goes with --shards auto");
     }
     let target = match cli.target_seconds {
@@ -48,12 +50,29 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         durations.read(path)?;
     }
     let resolved = durations.resolve(ids.iter().copied());
+    if let Some(shards) = cli.shards {
+        plan(&cli, shards, target, ids, &resolved)?;
+    }
+    if let Some(path) = &cli.save_durations {
+        save_durations(path, ids, &resolved.seconds)?;
+    }
+    Ok(shared::exit::SUCCESS)
+}
+
+/// Plan `shards` shards and write the plan (and its summary).
+fn plan(
+    cli: &Cli,
+    shards: Shards,
+    target: Option<u64>,
+    ids: &[&str],
+    resolved: &Resolved,
+) -> anyhow::Result<()> {
     let estimates = shard::estimate(ids, &resolved.seconds);
     let units = shard::group(ids, &estimates.seconds, cli.group_by);
     let balancer = Balancer::new(&units);
 
     let unit_name = format!("{:?}", cli.group_by).to_lowercase();
-    let plan = match (cli.shards, target) {
+    let plan = match (shards, target) {
         (Shards::Count(n), _) => balancer.plan(n),
         (Shards::Auto, Some(target)) => balancer.auto(target, cli.max_shards.unwrap_or(u32::MAX)),
         (Shards::Auto, None) => bail!("--shards auto needs --target-seconds"),
@@ -79,7 +98,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if cli.summary {
         eprint!("{}", summary(&plan, &balancer, &estimates, resolved.unused));
     }
-    Ok(shared::exit::SUCCESS)
+    Ok(())
+}
+
+/// Write the recorded durations of the collected tests as pytest-split's
+/// `.test_durations`, replacing `path` only once complete.
+fn save_durations(path: &Path, ids: &[&str], seconds: &[Option<f64>]) -> anyhow::Result<()> {
+    let recorded: BTreeMap<&str, f64> = ids
+        .iter()
+        .zip(seconds)
+        .filter_map(|(&id, &seconds)| Some((id, seconds?)))
+        .collect();
+    let mut out = shared::io::Output::create(Some(path))?;
+    serde_json::to_writer_pretty(&mut out, &recorded)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(out).with_context(|| format!("cannot write {}", path.display()))?;
+    out.commit()
 }
 
 /// The plan lines, grouped by shard, collection order inside a shard; only
