@@ -7,10 +7,12 @@ durations, and the `.test_durations` file an earlier run would have left
 the tests removed since). Both planners get the same ids and the same file:
 
 - shard-plan, the release binary, timed from start to exit (reading,
-  planning, writing the plan);
+  planning, writing the plan): wall clock, and CPU time (user + system);
 - pytest-split's LeastDurationAlgorithm, imported from the installed
   package and called on stand-in items that carry a `nodeid`, timed from
-  loading the JSON to the returned groups.
+  loading the JSON to the returned groups: wall clock, and process CPU time.
+
+CPU time is what to compare on a busy machine; wall clock on an idle one.
 
 Both plans are then scored on the true durations: the longest shard over the
 mean shard (1.0000 is perfect), averaged over `runs` suites generated with
@@ -20,6 +22,7 @@ different seeds. Usage: bench.py SHARD_PLAN_BINARY [--quick].
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -87,7 +90,13 @@ def score(shard_of, seconds, shards):
     return max(loads) / mean
 
 
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_shard_plan(binary, tests_path, durations_path, shards, ids):
+    cpu = children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
         [binary, "--shards", str(shards), "--durations", durations_path, tests_path],
@@ -96,26 +105,29 @@ def run_shard_plan(binary, tests_path, durations_path, shards, ids):
         text=True,
     )
     elapsed = time.perf_counter() - start
+    cpu = children_cpu() - cpu
     shard_of_id = {}
     for line in done.stdout.splitlines():
         shard, test = line.split("\t", 1)
         shard_of_id[test] = int(shard) - 1
     assert len(shard_of_id) == len(ids), "shard-plan lost tests"
-    return [shard_of_id[test] for test in ids], elapsed
+    return [shard_of_id[test] for test in ids], elapsed, cpu
 
 
 def run_pytest_split(durations_path, shards, ids):
     items = [Item(test) for test in ids]
+    cpu = time.process_time()
     start = time.perf_counter()
     with open(durations_path) as file:
         durations = json.load(file)
     groups = Algorithms.least_duration.value(shards, items, durations)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     shard_of_id = {}
     for shard, group in enumerate(groups):
         for item in group.selected:
             shard_of_id[item.nodeid] = shard
-    return [shard_of_id[test] for test in ids], elapsed
+    return [shard_of_id[test] for test in ids], elapsed, cpu
 
 
 def main():
@@ -142,12 +154,12 @@ def main():
         ]
     print(
         "| tests | shards | new / removed | noise | runs | shard-plan max/mean "
-        "| pytest-split max/mean | shard-plan s | pytest-split s | time ratio |"
+        "| pytest-split max/mean | shard-plan s (CPU) | pytest-split s (CPU) | CPU time ratio |"
     )
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="shard-plan-bench-") as scratch:
         for tests, shards, new_share, removed_share, noise, runs in scenarios:
-            totals = [0.0, 0.0, 0.0, 0.0]
+            totals = [0.0] * 6
             for run in range(runs):
                 seed = tests + shards + 1000 * run
                 ids, seconds = suite(tests, seed)
@@ -158,17 +170,26 @@ def main():
                     file.write("\n".join(ids) + "\n")
                 with open(durations_path, "w") as file:
                     json.dump(durations, file)
-                ours, our_time = run_shard_plan(binary, tests_path, durations_path, shards, ids)
-                theirs, their_time = run_pytest_split(durations_path, shards, ids)
-                for i, value in enumerate(
-                    [score(ours, seconds, shards), score(theirs, seconds, shards), our_time, their_time]
-                ):
+                ours, our_time, our_cpu = run_shard_plan(
+                    binary, tests_path, durations_path, shards, ids
+                )
+                theirs, their_time, their_cpu = run_pytest_split(durations_path, shards, ids)
+                measured = [
+                    score(ours, seconds, shards),
+                    score(theirs, seconds, shards),
+                    our_time,
+                    our_cpu,
+                    their_time,
+                    their_cpu,
+                ]
+                for i, value in enumerate(measured):
                     totals[i] += value / runs
-            our_balance, their_balance, our_time, their_time = totals
+            our_balance, their_balance, our_time, our_cpu, their_time, their_cpu = totals
             print(
                 f"| {tests:,} | {shards} | {new_share:.0%} / {removed_share:.0%} | {noise} | {runs} "
                 f"| {our_balance:.5f} | {their_balance:.5f} "
-                f"| {our_time:.2f} | {their_time:.2f} | {their_time / our_time:.1f}x |",
+                f"| {our_time:.2f} ({our_cpu:.2f}) | {their_time:.2f} ({their_cpu:.2f}) "
+                f"| {their_cpu / our_cpu:.1f}x |",
                 flush=True,
             )
 
