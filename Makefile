@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 BINDIR  = $(DESTDIR)$(PREFIX)/bin
 MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
-TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for
+TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for stack-report
 
 .PHONY: help build test lint man install uninstall images static
 

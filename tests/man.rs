@@ -11,6 +11,8 @@ mod cov_merge;
 mod junit_merge;
 #[path = "../bins/shard-plan/cli.rs"]
 mod shard_plan;
+#[path = "../bins/stack-report/cli.rs"]
+mod stack_report;
 #[path = "../bins/stack-run/cli.rs"]
 mod stack_run;
 #[path = "../bins/wait-for/cli.rs"]
@@ -38,6 +40,7 @@ fn pages() -> Vec<Page> {
         page!(cov_merge),
         page!(junit_merge),
         page!(shard_plan),
+        page!(stack_report),
         page!(stack_run),
         page!(wait_for),
     ]

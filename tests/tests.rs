@@ -4,9 +4,11 @@
 mod util;
 
 mod cov_merge;
+mod flaky;
 mod github_runner;
 mod junit_merge;
 mod man;
 mod shard_plan;
+mod stack_report;
 mod stack_run;
 mod wait_for;

@@ -15,6 +15,7 @@ pub fn bin(tool: &str) -> &'static str {
         "stack-run" => env!("CARGO_BIN_EXE_stack-run"),
         "cov-merge" => env!("CARGO_BIN_EXE_cov-merge"),
         "wait-for" => env!("CARGO_BIN_EXE_wait-for"),
+        "stack-report" => env!("CARGO_BIN_EXE_stack-report"),
         other => panic!("no binary named {other}"),
     }
 }

@@ -20,6 +20,14 @@ use shared::help::{Example, after_help};
 /// memory stays small however large they are. A malformed input, one that is
 /// not JUnit, or one with a DTD or entity declarations stops the merge
 /// before anything is written.
+///
+/// Reports in a folder named rerun (stack-run --rerun-failed writes them to
+/// OUT/shard-K/rerun) are second attempts, not more tests: a test that failed
+/// and then passed there is written as passed, its <failure> (or <error>)
+/// turned into Surefire's <flakyFailure> (<flakyError>) with the message and
+/// text in <stackTrace>, and the failure and error counts lowered to match;
+/// a test that failed again stays failed and gains a <rerunFailure>
+/// (<rerunError>) with the second attempt's message and text.
 #[derive(Parser, Debug)]
 #[command(name = "junit-merge", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {

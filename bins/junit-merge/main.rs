@@ -4,11 +4,13 @@
 //! counts (the root's sums come first in the output), the second copies the
 //! suites, inputs ordered by content so any argument order gives the same
 //! bytes. Other XML found in a folder (a coverage.xml) is skipped; a file
-//! named on the command line must be JUnit. The reading, counting and
-//! writing live in `shared::junit`.
+//! named on the command line must be JUnit. Reports in a `rerun` folder are
+//! second attempts that mark flaky tests (`flaky.rs`), not more tests. The
+//! reading, counting and writing live in `shared::junit`.
 
 mod cli;
 mod expect;
+mod flaky;
 mod inputs;
 
 use std::io::Write;
@@ -22,6 +24,7 @@ use shared::junit::write::Writer;
 use shared::xml;
 
 use crate::expect::Expected;
+use crate::flaky::Reruns;
 use crate::inputs::Input;
 
 fn main() -> std::process::ExitCode {
@@ -31,13 +34,22 @@ fn main() -> std::process::ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     let mut expected = cli.expect.as_deref().map(Expected::read).transpose()?;
     let mut inputs = Vec::new();
-    for mut input in inputs::gather(&cli.inputs, cli.output.as_deref())? {
+    let mut rerun_inputs = Vec::new();
+    for input in inputs::gather(&cli.inputs, cli.output.as_deref())? {
         if input.walked && !has_junit_root(&input.path, &input.name)? {
             eprintln!("junit-merge: skipping {}: not a JUnit report", input.name);
-            continue;
+        } else if flaky::is_rerun(&input.path) {
+            rerun_inputs.push(input);
+        } else {
+            inputs.push(input);
         }
-        check(&mut input, expected.as_mut())?;
-        inputs.push(input);
+    }
+    let mut reruns = Reruns::default();
+    for input in &rerun_inputs {
+        reruns.read(&input.path, &input.name)?;
+    }
+    for input in &mut inputs {
+        check(input, expected.as_mut(), &mut reruns)?;
     }
     inputs.sort_by_key(|input| input.digest);
     let not_run = expected.as_ref().map(Expected::not_run).unwrap_or_default();
@@ -45,11 +57,12 @@ fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     for input in &inputs {
         totals.add(&input.totals);
     }
+    reruns.adjust(&mut totals);
 
     let mut output = Output::create(cli.output.as_deref())?;
     let mut writer = Writer::start(&mut output, &totals)?;
     for input in &inputs {
-        copy(input, &mut writer)?;
+        copy(input, &reruns, &mut writer)?;
     }
     expect::write(&not_run, &mut writer)?;
     writer.finish()?.flush()?;
@@ -62,15 +75,27 @@ fn run(cli: cli::Cli) -> anyhow::Result<i32> {
             not_run.len()
         );
     }
+    if reruns.flaky_count() > 0 {
+        eprintln!(
+            "junit-merge: {} test(s) failed and then passed on a rerun; marked flaky",
+            reruns.flaky_count()
+        );
+    }
     Ok(exit::SUCCESS)
 }
 
 /// The first pass over one input: read it all (an error stops everything
 /// before a byte is written), note its digest, counts and test cases.
-fn check(input: &mut Input, mut expected: Option<&mut Expected>) -> anyhow::Result<()> {
+fn check(
+    input: &mut Input,
+    mut expected: Option<&mut Expected>,
+    reruns: &mut Reruns,
+) -> anyhow::Result<()> {
     input.digest = inputs::digest(&input.path)?;
     let mut reader = Reader::open(&input.path, &input.name)?;
+    let mut scan = reruns.scan(&input.path);
     while let Some(event) = reader.next_event()? {
+        scan.event(&event);
         if let (Event::Case(case), Some(expected)) = (&event, expected.as_deref_mut()) {
             expected.found(case);
         }
@@ -81,9 +106,11 @@ fn check(input: &mut Input, mut expected: Option<&mut Expected>) -> anyhow::Resu
 
 /// Copy the suites of one input: a `<testsuites>` root's children, or a bare
 /// `<testsuite>` root itself. Namespaces the dropped root declared move to
-/// each child, so prefixed names inside stay bound.
-fn copy(input: &Input, writer: &mut Writer<impl Write>) -> anyhow::Result<()> {
+/// each child, so prefixed names inside stay bound. Flaky tests are marked
+/// on the way (see `flaky.rs`).
+fn copy(input: &Input, reruns: &Reruns, writer: &mut Writer<impl Write>) -> anyhow::Result<()> {
     let mut reader = Reader::open(&input.path, &input.name)?;
+    let mut rewriter = reruns.rewriter(&input.path);
     let mut top = 0;
     let mut namespaces = Vec::new();
     while let Some(event) = reader.next_event()? {
@@ -115,9 +142,11 @@ fn copy(input: &Input, writer: &mut Writer<impl Write>) -> anyhow::Result<()> {
             }
             writer.new_child();
         }
-        writer
-            .event(&event)
-            .context("cannot write the merged report")?;
+        for event in rewriter.event(event, depth) {
+            writer
+                .event(&event)
+                .context("cannot write the merged report")?;
+        }
     }
     if reader.totals() != input.totals {
         anyhow::bail!("{} changed while it was being merged", input.name);

@@ -109,6 +109,14 @@ pub struct Cli {
     #[arg(long)]
     pub keep_on_failure: bool,
 
+    /// When a shard fails, run its failed tests once more in a fresh stack:
+    /// {tests} is then OUT/shard-K/rerun/tests.txt and {out} OUT/shard-K/rerun.
+    /// Failed tests are read from the JUnit XML files the command left in
+    /// OUT/shard-K. A shard whose rerun passes counts as passed in the exit
+    /// status; junit-merge then marks its tests flaky
+    #[arg(long)]
+    pub rerun_failed: bool,
+
     /// Remove every container, network, volume and image a previous run with
     /// this --prefix left behind, then exit
     #[arg(long, conflicts_with_all = ["dry_run", "shard", "node"])]
@@ -198,6 +206,10 @@ pub const EXAMPLES: &[Example] = &[
     Example {
         about: "In a CI matrix of 3 jobs, this job (the second) runs shards 2, 5, 8, …",
         command: "stack-run --node 2/3 --service app --out reports < plan.tsv -- pytest @{tests}",
+    },
+    Example {
+        about: "Rerun failed tests once in a fresh stack; junit-merge then marks those that passed flaky",
+        command: "stack-run --rerun-failed --service app < plan.tsv -- pytest @{tests} --junit-xml={out}/junit.xml \\\n    > results.jsonl; junit-merge reports/ > unit.xml",
     },
     Example {
         about: "Show what would run, without starting anything",

@@ -6,6 +6,7 @@ mod derive;
 mod proc;
 mod progress;
 mod ready;
+mod rerun;
 mod run;
 mod shard;
 mod signals;

@@ -56,6 +56,10 @@ pub struct Run {
     pub kept: AtomicBool,
     /// Opens when the run's images are built (or failed to).
     pub built: Gate,
+    /// Run a failed shard's failed tests once more, in a fresh stack.
+    pub rerun_failed: bool,
+    /// When the run began: shards' start times count from it.
+    pub started: Instant,
 }
 
 /// A one-time event many threads wait for, with its outcome.
@@ -205,6 +209,8 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         keep_on_failure: cli.keep_on_failure,
         kept: AtomicBool::new(false),
         built: Gate::default(),
+        rerun_failed: cli.rerun_failed,
+        started: Instant::now(),
     };
     if cli.dry_run {
         return dry_run(&run, &plan, &selected);
@@ -294,8 +300,8 @@ fn dry_run(run: &Run, plan: &BTreeMap<u32, Vec<String>>, selected: &[u32]) -> an
         list_or_none(&run.images.keys().cloned().collect::<Vec<_>>())
     )?;
     for &shard in selected {
-        let (_, shown) =
-            crate::shard::run_command(run, &run.project(shard), &run.compose_file(shard), shard);
+        let attempt = crate::shard::Attempt::first(run, shard);
+        let (_, shown) = crate::shard::run_command(run, &attempt, &run.compose_file(shard), shard);
         writeln!(
             out,
             "shard {shard}/{} ({} tests): {shown}",
@@ -395,7 +401,13 @@ fn execute(
     if let Some(code) = run.stop.exit_code() {
         return Ok(code);
     }
-    let count = |status: Status| results.iter().filter(|r| r.status == status).count();
+    // A shard whose failed tests all passed in a fresh stack passed.
+    let count = |status: Status| {
+        results
+            .iter()
+            .filter(|r| r.final_status() == status)
+            .count()
+    };
     run.progress.note(&format!(
         "{} shards in {:.1}s: {} passed, {} failed, {} error, {} timeout",
         results.len(),
@@ -511,7 +523,10 @@ fn run_shards(
                     }
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(shard) = next else { break };
-                    let result = run_shard(run, shard, plan[&shard].len());
+                    let mut result = run_shard(run, shard, plan[&shard].len());
+                    if run.rerun_failed {
+                        crate::rerun::rerun_failures(run, &plan[&shard], &mut result);
+                    }
                     if sender.send(result).is_err() {
                         break;
                     }
@@ -538,6 +553,8 @@ fn run_shards(
             down_seconds: 0.0,
             out: run.shard_dir(shard).display().to_string(),
             message: Some("never started: the run was interrupted".into()),
+            started_seconds: None,
+            rerun: None,
         };
         run.progress
             .state(shard, "interrupted", "never started", true);

@@ -28,9 +28,36 @@ pub fn tests_path() -> String {
     format!("{OUT_MOUNT}/tests.txt")
 }
 
+/// One go at a shard's tests: the first, or the rerun of its failures in a
+/// fresh stack (see `rerun.rs`).
+pub struct Attempt {
+    pub project: String,
+    /// The host folder for its log.txt and services.log.
+    pub dir: PathBuf,
+    /// `{tests}` and `{out}`, paths inside the service container.
+    pub tests: String,
+    pub out: String,
+}
+
+impl Attempt {
+    pub fn first(run: &Run, shard: u32) -> Attempt {
+        Attempt {
+            project: run.project(shard),
+            dir: run.shard_dir(shard),
+            tests: tests_path(),
+            out: OUT_MOUNT.to_string(),
+        }
+    }
+}
+
 /// Run shard `shard` (its id file already written) and say how it went.
 pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
-    let project = run.project(shard);
+    run_attempt(run, shard, tests, &Attempt::first(run, shard))
+}
+
+/// Run one attempt at shard `shard`, its id file already written.
+pub fn run_attempt(run: &Run, shard: u32, tests: usize, attempt: &Attempt) -> ShardResult {
+    let project = attempt.project.clone();
     let mut result = ShardResult {
         shard,
         shards: run.shards,
@@ -41,10 +68,12 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
         up_seconds: 0.0,
         run_seconds: 0.0,
         down_seconds: 0.0,
-        out: run.shard_dir(shard).display().to_string(),
+        out: attempt.dir.display().to_string(),
         message: None,
+        started_seconds: Some(run.started.elapsed().as_secs_f64()),
+        rerun: None,
     };
-    let log = match Log::create(&run.shard_dir(shard).join("log.txt")) {
+    let log = match Log::create(&attempt.dir.join("log.txt")) {
         Ok(log) => log,
         Err(err) => {
             result.message = Some(format!("{err:#}"));
@@ -98,7 +127,7 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
             let started = Instant::now();
             let progress = Arc::clone(&run.progress);
             let on_line = Arc::new(move |line: &str| progress.output(shard, line));
-            let (cmd, shown) = run_command(run, &project, &file, shard);
+            let (cmd, shown) = run_command(run, attempt, &file, shard);
             log.line(&format!("stack-run: $ {shown}"));
             let ended = run.children.run_logged(cmd, &log, on_line, stop_now);
             result.run_seconds = started.elapsed().as_secs_f64();
@@ -132,7 +161,7 @@ pub fn run_shard(run: &Run, shard: u32, tests: usize) -> ShardResult {
         Status::Failed | Status::Error | Status::Timeout
     );
     if troubled && !run.sidecars.is_empty() {
-        save_service_logs(run, &project, &file, shard);
+        save_service_logs(run, &project, &file, &attempt.dir);
     }
     if troubled && run.keep_on_failure {
         let compose = format!(
@@ -235,18 +264,17 @@ fn up(
 /// filled, and the same command line to log, `-e` values hidden (they may be secrets).
 pub fn run_command(
     run: &Run,
-    project: &str,
+    attempt: &Attempt,
     file: &std::path::Path,
     shard: u32,
 ) -> (std::process::Command, String) {
-    let tests = tests_path();
     let vars = Vars {
-        tests: &tests,
-        out: OUT_MOUNT,
+        tests: &attempt.tests,
+        out: &attempt.out,
         shard,
         shards: run.shards,
     };
-    let mut cmd = run.compose.project(project, file);
+    let mut cmd = run.compose.project(&attempt.project, file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
     let mut shown = describe(&cmd);
     for (key, value) in DEFAULT_ENV {
@@ -292,11 +320,11 @@ fn explain(code: Option<i32>) -> Option<String> {
     Some(format!("{meaning} (exit status {})", code?))
 }
 
-/// `compose logs` of the whole stack, to OUT/shard-K/services.log.
-fn save_service_logs(run: &Run, project: &str, file: &std::path::Path, shard: u32) {
+/// `compose logs` of the whole stack, to services.log in `dir`.
+fn save_service_logs(run: &Run, project: &str, file: &std::path::Path, dir: &std::path::Path) {
     let mut cmd = run.compose.project(project, file);
     cmd.args(["logs", "--no-color", "--timestamps"]);
-    let path: PathBuf = run.shard_dir(shard).join("services.log");
+    let path: PathBuf = dir.join("services.log");
     let text = match run.children.capture(cmd) {
         Ok(output) => [output.stdout, output.stderr].concat(),
         Err(err) => format!("stack-run: cannot read the sidecars' logs: {err:#}\n").into_bytes(),

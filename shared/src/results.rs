@@ -73,6 +73,39 @@ pub struct ShardResult {
     pub out: String,
     /// Why the shard did not pass, in words, when stack-run knows more than the status.
     pub message: Option<String>,
+    /// When the shard started, in seconds from the start of the run; `None`
+    /// in lines from stack-run versions that did not say.
+    pub started_seconds: Option<f64>,
+    /// The failed tests' second attempt in a fresh stack (`--rerun-failed`).
+    pub rerun: Option<Rerun>,
+}
+
+/// A shard's failed tests run again in a fresh stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rerun {
+    /// The compose project of the fresh stack.
+    pub project: String,
+    pub status: Status,
+    pub exit_code: Option<i32>,
+    /// How many tests were run again.
+    pub tests: usize,
+    pub up_seconds: f64,
+    pub run_seconds: f64,
+    pub down_seconds: f64,
+    /// The rerun's artifact folder on the host (`OUT/shard-K/rerun`).
+    pub out: String,
+    pub message: Option<String>,
+}
+
+impl ShardResult {
+    /// How the shard ended once its rerun is counted: failed tests that all
+    /// passed on their second attempt make a passed shard.
+    pub fn final_status(&self) -> Status {
+        match &self.rerun {
+            Some(rerun) if self.status == Status::Failed => rerun.status,
+            _ => self.status,
+        }
+    }
 }
 
 impl ShardResult {
@@ -91,8 +124,10 @@ impl ShardResult {
             down_seconds,
             out,
             message,
+            started_seconds,
+            rerun,
         } = self;
-        let fields: [(&str, Value); 11] = [
+        let fields: [(&str, Value); 13] = [
             ("shard", json!(shard)),
             ("shards", json!(shards)),
             ("project", json!(project)),
@@ -104,6 +139,8 @@ impl ShardResult {
             ("down_seconds", json!(round(*down_seconds))),
             ("out", json!(out)),
             ("message", json!(message)),
+            ("started_seconds", json!(started_seconds.map(round))),
+            ("rerun", rerun.as_ref().map_or(Value::Null, Rerun::to_json)),
         ];
         let body: Vec<String> = fields
             .iter()
@@ -115,50 +152,120 @@ impl ShardResult {
     /// Read one results line back.
     pub fn from_json(line: &str) -> anyhow::Result<ShardResult> {
         let value: Value = serde_json::from_str(line).context("not a JSON object")?;
-        let field = |name: &str| {
-            value
-                .get(name)
-                .with_context(|| format!("missing field {name:?}"))
-        };
-        let number = |name: &str| {
-            field(name)?
-                .as_u64()
-                .with_context(|| format!("field {name:?} is not a whole number"))
-        };
-        let seconds = |name: &str| {
-            field(name)?
-                .as_f64()
-                .with_context(|| format!("field {name:?} is not a number"))
-        };
-        let text = |name: &str| {
-            field(name)?
-                .as_str()
-                .map(str::to_string)
-                .with_context(|| format!("field {name:?} is not a string"))
-        };
-        let status_text = text("status")?;
-        let Some(status) = Status::ALL.into_iter().find(|s| s.as_str() == status_text) else {
-            bail!("unknown status {status_text:?}");
+        let fields = Fields(&value);
+        let rerun = match value.get("rerun") {
+            None | Some(Value::Null) => None,
+            Some(rerun) => Some(Rerun::from_json(rerun).context("in \"rerun\"")?),
         };
         Ok(ShardResult {
-            shard: u32::try_from(number("shard")?).context("shard number too large")?,
-            shards: u32::try_from(number("shards")?).context("shard count too large")?,
-            project: text("project")?,
-            status,
-            exit_code: value
-                .get("exit_code")
-                .and_then(Value::as_i64)
-                .and_then(|code| i32::try_from(code).ok()),
-            tests: usize::try_from(number("tests")?).context("test count too large")?,
-            up_seconds: seconds("up_seconds")?,
-            run_seconds: seconds("run_seconds")?,
-            down_seconds: seconds("down_seconds")?,
-            out: text("out")?,
-            message: value
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            shard: u32::try_from(fields.number("shard")?).context("shard number too large")?,
+            shards: u32::try_from(fields.number("shards")?).context("shard count too large")?,
+            project: fields.text("project")?,
+            status: fields.status()?,
+            exit_code: fields.exit_code(),
+            tests: usize::try_from(fields.number("tests")?).context("test count too large")?,
+            up_seconds: fields.seconds("up_seconds")?,
+            run_seconds: fields.seconds("run_seconds")?,
+            down_seconds: fields.seconds("down_seconds")?,
+            out: fields.text("out")?,
+            message: fields.message(),
+            started_seconds: value.get("started_seconds").and_then(Value::as_f64),
+            rerun,
         })
+    }
+}
+
+impl Rerun {
+    fn to_json(&self) -> Value {
+        let Rerun {
+            project,
+            status,
+            exit_code,
+            tests,
+            up_seconds,
+            run_seconds,
+            down_seconds,
+            out,
+            message,
+        } = self;
+        json!({
+            "project": project,
+            "status": status.as_str(),
+            "exit_code": exit_code,
+            "tests": tests,
+            "up_seconds": round(*up_seconds),
+            "run_seconds": round(*run_seconds),
+            "down_seconds": round(*down_seconds),
+            "out": out,
+            "message": message,
+        })
+    }
+
+    fn from_json(value: &Value) -> anyhow::Result<Rerun> {
+        let fields = Fields(value);
+        Ok(Rerun {
+            project: fields.text("project")?,
+            status: fields.status()?,
+            exit_code: fields.exit_code(),
+            tests: usize::try_from(fields.number("tests")?).context("test count too large")?,
+            up_seconds: fields.seconds("up_seconds")?,
+            run_seconds: fields.seconds("run_seconds")?,
+            down_seconds: fields.seconds("down_seconds")?,
+            out: fields.text("out")?,
+            message: fields.message(),
+        })
+    }
+}
+
+/// Typed access to the fields of one JSON object, errors naming the field.
+struct Fields<'a>(&'a Value);
+
+impl Fields<'_> {
+    fn field(&self, name: &str) -> anyhow::Result<&Value> {
+        self.0
+            .get(name)
+            .with_context(|| format!("missing field {name:?}"))
+    }
+
+    fn number(&self, name: &str) -> anyhow::Result<u64> {
+        self.field(name)?
+            .as_u64()
+            .with_context(|| format!("field {name:?} is not a whole number"))
+    }
+
+    fn seconds(&self, name: &str) -> anyhow::Result<f64> {
+        self.field(name)?
+            .as_f64()
+            .with_context(|| format!("field {name:?} is not a number"))
+    }
+
+    fn text(&self, name: &str) -> anyhow::Result<String> {
+        self.field(name)?
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("field {name:?} is not a string"))
+    }
+
+    fn status(&self) -> anyhow::Result<Status> {
+        let text = self.text("status")?;
+        match Status::ALL.into_iter().find(|s| s.as_str() == text) {
+            Some(status) => Ok(status),
+            None => bail!("unknown status {text:?}"),
+        }
+    }
+
+    fn exit_code(&self) -> Option<i32> {
+        self.0
+            .get("exit_code")
+            .and_then(Value::as_i64)
+            .and_then(|code| i32::try_from(code).ok())
+    }
+
+    fn message(&self) -> Option<String> {
+        self.0
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 }
 
@@ -184,6 +291,8 @@ mod tests {
             down_seconds: 1.125,
             out: "reports/shard-2".into(),
             message: None,
+            started_seconds: Some(12.5),
+            rerun: None,
         }
     }
 
@@ -191,7 +300,7 @@ mod tests {
     fn line_has_fixed_field_order() {
         assert_eq!(
             sample().to_line(),
-            r#"{"shard":2,"shards":4,"project":"shardstack-1a2b3c-s2","status":"failed","exit_code":1,"tests":120,"up_seconds":3.25,"run_seconds":41.5,"down_seconds":1.125,"out":"reports/shard-2","message":null}"#
+            r#"{"shard":2,"shards":4,"project":"shardstack-1a2b3c-s2","status":"failed","exit_code":1,"tests":120,"up_seconds":3.25,"run_seconds":41.5,"down_seconds":1.125,"out":"reports/shard-2","message":null,"started_seconds":12.5,"rerun":null}"#
         );
     }
 
@@ -203,6 +312,34 @@ mod tests {
         result.message = Some("sidecar db is unhealthy".into());
         let line = result.to_line();
         assert_eq!(ShardResult::from_json(&line).unwrap(), result);
+    }
+
+    #[test]
+    fn reruns_round_trip_and_decide_the_final_status() {
+        let mut result = sample();
+        result.rerun = Some(Rerun {
+            project: "shardstack-1a2b3c-s2-rerun".into(),
+            status: Status::Passed,
+            exit_code: Some(0),
+            tests: 3,
+            up_seconds: 2.0,
+            run_seconds: 1.5,
+            down_seconds: 0.5,
+            out: "reports/shard-2/rerun".into(),
+            message: None,
+        });
+        let line = result.to_line();
+        assert_eq!(ShardResult::from_json(&line).unwrap(), result);
+        assert_eq!(result.final_status(), Status::Passed);
+        result.rerun.as_mut().unwrap().status = Status::Failed;
+        assert_eq!(result.final_status(), Status::Failed);
+    }
+
+    #[test]
+    fn lines_of_older_versions_have_no_start_or_rerun() {
+        let line = r#"{"shard":1,"shards":1,"project":"p","status":"passed","exit_code":0,"tests":1,"up_seconds":1,"run_seconds":2,"down_seconds":3,"out":"o","message":null}"#;
+        let result = ShardResult::from_json(line).unwrap();
+        assert_eq!((result.started_seconds, result.rerun), (None, None));
     }
 
     #[test]

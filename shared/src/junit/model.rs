@@ -88,6 +88,8 @@ pub struct Case {
     pub failure: bool,
     pub error: bool,
     pub skipped: bool,
+    /// An earlier attempt failed (Surefire's `flakyFailure`, `flakyError`).
+    pub flaky: bool,
 }
 
 impl Case {
@@ -104,12 +106,13 @@ impl Case {
 
     /// Note a child element of the case: `<failure>`, `<error>`, `<skipped>`.
     /// Surefire's `flakyFailure`, `rerunFailure` and the like describe
-    /// earlier attempts and change nothing.
+    /// other attempts and change no count; a flaky attempt is noted.
     pub fn note_child(&mut self, local_name: &str) {
         match local_name {
             "failure" => self.failure = true,
             "error" => self.error = true,
             "skipped" => self.skipped = true,
+            "flakyFailure" | "flakyError" => self.flaky = true,
             _ => {}
         }
     }

@@ -1,0 +1,190 @@
+//! The merged JUnit report as the summary needs it: the totals, and for
+//! each test case its outcome, time, and where and why it failed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use shared::junit::model::{Counts, Outcome, parse_count};
+use shared::junit::read::{Event, Reader};
+use shared::nodeid::from_junit;
+use shared::xml;
+
+/// What the summary reads from a report.
+pub struct Report {
+    pub totals: Counts,
+    pub cases: Vec<TestCase>,
+}
+
+pub struct TestCase {
+    pub classname: String,
+    pub name: String,
+    pub time: Duration,
+    pub outcome: Outcome,
+    pub flaky: bool,
+    /// The first `<failure>`, `<error>` or flaky attempt's message.
+    pub message: Option<String>,
+    /// `file:line` where the test failed, when the report says.
+    pub location: Option<String>,
+    /// The file attribute, or the file of the location.
+    file: Option<String>,
+}
+
+impl TestCase {
+    /// The test as people name it: its pytest node id when the file is
+    /// known, else `classname::name`.
+    pub fn id(&self) -> String {
+        match &self.file {
+            Some(file) => from_junit(file, &self.classname, &self.name),
+            None if self.classname.is_empty() => self.name.clone(),
+            None => format!("{}::{}", self.classname, self.name),
+        }
+    }
+}
+
+/// A problem element being read: its message, and its text so far.
+struct Problem {
+    message: Option<String>,
+    text: String,
+}
+
+impl Report {
+    pub fn read(path: &Path) -> anyhow::Result<Report> {
+        let name = path.display().to_string();
+        let mut reader = Reader::open(path, &name)?;
+        let mut cases = Vec::new();
+        // The open case's depth, file and line attributes, and first problem.
+        let mut open: Option<(usize, Option<String>, Option<String>)> = None;
+        let mut problem: Option<Problem> = None;
+        let mut in_problem = false;
+        while let Some(event) = reader.next_event()? {
+            match event {
+                Event::Xml { event, depth } => match event {
+                    xml::Event::Start(e) | xml::Event::Empty(e) if e.local_name() == "testcase" => {
+                        let attribute = |key| e.get(key).map(str::to_string);
+                        open = Some((depth, attribute("file"), attribute("line")));
+                        problem = None;
+                    }
+                    xml::Event::Start(ref e) | xml::Event::Empty(ref e)
+                        if is_child(&open, depth)
+                            && is_problem(e.local_name())
+                            && problem.is_none() =>
+                    {
+                        problem = Some(Problem {
+                            message: e.get("message").map(str::to_string),
+                            text: String::new(),
+                        });
+                        in_problem = matches!(event, xml::Event::Start(_));
+                    }
+                    xml::Event::End(_) if is_child(&open, depth) => in_problem = false,
+                    xml::Event::Text(text) | xml::Event::CData(text) if in_problem => {
+                        if let Some(problem) = &mut problem {
+                            problem.text.push_str(&text);
+                        }
+                    }
+                    _ => {}
+                },
+                Event::Case(case) => {
+                    let (_, file, line) = open.take().unwrap_or_default();
+                    let problem = problem.take();
+                    let location = match (&file, line.as_deref().and_then(parse_count)) {
+                        (Some(file), Some(line)) => Some(format!("{file}:{line}")),
+                        _ => problem.as_ref().and_then(|p| location_in(&p.text)),
+                    };
+                    let file = file.or_else(|| {
+                        location
+                            .as_deref()
+                            .and_then(|l| l.rsplit_once(':'))
+                            .map(|(file, _)| file.to_string())
+                    });
+                    cases.push(TestCase {
+                        outcome: case.outcome(),
+                        flaky: case.flaky,
+                        time: case.time.unwrap_or_default(),
+                        message: problem.and_then(|p| {
+                            p.message
+                                .as_deref()
+                                .and_then(first_line)
+                                .or_else(|| first_line(&p.text))
+                        }),
+                        location,
+                        file,
+                        classname: case.classname,
+                        name: case.name,
+                    });
+                }
+                Event::Suite { .. } => {}
+            }
+        }
+        learn_files(&mut cases);
+        Ok(Report {
+            totals: reader.totals(),
+            cases,
+        })
+    }
+}
+
+/// Give cases without a file the file of their module, when another case
+/// of that module told it (pytest's xunit2 writes no `file`; a failure's
+/// traceback does), so a test is named the same way everywhere.
+fn learn_files(cases: &mut [TestCase]) {
+    let modules: HashMap<String, String> = cases
+        .iter()
+        .filter_map(|case| case.file.clone())
+        .filter(|file| file.ends_with(".py"))
+        .map(|file| (file.trim_end_matches(".py").replace('/', "."), file))
+        .collect();
+    for case in cases.iter_mut().filter(|case| case.file.is_none()) {
+        let mut module = case.classname.as_str();
+        loop {
+            if let Some(file) = modules.get(module) {
+                case.file = Some(file.clone());
+                break;
+            }
+            match module.rsplit_once('.') {
+                Some((parent, _)) => module = parent,
+                None => break,
+            }
+        }
+    }
+}
+
+fn is_child(open: &Option<(usize, Option<String>, Option<String>)>, depth: usize) -> bool {
+    open.as_ref().is_some_and(|(case, _, _)| depth == case + 1)
+}
+
+fn is_problem(name: &str) -> bool {
+    matches!(name, "failure" | "error" | "flakyFailure" | "flakyError")
+}
+
+/// The last `path:line:` a traceback names: where pytest says the test
+/// failed (`tests/test_x.py:12: AssertionError`).
+fn location_in(text: &str) -> Option<String> {
+    text.lines().rev().find_map(|line| {
+        let (file, rest) = line.split_once(':')?;
+        let (number, _) = rest.split_once(':')?;
+        let plausible = !file.is_empty() && !file.contains(char::is_whitespace);
+        (plausible && number.parse::<u64>().is_ok()).then(|| format!("{file}:{number}"))
+    })
+}
+
+fn first_line(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_location_is_the_last_file_and_line_of_the_traceback() {
+        let text = "def test_x():\n>       helper()\n\ntests/test_x.py:5: \n\
+                    _ _ _\n\n    def helper():\n>       assert 0\nE   assert 0\n\n\
+                    tests/helpers.py:12: AssertionError";
+        assert_eq!(location_in(text).as_deref(), Some("tests/helpers.py:12"));
+        assert_eq!(location_in("E   KeyError: 'a: 1'"), None);
+    }
+}

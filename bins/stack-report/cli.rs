@@ -1,0 +1,77 @@
+//! The command line of stack-report.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use shared::exit;
+use shared::help::{Example, after_help};
+
+/// Report on a stack-run: a Markdown summary, or an SVG timeline of the shards.
+///
+/// The Markdown summary, fit for $GITHUB_STEP_SUMMARY or a merge request
+/// comment, gives the totals, the failed tests with file and line, the flaky
+/// tests (failed, then passed on a rerun: see stack-run --rerun-failed and
+/// junit-merge), the slowest tests, and each shard's times. It reads
+/// stack-run's result lines (--results) and the merged JUnit XML (--junit),
+/// and leaves out the sections whose input is not given.
+///
+/// The SVG timeline draws one bar per shard on a time axis: start-up, tests
+/// and teardown (then the same for a rerun), tests coloured by how the shard
+/// ended. It is a few kilobytes with no scripts and no external fonts, so it
+/// can be embedded anywhere; hovering a bar shows its times.
+#[derive(Parser, Debug)]
+#[command(name = "stack-report", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
+pub struct Cli {
+    /// stack-run's result lines (one JSON object per shard), - for stdin.
+    #[arg(long, value_name = "FILE", required_unless_present = "junit")]
+    pub results: Option<PathBuf>,
+
+    /// The merged JUnit XML report (junit-merge's output).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// What to write: the Markdown summary, or the SVG timeline (which needs
+    /// --results).
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+
+    /// How many of the slowest tests the summary lists.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub slowest: usize,
+
+    /// Write the report to FILE, replacing it only once complete.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Svg,
+}
+
+pub const EXAMPLES: &[Example] = &[
+    Example {
+        about: "Summarize a run in a GitHub Actions job",
+        command: "stack-report --results results.jsonl --junit unit.xml >> \"$GITHUB_STEP_SUMMARY\"",
+    },
+    Example {
+        about: "Draw the shards' timeline",
+        command: "stack-report --results results.jsonl --format svg -o timeline.svg",
+    },
+    Example {
+        about: "Report as the shards finish, straight from stack-run",
+        command: "stack-run -s app < plan.tsv -- pytest @{tests} | tee results.jsonl | stack-report --results -",
+    },
+];
+
+pub const EXIT_STATUS: &[(i32, &str)] = &[
+    (
+        exit::SUCCESS,
+        "the report was written, whatever the tests did",
+    ),
+    (
+        exit::USAGE,
+        "usage or input error: a missing file, a bad result line, malformed XML; nothing is written",
+    ),
+];

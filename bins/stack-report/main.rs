@@ -1,0 +1,58 @@
+//! stack-report: stack-run's results and the merged JUnit in, a report
+//! people look at out (Markdown summary or SVG timeline).
+
+mod cases;
+mod cli;
+mod markdown;
+mod svg;
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use shared::exit;
+use shared::io::Output;
+use shared::results::ShardResult;
+
+use crate::cli::{Cli, Format};
+
+fn main() -> std::process::ExitCode {
+    shared::cli::run("stack-report", || run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let results = cli.results.as_deref().map(read_results).transpose()?;
+    let report = match cli.format {
+        Format::Svg => {
+            let Some(results) = &results else {
+                bail!("--format svg needs --results");
+            };
+            svg::timeline(results)
+        }
+        Format::Markdown => {
+            let junit = cli.junit.as_deref().map(cases::Report::read).transpose()?;
+            markdown::summary(results.as_deref(), junit.as_ref(), cli.slowest)
+        }
+    };
+    let mut output = Output::create(cli.output.as_deref())?;
+    output.write_all(report.as_bytes())?;
+    output.commit()?;
+    Ok(exit::SUCCESS)
+}
+
+/// stack-run's result lines, sorted by shard; blank lines skipped.
+fn read_results(path: &std::path::Path) -> anyhow::Result<Vec<ShardResult>> {
+    let input = shared::io::open(path)?;
+    let mut results = Vec::new();
+    for (number, line) in input.reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", input.name))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = ShardResult::from_json(&line)
+            .with_context(|| format!("{}:{}: bad result line", input.name, number + 1))?;
+        results.push(result);
+    }
+    results.sort_by_key(|result| result.shard);
+    Ok(results)
+}

@@ -1,0 +1,243 @@
+//! The Markdown summary: what a reviewer wants first, as GitHub and GitLab
+//! render it (`$GITHUB_STEP_SUMMARY`, a merge request comment).
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use shared::junit::model::Outcome;
+use shared::results::{ShardResult, Status};
+
+use crate::cases::{Report, TestCase};
+
+/// At most this many failed or flaky tests are listed; the rest are counted.
+const LISTED: usize = 50;
+
+pub fn summary(results: Option<&[ShardResult]>, junit: Option<&Report>, slowest: usize) -> String {
+    let mut out = String::from("## Test results\n\n");
+    if let Some(report) = junit {
+        totals(&mut out, report);
+    }
+    if let Some(results) = results {
+        run_line(&mut out, results);
+    }
+    if let Some(report) = junit {
+        let failed: Vec<&TestCase> = report
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Failed | Outcome::Error))
+            .collect();
+        let flaky: Vec<&TestCase> = report
+            .cases
+            .iter()
+            .filter(|c| c.flaky && !matches!(c.outcome, Outcome::Failed | Outcome::Error))
+            .collect();
+        if !failed.is_empty() {
+            let _ = write!(
+                out,
+                "\n### Failed tests ({})\n\n| test | where | message |\n| --- | --- | --- |\n",
+                failed.len()
+            );
+            for case in failed.iter().take(LISTED) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    code(&case.id()),
+                    case.location.as_deref().map(code).unwrap_or_default(),
+                    text(case.message.as_deref().unwrap_or_default())
+                );
+            }
+            more(&mut out, failed.len());
+        }
+        if !flaky.is_empty() {
+            let _ = write!(
+                out,
+                "\n### Flaky tests ({})\n\nFailed, then passed when run again in a fresh stack.\n\n\
+                 | test | first attempt |\n| --- | --- |\n",
+                flaky.len()
+            );
+            for case in flaky.iter().take(LISTED) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} |",
+                    code(&case.id()),
+                    text(case.message.as_deref().unwrap_or_default())
+                );
+            }
+            more(&mut out, flaky.len());
+        }
+        slowest_tests(&mut out, report, slowest);
+    }
+    if let Some(results) = results {
+        shards(&mut out, results);
+    }
+    out
+}
+
+fn totals(out: &mut String, report: &Report) {
+    let t = &report.totals;
+    let passed = t.tests.saturating_sub(t.failures + t.errors + t.skipped);
+    let flaky = report
+        .cases
+        .iter()
+        .filter(|c| c.flaky && !matches!(c.outcome, Outcome::Failed | Outcome::Error))
+        .count();
+    let _ = write!(
+        out,
+        "| tests | passed | failed | errors | skipped | flaky | time in tests |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
+         | {} | {passed} | {} | {} | {} | {flaky} | {} |\n",
+        t.tests,
+        t.failures,
+        t.errors,
+        t.skipped,
+        seconds(t.time.as_secs_f64())
+    );
+}
+
+/// One sentence on the run: shards, wall time, how they ended.
+fn run_line(out: &mut String, results: &[ShardResult]) {
+    let start = results
+        .iter()
+        .map(|r| r.started_seconds.unwrap_or(0.0))
+        .fold(f64::INFINITY, f64::min);
+    let end = results
+        .iter()
+        .map(|r| r.started_seconds.unwrap_or(0.0) + busy(r))
+        .fold(0.0, f64::max);
+    let mut ended: Vec<String> = Vec::new();
+    for status in Status::ALL {
+        let n = results
+            .iter()
+            .filter(|r| r.final_status() == status)
+            .count();
+        if n > 0 {
+            ended.push(format!("{n} {status}"));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} shard{} in {} from the first start-up to the last teardown: {}.",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        seconds((end - start.min(end)).max(0.0)),
+        ended.join(", ")
+    );
+}
+
+fn slowest_tests(out: &mut String, report: &Report, count: usize) {
+    let mut cases: Vec<&TestCase> = report.cases.iter().collect();
+    // Slowest first; ties in name order, so the list is the same every time.
+    cases.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id().cmp(&b.id())));
+    cases.truncate(count);
+    if cases.is_empty() {
+        return;
+    }
+    out.push_str("\n### Slowest tests\n\n| test | time |\n| --- | ---: |\n");
+    for case in cases {
+        let _ = writeln!(out, "| {} | {} |", code(&case.id()), duration(case.time));
+    }
+}
+
+fn shards(out: &mut String, results: &[ShardResult]) {
+    out.push_str(
+        "\n### Shards\n\n| shard | status | tests | start-up | tests run | teardown | rerun |\n\
+         | ---: | --- | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for r in results {
+        let rerun = r.rerun.as_ref().map_or(String::new(), |rerun| {
+            format!(
+                "{} {} test{} in {}",
+                icon(rerun.status),
+                rerun.tests,
+                if rerun.tests == 1 { "" } else { "s" },
+                seconds(rerun.up_seconds + rerun.run_seconds + rerun.down_seconds)
+            )
+        });
+        let mut status = format!("{} {}", icon(r.status), r.status);
+        if let Some(message) = &r.message {
+            status.push_str(": ");
+            status.push_str(&text(message));
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {status} | {} | {} | {} | {} | {rerun} |",
+            r.shard,
+            r.tests,
+            seconds(r.up_seconds),
+            seconds(r.run_seconds),
+            seconds(r.down_seconds)
+        );
+    }
+}
+
+/// How long a shard kept its worker: its stack, and its rerun's.
+pub fn busy(r: &ShardResult) -> f64 {
+    let rerun = r
+        .rerun
+        .as_ref()
+        .map_or(0.0, |x| x.up_seconds + x.run_seconds + x.down_seconds);
+    r.up_seconds + r.run_seconds + r.down_seconds + rerun
+}
+
+fn icon(status: Status) -> &'static str {
+    match status {
+        Status::Passed => "✅",
+        Status::Failed => "❌",
+        Status::Error => "💥",
+        Status::Timeout => "⏱️",
+        Status::Interrupted => "⏹️",
+    }
+}
+
+fn more(out: &mut String, count: usize) {
+    if count > LISTED {
+        let _ = writeln!(out, "\n… and {} more.", count - LISTED);
+    }
+}
+
+/// Seconds as people read them: `8.2 s`, `3 min 42 s`.
+pub fn seconds(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{} min {} s", whole / 60, whole % 60)
+    }
+}
+
+fn duration(time: Duration) -> String {
+    format!("{:.2} s", time.as_secs_f64())
+}
+
+/// A test id or path in a table cell, as code.
+fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'").replace('|', "\\|"))
+}
+
+/// Free text in a table cell: one line, no markup, not too long.
+fn text(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = line.chars().take(160).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('`', "'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_stay_in_their_cell() {
+        assert_eq!(text("a |\n <b>  `x`"), "a \\| &lt;b&gt; 'x'");
+        assert_eq!(code("t[a|b]"), "`t[a\\|b]`");
+        assert_eq!(seconds(8.24), "8.2 s");
+        assert_eq!(seconds(222.0), "3 min 42 s");
+    }
+}

@@ -1,0 +1,208 @@
+//! stack-report on the results and merged JUnit of a real run: the flaky
+//! fixture suite (`tests/fixtures/stack-run/flaky`) in four shards with
+//! `stack-run --rerun-failed`, merged by junit-merge (see
+//! `tests/fixtures/stack-report/README.md`).
+
+use quick_xml::events::Event;
+
+use shared::results::ShardResult;
+
+use crate::util::{Dir, fixture, tool};
+
+fn results() -> Vec<ShardResult> {
+    let mut results: Vec<ShardResult> =
+        std::fs::read_to_string(fixture("stack-report/results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| ShardResult::from_json(line).unwrap())
+            .collect();
+    results.sort_by_key(|r| r.shard);
+    results
+}
+
+#[test]
+fn markdown_summary_matches_the_golden_file() {
+    let outcome = tool("stack-report")
+        .arg("--results")
+        .arg(fixture("stack-report/results.jsonl"))
+        .arg("--junit")
+        .arg(fixture("stack-report/unit.xml"))
+        .succeeds();
+    let golden = std::fs::read_to_string(fixture("stack-report/summary.md")).unwrap();
+    assert_eq!(outcome.stdout, golden);
+}
+
+#[test]
+fn results_alone_from_stdin_give_the_shards_only() {
+    let results = std::fs::read_to_string(fixture("stack-report/results.jsonl")).unwrap();
+    let outcome = tool("stack-report")
+        .args(["--results", "-"])
+        .stdin(results)
+        .succeeds();
+    assert!(outcome.stdout.contains("### Shards"));
+    assert!(!outcome.stdout.contains("### Failed tests"));
+    assert!(
+        outcome
+            .stdout
+            .contains("| 1 | ❌ failed | 3 | 15.3 s | 38.8 s | 0.6 s | ❌ 2 tests in 20.2 s |")
+    );
+}
+
+/// One `<rect>` of a shard's bar: its class, x and width.
+#[derive(Debug)]
+struct Rect {
+    class: String,
+    x: f64,
+    width: f64,
+}
+
+/// The SVG parsed back: the bars of each shard (by `<g id="shard-K">`).
+fn bars(svg: &str) -> Vec<(u32, Vec<Rect>)> {
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut bars: Vec<(u32, Vec<Rect>)> = Vec::new();
+    let mut in_shard = false;
+    loop {
+        match reader.read_event().expect("the SVG is well-formed XML") {
+            Event::Start(e) | Event::Empty(e) => {
+                let attr = |key: &str| {
+                    e.try_get_attribute(key)
+                        .unwrap()
+                        .map(|a| a.unescape_value().unwrap().into_owned())
+                };
+                let name = e.name();
+                match name.as_ref() {
+                    b"g" => {
+                        let shard = attr("id")
+                            .and_then(|id| id.strip_prefix("shard-").map(|k| k.parse().unwrap()));
+                        in_shard = shard.is_some();
+                        if let Some(shard) = shard {
+                            bars.push((shard, Vec::new()));
+                        }
+                    }
+                    b"rect" if in_shard => bars.last_mut().unwrap().1.push(Rect {
+                        class: attr("class").unwrap(),
+                        x: attr("x").unwrap().parse().unwrap(),
+                        width: attr("width").unwrap().parse().unwrap(),
+                    }),
+                    b"script" | b"foreignObject" => panic!("active content in the SVG"),
+                    _ => {}
+                }
+            }
+            Event::End(e) if e.name().as_ref() == b"g" => in_shard = false,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    bars
+}
+
+#[test]
+fn svg_timeline_has_a_bar_per_shard_with_widths_in_proportion() {
+    let outcome = tool("stack-report")
+        .arg("--results")
+        .arg(fixture("stack-report/results.jsonl"))
+        .args(["--format", "svg"])
+        .succeeds();
+    let svg = outcome.stdout;
+    assert!(svg.len() < 5000, "{} bytes", svg.len());
+    assert!(
+        !svg.contains("@import") && !svg.contains("url("),
+        "external resources"
+    );
+    let bars = bars(&svg);
+    let results = results();
+    assert_eq!(
+        bars.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    // Shard 1 failed and was rerun: six segments; the others three.
+    let classes: Vec<&str> = bars[0].1.iter().map(|r| r.class.as_str()).collect();
+    assert_eq!(
+        classes,
+        [
+            "up",
+            "failed",
+            "down",
+            "up rerun",
+            "failed rerun",
+            "down rerun"
+        ]
+    );
+    assert_eq!(
+        bars[1]
+            .1
+            .iter()
+            .map(|r| r.class.as_str())
+            .collect::<Vec<_>>(),
+        ["up", "passed", "down"]
+    );
+
+    // Every width is the same number of pixels per second; segments follow
+    // each other; bars start where their shard started.
+    let origin = results
+        .iter()
+        .map(|r| r.started_seconds.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let scale = bars[0].1[1].width / results[0].run_seconds;
+    for ((_, rects), result) in bars.iter().zip(&results) {
+        let mut seconds = vec![result.up_seconds, result.run_seconds, result.down_seconds];
+        if let Some(rerun) = &result.rerun {
+            seconds.extend([rerun.up_seconds, rerun.run_seconds, rerun.down_seconds]);
+        }
+        assert_eq!(rects.len(), seconds.len());
+        let left = rects[0].x - (result.started_seconds.unwrap() - origin) * scale;
+        assert!((left - 64.0).abs() < 0.02, "shard {}: {left}", result.shard);
+        for (rect, seconds) in rects.iter().zip(seconds) {
+            assert!(
+                (rect.width - seconds * scale).abs() < 0.02,
+                "{rect:?} for {seconds}s"
+            );
+        }
+        for pair in rects.windows(2) {
+            assert!(
+                (pair[0].x + pair[0].width - pair[1].x).abs() < 0.02,
+                "{pair:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lines_without_start_times_start_together() {
+    let line = r#"{"shard":1,"shards":2,"project":"p","status":"passed","exit_code":0,"tests":1,"up_seconds":1,"run_seconds":2,"down_seconds":1,"out":"o","message":null}
+{"shard":2,"shards":2,"project":"p","status":"timeout","exit_code":null,"tests":1,"up_seconds":1,"run_seconds":6,"down_seconds":1,"out":"o","message":"timed out"}"#;
+    let outcome = tool("stack-report")
+        .args(["--results", "-", "--format", "svg"])
+        .stdin(line)
+        .succeeds();
+    let bars = bars(&outcome.stdout);
+    assert_eq!(bars[0].1[0].x, 64.0);
+    assert_eq!(bars[1].1[0].x, 64.0);
+    assert_eq!(bars[1].1[1].class, "timeout");
+    // Shard 2's 8 s fill the 640 pixels of the axis.
+    assert_eq!(bars[1].1[1].width, 480.0);
+}
+
+#[test]
+fn bad_input_is_an_error_and_writes_nothing() {
+    let dir = Dir::new();
+    let out = dir.write("summary.md", "kept");
+    tool("stack-report")
+        .args(["--results", "-", "-o"])
+        .arg(&out)
+        .stdin("{\"shard\":1}\n")
+        .run()
+        .fails_with(2, "<stdin>:1: bad result line: missing field \"shards\"");
+    assert_eq!(dir.read("summary.md"), "kept");
+    tool("stack-report")
+        .args(["--junit"])
+        .arg(dir.join("missing.xml"))
+        .run()
+        .fails_with(2, "missing.xml");
+    tool("stack-report")
+        .arg("--junit")
+        .arg(fixture("stack-report/unit.xml"))
+        .args(["--format", "svg"])
+        .run()
+        .fails_with(2, "--format svg needs --results");
+}
