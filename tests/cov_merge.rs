@@ -427,3 +427,108 @@ fn stdin_is_a_report_too() {
         .stdout;
     assert_eq!(json_data(&merged), json_data(&p.read("combined.json")));
 }
+
+/// Shard reports written by older coverage.py versions (JSON format 1 with
+/// and without branch arcs, 2, and 3 before docstrings left the executed
+/// lines), with what that version's `coverage combine` made of them.
+const VERSIONS: [&str; 5] = ["6.4.4", "6.5.0", "7.2.7", "7.5.4", "7.10.7"];
+
+fn version_shards(version: &str, ext: &str) -> Vec<PathBuf> {
+    SHARDS
+        .iter()
+        .map(|shard| fixture(&format!("cov-merge/coverage-{version}/{shard}.{ext}")))
+        .collect()
+}
+
+fn version_combined(version: &str, ext: &str) -> String {
+    std::fs::read_to_string(fixture(&format!(
+        "cov-merge/coverage-{version}/combined.{ext}"
+    )))
+    .unwrap()
+}
+
+/// Merge in the project folder, where the sources are (as in CI).
+fn merge_in_project(args: &[&str], inputs: &[PathBuf]) -> crate::util::Outcome {
+    tool("cov-merge")
+        .args(args)
+        .args(inputs)
+        .current_dir(fixture("cov-merge/project"))
+        .succeeds()
+}
+
+/// The XML tree without `<sources>`, which names the folder the fixture was made in.
+fn xml_without_sources(text: &str) -> Element {
+    let mut root = xml_data(text);
+    root.children.retain(|child| child.name != "sources");
+    root
+}
+
+#[test]
+fn older_coverage_py_json_merges_as_that_version_combines() {
+    for version in &VERSIONS[1..] {
+        let merged = merge_in_project(&["--format", "json"], &version_shards(version, "json"));
+        let mut merged = json_data(&merged.stdout);
+        let expected = json_data(&version_combined(version, "json"));
+        // Newer keys (format, per-kind percentages, start_line) aside.
+        keep_keys_of(&mut merged, &expected);
+        assert_eq!(merged, expected, "coverage.py {version}");
+        let xml = merge_in_project(&["--format", "cobertura"], &version_shards(version, "json"));
+        let combined = version_combined(version, "xml");
+        assert_eq!(
+            xml_without_sources(&xml.stdout),
+            xml_without_sources(&combined),
+            "coverage.py {version}"
+        );
+    }
+}
+
+#[test]
+fn older_coverage_py_cobertura_merges_exactly() {
+    for version in VERSIONS {
+        let merged = merge_in_project(&[], &version_shards(version, "xml"));
+        let combined = version_combined(version, "xml");
+        assert_eq!(
+            xml_without_sources(&merged.stdout),
+            xml_without_sources(&combined),
+            "coverage.py {version}"
+        );
+    }
+}
+
+#[test]
+fn json_without_branch_arcs_merges_to_a_lower_bound() {
+    // coverage.py before 6.5 counted branches per file but did not name them.
+    let merged = merge_in_project(&["--format", "json"], &version_shards("6.4.4", "json"));
+    assert!(
+        merged.stderr.contains("pricing.json: branch exits are counted, not named: merged branch coverage is a lower bound"),
+        "{}",
+        merged.stderr
+    );
+    let merged = json_data(&merged.stdout);
+    let exact = json_data(&version_combined("6.4.4", "json"));
+    let pricing = |report: &serde_json::Value, key: &str| {
+        report["files"]["shop/pricing.py"]["summary"][key]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        pricing(&merged, "num_branches"),
+        pricing(&exact, "num_branches")
+    );
+    assert_eq!(pricing(&merged, "covered_branches"), 9);
+    assert_eq!(pricing(&exact, "covered_branches"), 10);
+    assert_eq!(
+        merged["totals"]["covered_lines"],
+        exact["totals"]["covered_lines"]
+    );
+}
+
+/// Drop from `value` every object key `reference` does not have.
+fn keep_keys_of(value: &mut serde_json::Value, reference: &serde_json::Value) {
+    if let (Some(object), Some(reference)) = (value.as_object_mut(), reference.as_object()) {
+        object.retain(|key, _| reference.contains_key(key));
+        for (key, child) in object.iter_mut() {
+            keep_keys_of(child, &reference[key]);
+        }
+    }
+}

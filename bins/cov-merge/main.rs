@@ -21,10 +21,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let threshold = cli.fail_under.as_deref().map(parse_threshold).transpose()?;
     let mut merged: Option<(String, Report)> = None;
     let mut formats = BTreeSet::new();
+    let mut unnamed_taken = false;
     for path in &cli.files {
         let name = path.display().to_string();
         let (format, report) = coverage::read(path)?;
         formats.insert(format);
+        unnamed_taken |= format == coverage::Format::Cobertura && report.branch;
         if report.branch && report.meta.unidentified_branches {
             eprintln!(
                 "cov-merge: {name}: branch exits are counted, not named: \
@@ -44,6 +46,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Some(precision) = cli.precision {
         report.meta.precision = precision;
     }
+    let cwd = std::env::current_dir().context("cannot find the current folder")?;
+    coverage::docstrings::settle(&mut report, &cwd);
 
     let format = cli
         .format
@@ -52,11 +56,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             [coverage::Format::Lcov] => Format::Lcov,
             _ => Format::Json,
         });
+    if format == Format::Json && unnamed_taken {
+        eprintln!(
+            "cov-merge: Cobertura names missed branch exits only: \
+             executed_branches lists the taken exits other inputs named"
+        );
+    }
     let mut out = shared::io::Output::create(cli.output.as_deref())?;
     match format {
         Format::Json => json::write(&report, &mut out)?,
         Format::Cobertura => {
-            let cwd = std::env::current_dir().context("cannot find the current folder")?;
             let layout = cobertura::Layout {
                 cwd: &cwd,
                 sources: &cli.source,

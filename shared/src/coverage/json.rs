@@ -69,6 +69,7 @@ struct FileIn {
 
 #[derive(Deserialize)]
 struct SummaryIn {
+    num_statements: Option<u32>,
     percent_covered_display: Option<String>,
     num_branches: Option<u32>,
     missing_branches: Option<u32>,
@@ -77,6 +78,7 @@ struct SummaryIn {
 
 #[derive(Deserialize)]
 struct RegionIn {
+    summary: Option<SummaryIn>,
     executed_lines: Vec<Line>,
     missing_lines: Vec<Line>,
     #[serde(default)]
@@ -123,10 +125,16 @@ impl Files {
         }
         self.saw_branch_numbers |= file.summary.num_branches.is_some();
         let mut cov = FileCov::default();
-        cov.lines
-            .extend(file.executed_lines.iter().map(|&l| (l, 1)));
-        cov.lines.extend(file.missing_lines.iter().map(|&l| (l, 0)));
         cov.excluded.extend(file.excluded_lines);
+        for &line in &file.executed_lines {
+            if cov.excluded.contains(&line) {
+                cov.executed_only.insert(line);
+            } else {
+                cov.lines.insert(line, 1);
+            }
+        }
+        cov.lines.extend(file.missing_lines.iter().map(|&l| (l, 0)));
+        cov.statements = fewer_statements(file.summary.num_statements, cov.lines.len());
         match (file.executed_branches, file.missing_branches) {
             (Some(taken), Some(missing)) => {
                 for (line, to) in taken {
@@ -136,10 +144,18 @@ impl Files {
                     let branch = branch_of(&mut cov, line);
                     branch.missing.get_or_insert_with(BTreeSet::new).insert(to);
                 }
-                for branch in cov.branches.values_mut() {
+                for (&line, branch) in cov.branches.iter_mut() {
                     let missing = branch.missing.get_or_insert_with(BTreeSet::new);
-                    branch.exits = branch.taken.union(missing).count() as u32;
+                    // An arc from a line to itself is no exit; coverage.py
+                    // before 7.3 listed some as taken.
+                    let exits = branch
+                        .taken
+                        .union(missing)
+                        .filter(|&&to| to != i64::from(line));
+                    branch.exits = exits.count() as u32;
                 }
+                let listed: u32 = cov.branch_lines().map(|(_, b)| b.exits).sum();
+                cov.exits = file.summary.num_branches.filter(|&n| n != listed);
             }
             _ => {
                 if let Some(branches) = file.summary.num_branches {
@@ -156,21 +172,42 @@ impl Files {
             let Some(regions) = regions else { continue };
             let regions = regions
                 .into_iter()
-                .map(|(name, region)| Region {
-                    name,
-                    start_line: region.start_line,
-                    lines: region
-                        .executed_lines
-                        .into_iter()
-                        .chain(region.missing_lines)
-                        .chain(region.excluded_lines)
-                        .collect(),
+                .map(|(name, region)| {
+                    let listed = region.executed_lines.len() + region.missing_lines.len();
+                    let summary = region.summary.as_ref();
+                    let declared = summary.and_then(|s| s.num_statements);
+                    let listed_exits: u32 = cov
+                        .branch_lines()
+                        .filter(|(line, _)| {
+                            region.executed_lines.contains(line)
+                                || region.missing_lines.contains(line)
+                        })
+                        .map(|(_, b)| b.exits)
+                        .sum();
+                    let exits = summary.and_then(|s| s.num_branches);
+                    Region {
+                        name,
+                        start_line: region.start_line,
+                        statements: fewer_statements(declared, listed),
+                        exits: exits.filter(|&n| n != listed_exits),
+                        lines: region
+                            .executed_lines
+                            .into_iter()
+                            .chain(region.missing_lines)
+                            .chain(region.excluded_lines)
+                            .collect(),
+                    }
                 })
                 .collect();
             cov.regions.insert(kind.to_string(), regions);
         }
         self.map.insert(name, cov);
     }
+}
+
+/// The summary's statement count, when the lines listed are more.
+fn fewer_statements(declared: Option<u32>, listed: usize) -> Option<u32> {
+    declared.filter(|&declared| (declared as usize) < listed)
 }
 
 fn branch_of(cov: &mut FileCov, line: Line) -> &mut Branch {
@@ -218,7 +255,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
                         out.write_all(b", ")?;
                     }
                     let keep = |line| region.lines.contains(&line);
-                    let numbers = file.numbers_where(precision, keep);
+                    let numbers = file.region_numbers(precision, region);
                     write!(out, "{}: ", string(&region.name))?;
                     write_part(out, report.branch, file, &numbers, keep, Some(region))?;
                     out.write_all(b"}")?;
@@ -243,11 +280,15 @@ fn write_part(
     keep: impl Fn(Line) -> bool,
     region: Option<&Region>,
 ) -> anyhow::Result<()> {
-    let executed = file
+    let executed: BTreeSet<Line> = file
         .lines
         .iter()
-        .filter(|&(&l, &hits)| hits > 0 && keep(l))
-        .map(|(&l, _)| l);
+        .filter(|&(_, &hits)| hits > 0)
+        .map(|(&l, _)| l)
+        .chain(file.executed_only.iter().copied())
+        .filter(|&l| keep(l))
+        .collect();
+    let executed = executed.into_iter();
     let missing = file
         .lines
         .iter()

@@ -176,7 +176,7 @@ fn write_functions(file: &FileCov, precision: usize, out: &mut dyn Write) -> any
     let (mut found, mut hit) = (0, 0);
     let mut names = BTreeSet::new();
     for (first, last, function) in spans {
-        let numbers = file.numbers_where(precision, |l| function.lines.contains(&l));
+        let numbers = file.region_numbers(precision, function);
         if numbers.n_statements == 0 {
             continue;
         }

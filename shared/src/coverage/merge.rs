@@ -150,6 +150,9 @@ fn newest(a: Option<String>, b: Option<String>) -> Option<String> {
 pub fn merge_file(into: &mut FileCov, other: FileCov, hit_counts: bool) {
     let FileCov {
         lines,
+        statements,
+        executed_only,
+        exits,
         excluded,
         branches,
         unplaced,
@@ -163,6 +166,9 @@ pub fn merge_file(into: &mut FileCov, other: FileCov, hit_counts: bool) {
             (*known).max(hits)
         };
     }
+    into.statements = into.statements.max(statements);
+    into.exits = into.exits.max(exits);
+    into.executed_only.extend(executed_only);
     into.excluded.extend(excluded);
     for (line, branch) in branches {
         match into.branches.get_mut(&line) {
@@ -192,6 +198,8 @@ fn merge_region(known: &mut Vec<Region>, region: Region) {
     match known.iter_mut().find(|r| r.name == region.name) {
         Some(same) => {
             same.lines.extend(region.lines);
+            same.statements = same.statements.max(region.statements);
+            same.exits = same.exits.max(region.exits);
             same.start_line = same.start_line.or(region.start_line);
         }
         None => known.push(region),

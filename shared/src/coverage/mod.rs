@@ -7,6 +7,7 @@
 //! exactly what coverage.py would have reported for all shards together.
 
 pub mod cobertura;
+pub mod docstrings;
 pub mod json;
 pub mod lcov;
 pub mod merge;

@@ -62,6 +62,17 @@ impl Meta {
 pub struct FileCov {
     /// Every statement and how often it ran (0: missed).
     pub lines: BTreeMap<Line, u64>,
+    /// How many statements there are, when `lines` holds more: coverage.py
+    /// before 7.13.1 listed a docstring as an executed line without counting
+    /// it as a statement.
+    pub statements: Option<u32>,
+    /// Lines reported as executed that are not statements: an excluded line
+    /// that ran (coverage.py before 7.13.1 listed those in its JSON).
+    pub executed_only: BTreeSet<Line>,
+    /// How many branch exits there are, when the exits listed per line are
+    /// more or fewer: a `# pragma: no branch` line hides its missed exits,
+    /// and coverage.py before 7 listed some impossible arcs as taken.
+    pub exits: Option<u32>,
     pub excluded: BTreeSet<Line>,
     /// Lines with more than one exit.
     pub branches: BTreeMap<Line, Branch>,
@@ -99,6 +110,11 @@ pub struct Region {
     pub name: String,
     pub start_line: Option<Line>,
     pub lines: BTreeSet<Line>,
+    /// How many statements the region has, when `lines` holds more (see
+    /// [`FileCov::statements`]).
+    pub statements: Option<u32>,
+    /// How many branch exits the region has (see [`FileCov::exits`]).
+    pub exits: Option<u32>,
 }
 
 impl Branch {
@@ -127,11 +143,29 @@ impl FileCov {
     /// The numbers of the whole file.
     pub fn numbers(&self, precision: usize) -> Numbers {
         let mut numbers = self.numbers_where(precision, |_| true);
+        if let Some(statements) = self.statements {
+            numbers.n_statements = statements;
+        }
+        if let Some(exits) = self.exits {
+            numbers.n_branches = exits;
+        }
         // Placed branches from another shard describe the file better.
         if let Some(unplaced) = self.unplaced.filter(|_| self.branches.is_empty()) {
             numbers.n_branches += unplaced.branches;
             numbers.n_missing_branches += unplaced.missing;
             numbers.n_partial_branches += unplaced.partial;
+        }
+        numbers
+    }
+
+    /// The numbers of one region of the file.
+    pub fn region_numbers(&self, precision: usize, region: &Region) -> Numbers {
+        let mut numbers = self.numbers_where(precision, |line| region.lines.contains(&line));
+        if let Some(statements) = region.statements {
+            numbers.n_statements = statements;
+        }
+        if let Some(exits) = region.exits {
+            numbers.n_branches = exits;
         }
         numbers
     }
