@@ -17,8 +17,14 @@ use shared::help::{Example, after_help};
 /// `coverage json`, `coverage xml`, `coverage lcov` or `coverage report -m`
 /// prints for the same shards: the same lines, branches, totals and
 /// percentages. Inputs that count branch exits without naming them (most
-/// non-Python Cobertura and LCOV writers) merge to a lower bound, said on
-/// stderr. The output is the same whatever the order of the inputs.
+/// non-Python Cobertura and LCOV writers, coverage.py JSON before 6.5) merge
+/// to a lower bound, said on stderr. The output is the same whatever the
+/// order of the inputs; it carries the newest input's timestamp.
+///
+/// Cobertura output names files as `coverage xml` does: relative to the
+/// current folder (listed in `<sources>`), or to a `--source` folder.
+/// Run cov-merge where the sources are: coverage.py JSON before 7.13.1 lists
+/// docstrings among executed lines, and the source tells which they are.
 #[derive(Parser, Debug)]
 #[command(name = "cov-merge", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {

@@ -330,7 +330,11 @@ fn place_files<'r>(
     report: &'r Report,
     layout: &Layout,
 ) -> (Vec<String>, Vec<(String, &'r FileCov)>) {
-    let mut sources: BTreeSet<String> = report.sources.clone();
+    // A source mapped to a relative folder (--map /code=.) is named absolute,
+    // as coverage.py names its sources.
+    let mut sources: BTreeSet<String> = (report.sources.iter())
+        .map(|s| absolute(layout.cwd, s))
+        .collect();
     let configured: Vec<String> = layout
         .sources
         .iter()
@@ -529,6 +533,28 @@ mod tests {
         assert_eq!(parse_condition_coverage("50% (1/2)"), Some((1, 2)));
         assert_eq!(parse_condition_coverage("100% (4/4)"), Some((4, 4)));
         assert_eq!(parse_condition_coverage("50%"), None);
+    }
+
+    fn other_tool(hits: u32, conditions: &str) -> Report {
+        let xml = format!(
+            "<coverage line-rate=\"1\" branch-rate=\"0.5\" branches-valid=\"2\"><sources><source>/src</source></sources>\
+             <packages><package name=\"a\"><classes><class name=\"A\" filename=\"a/A.java\"><methods>\
+             <method name=\"m\"><lines><line number=\"3\" hits=\"99\"/></lines></method></methods><lines>\
+             <line number=\"3\" hits=\"{hits}\" branch=\"true\" condition-coverage=\"{conditions}\"/>\
+             </lines></class></classes></package></packages></coverage>"
+        );
+        read("other.xml", xml.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn counted_branches_merge_to_a_lower_bound_and_hits_add_up() {
+        let mut merged = other_tool(2, "50% (1/2)");
+        crate::coverage::merge::merge(&mut merged, other_tool(3, "50% (1/2)"), ("a", "b")).unwrap();
+        assert!(merged.meta.unidentified_branches && merged.meta.hit_counts);
+        let file = &merged.files["a/A.java"];
+        assert_eq!(file.lines[&3], 5, "method lines are not counted twice");
+        assert_eq!(file.branches[&3].taken_count(), 1);
+        assert_eq!(merged.sources, ["/src".to_string()].into());
     }
 
     #[test]

@@ -146,13 +146,15 @@ impl Files {
                 }
                 for (&line, branch) in cov.branches.iter_mut() {
                     let missing = branch.missing.get_or_insert_with(BTreeSet::new);
-                    // An arc from a line to itself is no exit; coverage.py
-                    // before 7.3 listed some as taken.
+                    // An arc from a line to itself is no exit; coverage.py 7.2
+                    // and before listed some as taken.
                     let exits = branch
                         .taken
                         .union(missing)
                         .filter(|&&to| to != i64::from(line));
-                    branch.exits = exits.count() as u32;
+                    // Only lines with two exits or more are listed: one
+                    // listed is a `pragma: no branch` line hiding its miss.
+                    branch.exits = (exits.count() as u32).max(2);
                 }
                 let listed: u32 = cov.branch_lines().map(|(_, b)| b.exits).sum();
                 cov.exits = file.summary.num_branches.filter(|&n| n != listed);

@@ -36,15 +36,23 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
                 current = Some((value.to_string(), FileCov::default()));
             }
             "end_of_record" => {
-                let (path, file) = current
+                let (path, mut file) = current
                     .take()
                     .with_context(|| format!("{}: end_of_record without SF before it", at()))?;
+                settle_exits(&mut file);
                 match report.files.get_mut(&path) {
                     Some(known) => super::merge::merge_file(known, file, true),
                     None => {
                         report.files.insert(path, file);
                     }
                 }
+            }
+            "BRF" => {
+                let (_, file) = current
+                    .as_mut()
+                    .with_context(|| format!("{}: BRF outside a file record", at()))?;
+                let found = value.trim().parse();
+                file.exits = Some(found.with_context(|| format!("{}: bad BRF {value:?}", at()))?);
             }
             "DA" | "BRDA" => {
                 let (_, file) = current
@@ -111,6 +119,19 @@ fn read_brda(file: &mut FileCov, value: &str, meta: &mut Meta) -> anyhow::Result
         branch.missing.get_or_insert_with(BTreeSet::new);
     }
     Ok(())
+}
+
+/// coverage.py lists no BRDA for the missed exits of a `pragma: no branch`
+/// line, but counts them in BRF: a named line with one exit listed has two,
+/// and BRF stays the file's total where the lines add up differently.
+fn settle_exits(file: &mut FileCov) {
+    for branch in file.branches.values_mut() {
+        if branch.missing.is_some() {
+            branch.exits = branch.exits.max(2);
+        }
+    }
+    let listed: u32 = file.branch_lines().map(|(_, b)| b.exits).sum();
+    file.exits = file.exits.filter(|&found| found != listed);
 }
 
 /// The destination coverage.py's description of a branch names.
