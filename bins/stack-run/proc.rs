@@ -21,7 +21,7 @@ use rustix::process::{Pid, Signal, kill_process_group};
 /// The process groups of the children still running.
 #[derive(Default)]
 pub struct Children {
-    groups: Mutex<HashSet<i32>>,
+    groups: Mutex<HashSet<u32>>,
 }
 
 impl Children {
@@ -43,21 +43,17 @@ impl Children {
     }
 
     fn register(&self, child: &Child) {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            self.groups
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(pid);
-        }
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(child.id());
     }
 
-    fn forget(&self, child: &Child) {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            self.groups
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&pid);
-        }
+    fn forget(&self, pid: u32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&pid);
     }
 
     /// Run a short command to completion and capture its output.
@@ -68,12 +64,7 @@ impl Children {
         let child = self.spawn(&mut cmd)?;
         let pid = child.id();
         let output = child.wait_with_output();
-        if let Ok(pid) = i32::try_from(pid) {
-            self.groups
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&pid);
-        }
+        self.forget(pid);
         output.with_context(|| format!("cannot run {}", describe(&cmd)))
     }
 
@@ -121,13 +112,13 @@ impl Children {
                 break Ended::Exited(status);
             }
             if stop() {
-                kill_group(child.id() as i32);
+                kill_group(child.id());
                 let _ = child.wait();
                 break Ended::Stopped;
             }
             thread::sleep(Duration::from_millis(100));
         };
-        self.forget(&child);
+        self.forget(child.id());
         for reader in readers {
             let _ = reader.join();
         }
@@ -143,8 +134,8 @@ pub enum Ended {
     Stopped,
 }
 
-fn kill_group(group: i32) {
-    if let Some(pid) = Pid::from_raw(group) {
+fn kill_group(group: u32) {
+    if let Some(pid) = i32::try_from(group).ok().and_then(Pid::from_raw) {
         // The group may be gone already; that is what we wanted.
         let _ = kill_process_group(pid, Signal::KILL);
     }

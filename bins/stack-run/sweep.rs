@@ -7,6 +7,8 @@
 //! client knows the project any more.
 
 use std::process::Command;
+use std::thread;
+use std::time::Duration;
 
 use anyhow::bail;
 
@@ -17,24 +19,60 @@ pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 /// Remove every container (with its anonymous volumes), network, volume and,
 /// with `images`, image carrying `label=value`. Returns how many objects went.
+///
+/// Another teardown of the same objects may be under way (a worker's and the
+/// second signal's): removal errors are not final, what counts is that
+/// nothing is left, so it lists and removes again until nothing is, for a while.
 pub fn sweep(children: &Children, label: &str, value: &str, images: bool) -> anyhow::Result<usize> {
     let filter = format!("label={label}={value}");
-    let mut removed = 0;
-    let containers = list(children, &["ps", "-aq", "--filter", &filter])?;
-    removed += remove(children, &["rm", "-f", "-v"], &containers)?;
-    let networks = list(children, &["network", "ls", "-q", "--filter", &filter])?;
-    removed += remove(children, &["network", "rm"], &networks)?;
-    let volumes = list(children, &["volume", "ls", "-q", "--filter", &filter])?;
-    removed += remove(children, &["volume", "rm", "-f"], &volumes)?;
+    let mut kinds: Vec<(&[&str], &[&str])> = vec![
+        (&["ps", "-aq"], &["rm", "-f", "-v"]),
+        (&["network", "ls", "-q"], &["network", "rm"]),
+        (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
+    ];
     if images {
-        let mut images = list(children, &["images", "-q", "--filter", &filter])?;
-        // An image listed once per tag is removed once.
-        images.sort();
-        images.dedup();
-        removed += remove(children, &["rmi", "-f"], &images)?;
+        kinds.push((&["images", "-q"], &["rmi", "-f"]));
     }
-    Ok(removed)
+    let mut seen = std::collections::BTreeSet::new();
+    let mut attempts = 0;
+    loop {
+        let mut left = Vec::new();
+        // In order: a network goes only once its containers are gone.
+        for (listing, removal) in &kinds {
+            let mut ids = list(
+                children,
+                &[listing, &["--filter", filter.as_str()][..]].concat(),
+            )?;
+            // An image listed once per tag is removed once.
+            ids.sort();
+            ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
+            seen.extend(ids.iter().cloned());
+            let mut cmd = docker(removal);
+            cmd.args(&ids);
+            let output = children.capture(cmd)?;
+            if !output.status.success() {
+                left.push(String::from_utf8_lossy(&output.stderr).trim().to_string());
+            }
+        }
+        if left.is_empty() {
+            return Ok(seen.len());
+        }
+        attempts += 1;
+        if attempts == ATTEMPTS {
+            bail!(
+                "cannot remove everything labelled {label}={value}: {}",
+                left.join("; ")
+            );
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
 }
+
+/// How many times a sweep lists and removes before it gives up (500 ms apart).
+const ATTEMPTS: usize = 20;
 
 /// Remove these image tags; an image that has another tag stays.
 pub fn untag(children: &Children, tags: &[String]) {
@@ -61,23 +99,6 @@ pub fn list(children: &Children, args: &[&str]) -> anyhow::Result<Vec<String>> {
         .split_whitespace()
         .map(str::to_string)
         .collect())
-}
-
-fn remove(children: &Children, args: &[&str], ids: &[String]) -> anyhow::Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let mut cmd = docker(args);
-    cmd.args(ids);
-    let output = children.capture(cmd)?;
-    if !output.status.success() {
-        bail!(
-            "docker {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(ids.len())
 }
 
 pub fn docker(args: &[&str]) -> Command {
