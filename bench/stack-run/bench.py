@@ -9,11 +9,13 @@ finished test (the first PASSED/FAILED line in OUT/shard-K/log.txt, polled
 every 50 ms), and the up/run/down seconds stack-run reports.
 
 Usage: bench/stack-run/bench.py [N ...]   (default: 1 2 4; run as root from
-the repository root after `make images` and `cargo build`)
+the repository root after `make images` and `cargo build`; SHOP=DIR measures
+another copy of the example)
 """
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOP = ROOT / "examples" / "shop"
+SHOP = Path(os.environ.get("SHOP", ROOT / "examples" / "shop"))
 BIN = ROOT / "target" / "debug"
 FIRST_TEST = re.compile(r" (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)")
 
@@ -42,12 +44,23 @@ def compose(env, *args, **kwargs):
 
 
 def sequential(env):
+    # The example's fixed container_name and host port allow one plain copy per
+    # machine: take the lock its tests take (tests/util.rs, example_stack_lock).
+    lock = socket.socket(socket.AF_UNIX)
+    while True:
+        try:
+            lock.bind("\0shardstack-example-stack")
+            break
+        except OSError:
+            time.sleep(0.5)
     start = time.monotonic()
-    compose(env, "run", "--rm", "-T", "app", "pytest", "-q", "-p", "no:randomly",
+    compose(env, "run", "--rm", "-T", "app", "pytest", "-q",
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     compose(env, "down", "-v", "--remove-orphans", "-t", "0",
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.monotonic() - start
+    elapsed = time.monotonic() - start
+    lock.close()
+    return elapsed
 
 
 def collect(env):

@@ -48,8 +48,13 @@ use shared::help::{Example, after_help};
 /// `SHARDSTACK_COMPOSE=docker-compose`).
 ///
 /// On SIGINT or SIGTERM stack-run stops launching shards, stops the running
-/// ones, tears every stack down in parallel and exits 130 or 143; a second
-/// signal force-removes everything of the run by label and exits at once.
+/// ones, tears every stack down in parallel, prints a result line for every
+/// shard (`interrupted` for those stopped or never started) and exits 130 or
+/// 143; a second signal force-removes everything of the run by label and
+/// exits at once, without result lines for the shards still running.
+///
+/// Stack-run keeps its own files in OUT/.stack-run: the derived compose
+/// files (`shard-K.compose.json`, to reach a kept stack) and the build log.
 #[derive(Parser, Debug)]
 #[command(name = "stack-run", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
