@@ -123,8 +123,11 @@ fn results(outcome: &Outcome) -> Vec<ShardResult> {
     results
 }
 
-fn statuses(results: &[ShardResult]) -> Vec<Status> {
-    results.iter().map(|r| r.status).collect()
+/// Expect these statuses, shard by shard; on a mismatch, show every result line.
+fn expect_statuses(results: &[ShardResult], expected: &[Status], context: &str) {
+    let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
+    let lines: Vec<String> = results.iter().map(ShardResult::to_line).collect();
+    assert_eq!(statuses, expected, "{context}\n{}", lines.join("\n"));
 }
 
 /// Wait for a child, with its output; it must end within `limit`.
@@ -173,7 +176,7 @@ fn four_stacks_at_once_from_a_file_that_publishes_ports_and_names_containers() {
         .stdin(plan)
         .succeeds();
     let results = results(&outcome);
-    assert_eq!(statuses(&results), [Status::Passed; 4]);
+    expect_statuses(&results, &[Status::Passed; 4], "");
     for (result, tests) in results.iter().zip([2, 1, 3, 1]) {
         let shard = result.shard;
         assert_eq!(result.tests, tests);
@@ -210,9 +213,10 @@ fn failing_tests_and_crashes_are_told_apart() {
         .run()
         .code(3);
     let results = results(&outcome);
-    assert_eq!(
-        statuses(&results),
-        [Status::Passed, Status::Failed, Status::Error]
+    expect_statuses(
+        &results,
+        &[Status::Passed, Status::Failed, Status::Error],
+        "",
     );
     let codes: Vec<Option<i32>> = results.iter().map(|r| r.exit_code).collect();
     assert_eq!(codes, [Some(0), Some(1), Some(5)]);
@@ -241,7 +245,7 @@ fn a_shard_past_its_timeout_is_stopped() {
         .run()
         .code(3);
     let results = results(&outcome);
-    assert_eq!(statuses(&results), [Status::Timeout]);
+    expect_statuses(&results, &[Status::Timeout], "");
     assert_eq!(results[0].exit_code, None);
     // Whether it was still starting or already running depends on the machine's load.
     let message = results[0].message.as_deref().unwrap();
@@ -260,7 +264,7 @@ fn a_failed_build_is_an_error_for_every_shard() {
         .run()
         .code(3);
     let results = results(&outcome);
-    assert_eq!(statuses(&results), [Status::Error, Status::Error]);
+    expect_statuses(&results, &[Status::Error, Status::Error], "");
     for result in &results {
         let message = result.message.as_deref().unwrap();
         assert!(
@@ -287,9 +291,10 @@ fn sigint_tears_every_stack_down() {
         .unwrap();
     assert!(interrupted.success());
     let outcome = finish(child, Duration::from_secs(60)).code(130);
-    assert_eq!(
-        statuses(&results(&outcome)),
-        [Status::Interrupted, Status::Interrupted]
+    expect_statuses(
+        &results(&outcome),
+        &[Status::Interrupted, Status::Interrupted],
+        "",
     );
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
@@ -317,7 +322,7 @@ fn a_shard_killed_from_outside_is_an_error_and_the_others_finish() {
     );
     let outcome = finish(child, Duration::from_secs(120)).code(3);
     let results = results(&outcome);
-    assert_eq!(statuses(&results), [Status::Passed, Status::Error]);
+    expect_statuses(&results, &[Status::Passed, Status::Error], "");
     assert_eq!(results[1].exit_code, Some(137));
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
@@ -333,7 +338,7 @@ fn two_runs_at_once_do_not_interfere() {
     for (child, name) in [(first, "first"), (second, "second")] {
         let outcome = finish(child, Duration::from_secs(120)).code(0);
         let results = results(&outcome);
-        assert_eq!(statuses(&results), [Status::Passed; 2], "{name}");
+        expect_statuses(&results, &[Status::Passed; 2], name);
         for shard in 1..=2 {
             let result = stacks.out(&format!("{name}/shard-{shard}/result.txt"));
             assert_eq!(read(&result), "1 \n", "{name}");
