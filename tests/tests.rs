@@ -4,6 +4,7 @@
 mod util;
 
 mod cov_merge;
+mod example;
 mod flaky;
 mod github_runner;
 mod junit_merge;

@@ -191,3 +191,22 @@ pub fn local_images() -> Vec<(String, String)> {
         .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
         .collect()
 }
+
+/// Tests that raise the example's own stack (`examples/shop`) hold this: its
+/// fixed `container_name` and published port allow one copy per machine, and
+/// other test processes (other checkouts, CI) may want it too. The lock is an
+/// abstract Unix socket, which the kernel frees when the process dies.
+pub fn example_stack_lock() -> std::os::unix::net::UnixListener {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let name = SocketAddr::from_abstract_name(b"shardstack-example-stack").unwrap();
+    loop {
+        match UnixListener::bind_addr(&name) {
+            Ok(held) => return held,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                std::thread::sleep(std::time::Duration::from_millis(500))
+            }
+            Err(e) => panic!("cannot take the example stack lock: {e}"),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The example project, `examples/shop`, on real containers: its suite
+//! passes when it runs alone in one compose stack, and under `pytest -n 4`
+//! sharing one stack exactly the tests marked `isolation` fail. That failure
+//! is the problem shardstack exists to solve; the other tools' tests and the
+//! demo rely on both facts.
+//!
+//! The compose file's fixed `container_name` and published port allow one
+//! copy per machine, so every test here holds `example_stack_lock()`, raises
+//! its own compose project and takes it down with its volumes when it ends.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use shared::junit::model::{Case, Outcome};
+use shared::junit::read::{Event, Reader};
+use shared::nodeid;
+
+use crate::util::{Dir, docker_lock, example_stack_lock, local_images, root};
+
+/// A test's (classname, name) as pytest writes it in JUnit XML.
+type Key = (String, String);
+
+/// One compose project of the example, taken down with its volumes on drop.
+struct Stack {
+    project: String,
+    compose: Vec<String>,
+    out: Dir,
+}
+
+impl Stack {
+    fn new(name: &str) -> Stack {
+        for (_, image) in local_images() {
+            let found = Command::new("docker")
+                .args(["image", "inspect", &image])
+                .output()
+                .unwrap();
+            assert!(
+                found.status.success(),
+                "no image {image}: run `make images` first"
+            );
+        }
+        let stack = Stack {
+            project: format!("shardstack-example-{name}-{}", std::process::id()),
+            compose: compose_program(),
+            out: Dir::new(),
+        };
+        stack.compose_ok(&["build", "--quiet", "app"]);
+        stack
+    }
+
+    fn file() -> PathBuf {
+        root().join("examples/shop/docker-compose.yml")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        // A hung container must not hang CI: the guard below still cleans up.
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--kill-after=10", "900"])
+            .args(&self.compose)
+            .arg("-p")
+            .arg(&self.project)
+            .arg("-f")
+            .arg(Self::file())
+            .args(args)
+            .envs(local_images());
+        cmd
+    }
+
+    fn compose_ok(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "compose {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// `pytest ARGS` in a fresh app container, with `/out` mounted from this
+    /// test's scratch folder (and coverage data kept out of the source tree).
+    fn pytest(&self, args: &[&str]) -> Output {
+        let volume = format!("{}:/out", self.out.path().display());
+        let mut run = vec![
+            "run",
+            "--rm",
+            "-v",
+            &volume,
+            "-e",
+            "COVERAGE_FILE=/out/.coverage",
+            "app",
+            "pytest",
+        ];
+        run.extend_from_slice(args);
+        self.command(&run).output().unwrap()
+    }
+
+    /// The tests marked `isolation`, listed by pytest itself.
+    fn isolation_tests(&self) -> BTreeSet<Key> {
+        let output = self
+            .command(&[
+                "run",
+                "--rm",
+                "--no-deps",
+                "app",
+                "pytest",
+                "--collect-only",
+                "-q",
+                "-m",
+                "isolation",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "collection failed:\n{stdout}");
+        stdout
+            .lines()
+            .filter(|line| line.contains("::"))
+            .map(nodeid::junit_key)
+            .collect()
+    }
+
+    fn junit(&self) -> PathBuf {
+        self.out.join("junit.xml")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self
+            .command(&["down", "-v", "--remove-orphans", "--timeout", "5"])
+            .output();
+    }
+}
+
+/// `docker compose` (v2) when it works, else `docker-compose` (v1), as the
+/// tools choose; `SHARDSTACK_COMPOSE` overrides.
+fn compose_program() -> Vec<String> {
+    if let Ok(program) = std::env::var("SHARDSTACK_COMPOSE") {
+        return program.split_whitespace().map(str::to_string).collect();
+    }
+    let v2 = Command::new("docker").args(["compose", "version"]).output();
+    if v2.is_ok_and(|output| output.status.success()) {
+        vec!["docker".into(), "compose".into()]
+    } else {
+        vec!["docker-compose".into()]
+    }
+}
+
+/// Every test case of a JUnit report.
+fn cases(path: &Path) -> Vec<Case> {
+    let mut reader = Reader::open(path, "junit.xml").unwrap();
+    let mut found = Vec::new();
+    while let Some(event) = reader.next_event().unwrap() {
+        if let Event::Case(case) = event {
+            found.push(case);
+        }
+    }
+    found
+}
+
+fn keys_where(cases: &[Case], keep: impl Fn(Outcome) -> bool) -> BTreeSet<Key> {
+    cases
+        .iter()
+        .filter(|case| keep(case.outcome()))
+        .map(|case| (case.classname.clone(), case.name.clone()))
+        .collect()
+}
+
+/// pytest's "short test summary info": one line per failed test, with why.
+fn failure_lines(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("FAILED ") || line.starts_with("ERROR "))
+        .collect();
+    lines.join("\n")
+}
+
+fn summary(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().rev().find(|line| !line.trim().is_empty());
+    last.unwrap_or_default().to_string()
+}
+
+#[test]
+fn suite_passes_sequentially_in_one_stack() {
+    let _docker = docker_lock();
+    let _stack = example_stack_lock();
+    let stack = Stack::new("seq");
+    let isolation = stack.isolation_tests();
+
+    let output = stack.pytest(&["--junit-xml=/out/junit.xml"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "the suite failed alone:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("example suite, sequential: {}", summary(&output));
+
+    let cases = cases(&stack.junit());
+    assert!(cases.len() >= 300, "only {} tests", cases.len());
+    assert_eq!(
+        keys_where(&cases, |o| o != Outcome::Passed),
+        BTreeSet::new()
+    );
+    // The isolation-sensitive tests are a minority, and ran (and passed) here.
+    let share = isolation.len() as f64 / cases.len() as f64;
+    assert!(
+        (0.05..=0.10).contains(&share),
+        "{} of {}",
+        isolation.len(),
+        cases.len()
+    );
+    assert!(isolation.is_subset(&keys_where(&cases, |o| o == Outcome::Passed)));
+}
+
+#[test]
+fn under_xdist_exactly_the_isolation_tests_fail() {
+    let _docker = docker_lock();
+    let _stack = example_stack_lock();
+    let stack = Stack::new("xdist");
+    let isolation = stack.isolation_tests();
+
+    let output = stack.pytest(&["-n", "4", "--junit-xml=/out/junit.xml"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "pytest -n 4 should report test failures:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("example suite, pytest -n 4: {}", summary(&output));
+
+    let cases = cases(&stack.junit());
+    let broken = keys_where(&cases, |o| matches!(o, Outcome::Failed | Outcome::Error));
+    assert_eq!(
+        broken,
+        isolation,
+        "pytest's summary:\n{}",
+        failure_lines(&output)
+    );
+    assert_eq!(
+        keys_where(&cases, |o| o == Outcome::Passed).len(),
+        cases.len() - isolation.len()
+    );
+}
