@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for stack-report
 
-.PHONY: help build test lint man install uninstall images static
+.PHONY: help build test lint man install uninstall images static demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -43,3 +43,7 @@ uninstall: ## Remove what install put under PREFIX
 
 images: ## Build the example's container images from Debian packages (no registry; root)
 	images/build
+
+# The demo's pipeline reads like a project's own Makefile: examples/demo/Makefile.
+demo: build images ## The example's suite through the whole pipeline; outputs in .shardstack/demo/
+	$(MAKE) --no-print-directory -f examples/demo/Makefile

@@ -9,6 +9,7 @@ mod flaky;
 mod github_runner;
 mod junit_merge;
 mod man;
+mod pipeline;
 mod shard_plan;
 mod stack_report;
 mod stack_run;
