@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for stack-report
 
-.PHONY: help build test lint man install uninstall images static demo
+.PHONY: help setup build test lint man install uninstall images static demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -14,7 +14,10 @@ help: ## List the targets
 build: ## Build the release binaries into target/release
 	$(CARGO) build --release --locked
 
-test: ## Run every test: unit, CLI, and integration against real services
+setup: ## Install the system packages and Python tools the tests need (idempotent)
+	scripts/setup
+
+test: images ## Run every test: unit, CLI, and integration against real services
 	$(CARGO) test --workspace --locked
 
 lint: ## Check formatting and clippy, warnings as errors
@@ -41,7 +44,7 @@ uninstall: ## Remove what install put under PREFIX
 	for tool in $(TOOLS) wait-for-it.sh; do rm -f $(BINDIR)/$$tool; done
 	for tool in $(TOOLS); do rm -f $(MANDIR)/$$tool.1; done
 
-images: ## Build the example's container images from Debian packages (no registry; root)
+images: setup ## Build the example's container images from Debian packages (no registry; root)
 	images/build
 
 # The demo's pipeline reads like a project's own Makefile: examples/demo/Makefile.
