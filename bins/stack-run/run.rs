@@ -470,7 +470,9 @@ fn build(run: &Run) -> anyhow::Result<()> {
     let mut cmd = run
         .compose
         .project(&format!("{}-{}-build", run.prefix, run.run_id), &file);
-    cmd.arg("build").args(&services);
+    // The legacy builder keeps a failed step's container unless told not to:
+    // a failed build must leave nothing behind either.
+    cmd.arg("build").arg("--force-rm").args(&services);
     match run
         .children
         .run_logged(cmd, &log, Arc::new(|_: &str| {}), || run.stop.requested())?
