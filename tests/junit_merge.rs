@@ -309,7 +309,7 @@ fn expect_reports_planned_tests_without_a_result_as_errors() {
     );
     let text = dir.read("unit.xml");
     assert!(text.contains(
-        r#"<testcase classname="tests.db.test_models.TestUser.TestAdmin" name="test_grant" file="tests/db/test_models.py" time="0.000"><error type="NotRun" message="did not run: shard 2 reported no result for it">"#
+        r#"<testcase classname="tests.db.test_models.TestUser.TestAdmin" name="test_grant" file="tests/db/test_models.py"><error type="NotRun" message="did not run: shard 2 reported no result for it">"#
     ));
 }
 
@@ -338,7 +338,7 @@ fn expect_takes_bare_ids() {
         .arg(fixture("junit-merge/go/report.xml"))
         .succeeds();
     assert!(run.stdout.contains(
-        r#"<testcase classname="tests.test_new" name="test_a[x::y]" file="tests/test_new.py" time="0.000"><error type="NotRun" message="did not run: no report has a result for it">"#
+        r#"<testcase classname="tests.test_new" name="test_a[x::y]" file="tests/test_new.py"><error type="NotRun" message="did not run: no report has a result for it">"#
     ));
     assert!(
         run.stdout

@@ -455,6 +455,46 @@ fn save_durations_folds_the_last_run_into_test_durations() {
 }
 
 #[test]
+fn tests_that_did_not_run_keep_their_recorded_duration() {
+    // Regression: junit-merge --expect records a crashed shard's tests as
+    // errors; saving durations from that report must not teach 0 s for them.
+    let dir = Dir::new();
+    let saved = dir.write(".test_durations", read("durations.json"));
+    let report = dir.write(
+        "junit.xml",
+        r#"<testsuite><testcase classname="tests.test_users" name="test_login" file="tests/test_users.py" time="0.5"/></testsuite>"#,
+    );
+    let plan = dir.write(
+        "plan.tsv",
+        "1\ttests/test_users.py::test_login\n2\ttests/test_orders.py::TestOrders::test_create\n",
+    );
+    let merged = dir.join("unit.xml");
+    tool("junit-merge")
+        .arg("--expect")
+        .arg(&plan)
+        .arg(&report)
+        .arg("-o")
+        .arg(&merged)
+        .succeeds();
+    tool("shard-plan")
+        .arg("-d")
+        .arg(&saved)
+        .arg("-d")
+        .arg(&merged)
+        .arg("--save-durations")
+        .arg(&saved)
+        .stdin("tests/test_users.py::test_login\ntests/test_orders.py::TestOrders::test_create\n")
+        .succeeds();
+    let new: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&dir.read(".test_durations")).unwrap();
+    assert_eq!(new["tests/test_users.py::test_login"], 0.5);
+    assert_eq!(
+        new["tests/test_orders.py::TestOrders::test_create"],
+        0.300838763999991
+    );
+}
+
+#[test]
 fn plan_options_need_shards() {
     tool("shard-plan")
         .args(["--shard", "1"])
