@@ -16,7 +16,10 @@ use shared::junit::model::{Case, Outcome};
 use shared::junit::read::{Event, Reader};
 use shared::nodeid;
 
-use crate::util::{Dir, docker_lock, example_stack_lock, local_images, root};
+use shared::plan;
+use shared::results::{ShardResult, Status};
+
+use crate::util::{Dir, docker_lock, example_stack_lock, local_images, root, tool};
 
 /// A test's (classname, name) as pytest writes it in JUnit XML.
 type Key = (String, String);
@@ -95,28 +98,33 @@ impl Stack {
         self.command(&run).output().unwrap()
     }
 
-    /// The tests marked `isolation`, listed by pytest itself.
-    fn isolation_tests(&self) -> BTreeSet<Key> {
-        let output = self
-            .command(&[
-                "run",
-                "--rm",
-                "--no-deps",
-                "app",
-                "pytest",
-                "--collect-only",
-                "-q",
-                "-m",
-                "isolation",
-            ])
-            .output()
-            .unwrap();
+    /// The ids pytest collects, with extra ARGS (`-m isolation`).
+    fn collect(&self, args: &[&str]) -> Vec<String> {
+        let mut run = vec![
+            "run",
+            "--rm",
+            "--no-deps",
+            "app",
+            "pytest",
+            "--collect-only",
+            "-q",
+        ];
+        run.extend_from_slice(args);
+        let output = self.command(&run).output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "collection failed:\n{stdout}");
         stdout
             .lines()
             .filter(|line| line.contains("::"))
-            .map(nodeid::junit_key)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The tests marked `isolation`, listed by pytest itself.
+    fn isolation_tests(&self) -> BTreeSet<Key> {
+        self.collect(&["-m", "isolation"])
+            .iter()
+            .map(|id| nodeid::junit_key(id))
             .collect()
     }
 
@@ -245,5 +253,93 @@ fn under_xdist_exactly_the_isolation_tests_fail() {
     assert_eq!(
         keys_where(&cases, |o| o == Outcome::Passed).len(),
         cases.len() - isolation.len()
+    );
+}
+
+#[test]
+fn stack_run_passes_the_whole_suite_in_three_shards() {
+    // What xdist breaks, shards keep: each shard has its own PostgreSQL and
+    // Redis, so the isolation tests pass. No example_stack_lock: stack-run
+    // drops the fixed container_name and the published port.
+    let _docker = docker_lock();
+    let stack = Stack::new("shards");
+    let ids = stack.collect(&[]);
+    let isolation = stack.isolation_tests();
+    let plan = tool("shard-plan")
+        .args(["--shards", "3"])
+        .stdin(ids.join("\n"))
+        .succeeds()
+        .stdout;
+    let plan_path = stack.out.write("plan.tsv", &plan);
+    let reports = stack.out.join("reports");
+
+    let run = tool("stack-run")
+        .arg("-f")
+        .arg(Stack::file())
+        .args(["--service", "app", "--prefix", &stack.project, "--plan"])
+        .arg(&plan_path)
+        .arg("--out")
+        .arg(&reports)
+        .args(["--", "pytest", "@{tests}", "--junit-xml={out}/junit.xml"])
+        .args([
+            "--cov",
+            "--cov-branch",
+            "--cov-report=json:{out}/coverage.json",
+        ]);
+    let outcome = local_images()
+        .into_iter()
+        .fold(run, |run, (key, value)| run.env(&key, value))
+        .run()
+        .code(0);
+    let mut results: Vec<ShardResult> = outcome
+        .stdout
+        .lines()
+        .map(|line| ShardResult::from_json(line).unwrap())
+        .collect();
+    results.sort_by_key(|result| result.shard);
+    let statuses: Vec<(u32, Status)> = results.iter().map(|r| (r.shard, r.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            (1, Status::Passed),
+            (2, Status::Passed),
+            (3, Status::Passed)
+        ]
+    );
+
+    let planned = plan::read("plan.tsv", plan.as_bytes()).unwrap();
+    let mut ran = BTreeSet::new();
+    for shard in 1..=3 {
+        let out = reports.join(format!("shard-{shard}"));
+        assert!(
+            out.join("coverage.json").is_file(),
+            "shard {shard}: no coverage.json"
+        );
+        assert!(out.join("log.txt").is_file(), "shard {shard}: no log.txt");
+        let cases = cases(&out.join("junit.xml"));
+        let expected: BTreeSet<Key> = planned
+            .iter()
+            .filter(|entry| entry.shard == Some(shard))
+            .map(|entry| nodeid::junit_key(&entry.id))
+            .collect();
+        assert_eq!(
+            keys_where(&cases, |o| o == Outcome::Passed),
+            expected,
+            "shard {shard}"
+        );
+        ran.extend(expected);
+    }
+    assert_eq!(ran.len(), ids.len());
+    assert!(isolation.is_subset(&ran));
+
+    let left = Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=io.shardstack.prefix={}", stack.project))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout),
+        "",
+        "containers left behind"
     );
 }
