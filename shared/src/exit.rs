@@ -20,23 +20,6 @@ pub const SIGINT: i32 = 130;
 /// Terminated by SIGTERM (128 + 15), after cleaning up.
 pub const SIGTERM: i32 = 143;
 
-/// Every status with its meaning, for help text and man pages.
-pub const TABLE: &[(i32, &str)] = &[
-    (SUCCESS, "success"),
-    (
-        FAILURES,
-        "the job ran and found failures (tests failed, coverage under --fail-under)",
-    ),
-    (USAGE, "usage or input error"),
-    (
-        INFRA,
-        "infrastructure error (docker or compose failed, a shard crashed)",
-    ),
-    (TIMEOUT, "wait-for timed out"),
-    (SIGINT, "interrupted by SIGINT, after cleanup"),
-    (SIGTERM, "terminated by SIGTERM, after cleanup"),
-];
-
 /// An error that knows which status the program should end with.
 #[derive(Debug)]
 pub struct Exit {
