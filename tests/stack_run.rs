@@ -446,3 +446,32 @@ fn bad_plans_and_flags_are_usage_errors() {
             "the compose file has no service \"web\" (it has: app, cache)",
         );
 }
+
+/// `make test` runs this module under each compose (SHARDSTACK_COMPOSE); the
+/// program named there is the one that raised the stack, and Compose v2's
+/// standalone binary (`docker-compose-v2`, from `scripts/setup`) works as
+/// well as the `docker compose` plugin.
+#[test]
+fn the_chosen_compose_raises_the_stack() {
+    let _lock = docker_lock();
+    let asked = std::env::var("SHARDSTACK_COMPOSE").ok();
+    let mut programs: Vec<String> = asked.into_iter().collect();
+    programs.push("docker-compose-v2".into());
+    for program in programs {
+        let stacks = Stacks::new("program");
+        let outcome = stacks
+            .command("light.yml", "out")
+            .env("SHARDSTACK_COMPOSE", &program)
+            .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+            .stdin("1\tok\n")
+            .succeeds();
+        expect_statuses(&results(&outcome), &[Status::Passed], &program);
+        let log = read(&stacks.out("out/shard-1/log.txt"));
+        let up = log.lines().find(|line| line.contains(" up -d ")).unwrap();
+        assert!(
+            up.starts_with(&format!("stack-run: $ {program} --project-directory")),
+            "{program}: {up}"
+        );
+        assert_eq!(stacks.leftovers(), Vec::<String>::new(), "{program}");
+    }
+}

@@ -369,6 +369,85 @@ volumes:
     name: fixed-vol
 "#;
 
+    /// What Compose v2.40 `config` prints for the same file: a `name:`, long
+    /// port syntax with published ports as strings, `depends_on` conditions
+    /// everywhere, label lists as mappings, the default network named, and
+    /// the unused external network left out.
+    const CONFIG_V2: &str = r#"name: v2c
+services:
+  app:
+    build:
+      context: /src
+      dockerfile: Dockerfile
+    container_name: fixed-app
+    depends_on:
+      db:
+        condition: service_healthy
+        required: true
+    environment:
+      PRICE: $$5
+    image: myapp
+    labels:
+      a: b
+    networks:
+      default: null
+    ports:
+      - mode: ingress
+        target: 8000
+        published: "8000"
+        protocol: tcp
+      - mode: ingress
+        host_ip: 127.0.0.1
+        target: 9000
+        published: "9000"
+        protocol: udp
+    volumes:
+      - type: bind
+        source: /src
+        target: /code
+        bind:
+          create_host_path: true
+  cache:
+    image: redis
+    labels:
+      x: "y"
+    networks:
+      default: null
+  db:
+    depends_on:
+      cache:
+        condition: service_started
+        restart: true
+        required: true
+    image: postgres
+    links:
+      - cache:redis
+    networks:
+      back: null
+      default: null
+    ports:
+      - mode: ingress
+        target: 5432
+        published: "5432"
+        protocol: tcp
+    volumes:
+      - type: volume
+        source: dbdata
+        target: /var/lib/postgresql/data
+        volume: {}
+  unrelated:
+    image: nginx
+    network_mode: host
+networks:
+  back:
+    name: fixed-net
+  default:
+    name: v2c_default
+volumes:
+  dbdata:
+    name: fixed-vol
+"#;
+
     fn labels() -> Labels {
         vec![("io.shardstack.run".into(), "abc123".into())]
     }
@@ -434,6 +513,27 @@ volumes:
         );
         assert_eq!(doc["networks"]["shared"], json!({"external": true}));
         assert_eq!(doc["version"], json!("3.8"));
+    }
+
+    #[test]
+    fn compose_v2_output_is_isolated_alike() {
+        let model = Model::parse(CONFIG_V2).unwrap();
+        assert_eq!(model.sidecars("app").unwrap(), ["cache", "db"]);
+        let doc = model.shard_file(&labels(), &images(), "app", Path::new("/out/shard-2"));
+        assert_eq!(doc.get("name"), None, "-p names the project");
+        let app = &doc["services"]["app"];
+        assert_eq!(app.get("container_name"), None);
+        assert_eq!(app.get("ports"), None);
+        assert_eq!(app["expose"], json!(["8000", "9000/udp"]));
+        assert_eq!(doc["services"]["db"]["expose"], json!(["5432"]));
+        assert_eq!(doc["networks"]["back"].get("name"), None);
+        assert_eq!(doc["networks"]["default"].get("name"), None);
+        assert_eq!(doc["volumes"]["dbdata"].get("name"), None);
+        assert_eq!(
+            doc["services"]["cache"]["labels"],
+            json!({"x": "y", "io.shardstack.run": "abc123"})
+        );
+        assert_eq!(doc.get("version"), None);
     }
 
     #[test]
