@@ -343,3 +343,37 @@ fn stack_run_passes_the_whole_suite_in_three_shards() {
         "containers left behind"
     );
 }
+
+/// The demo's print-out counts the merged report's test cases, and says
+/// when its counts disagree (issue 12: pytest 9 counts every subtest): here
+/// on the real pytest shards of `tests/fixtures/pytest-counts`.
+#[test]
+fn demo_summary_counts_test_cases() {
+    let out = Dir::new();
+    let fixture = |name: &str| crate::util::fixture(&format!("pytest-counts/{name}"));
+    std::fs::copy(fixture("plan.tsv"), out.join("plan.tsv")).unwrap();
+    tool("junit-merge")
+        .arg("--expect")
+        .arg(fixture("plan.tsv"))
+        .arg(fixture("shard-1.xml"))
+        .arg(fixture("shard-2.xml"))
+        .arg("-o")
+        .arg(out.join("unit.xml"))
+        .succeeds();
+    out.write(
+        "results.jsonl",
+        r#"{"shard":1,"shards":1,"project":"p","status":"failed","exit_code":1,"tests":13,"up_seconds":1,"run_seconds":2,"down_seconds":3,"out":"o","message":null}"#,
+    );
+    out.write("coverage.txt", "Name Stmts Miss Cover\nTOTAL 10 1 90%\n");
+    let printed = crate::util::command(root().join("examples/demo/summary"))
+        .arg(out.path())
+        .succeeds()
+        .stdout;
+    assert!(
+        printed.contains(
+            "  tests: 14 test cases for 13 planned; 5 passed, 3 failed, 3 errors (0 not run), 3 skipped\n\
+             \x20 note: unit.xml's counts say 24 tests, 4 failures, 4 errors, 3 skipped"
+        ),
+        "{printed}"
+    );
+}

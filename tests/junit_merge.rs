@@ -346,6 +346,41 @@ fn expect_takes_bare_ids() {
     );
 }
 
+/// Regression (issue 12): pytest 9 counts every passing subtest in its
+/// `tests` attribute (`tests/fixtures/pytest-counts`). The merged report
+/// keeps what the inputs say; a note names each input whose counts
+/// disagree with its test cases, with both.
+#[test]
+fn inputs_whose_counts_disagree_with_their_cases_are_kept_and_noted() {
+    let dir = Dir::new();
+    let shard = |k| fixture(&format!("pytest-counts/shard-{k}.xml"));
+    let out = dir.join("unit.xml");
+    let run = tool("junit-merge")
+        .arg("--expect")
+        .arg(fixture("pytest-counts/plan.tsv"))
+        .arg(shard(1))
+        .arg(shard(2))
+        .arg("-o")
+        .arg(&out)
+        .succeeds();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "junit-merge: note: {}: its counts say 10 tests, 0 failures, 0 errors, 2 skipped; \
+             its 5 test cases: 3 passed, 0 failed, 0 errors, 2 skipped; \
+             the merged report keeps its counts\n\
+             junit-merge: note: {}: its counts say 14 tests, 4 failures, 4 errors, 1 skipped; \
+             its 9 test cases: 2 passed, 3 failed, 3 errors, 1 skipped; \
+             the merged report keeps its counts\n",
+            shard(1).display(),
+            shard(2).display()
+        ),
+        "every planned test has a result: no other message"
+    );
+    assert_eq!(numbers(&root_counts(&out)), counts(24, 4, 4, 3));
+    assert_eq!(view(&[&out]), view(&[shard(1), shard(2)]));
+}
+
 /// Run junit-merge on one bad input, with `-o` over an existing file.
 fn refused(content: &[u8], needle: &str) {
     let dir = Dir::new();

@@ -206,3 +206,80 @@ fn bad_input_is_an_error_and_writes_nothing() {
         .run()
         .fails_with(2, "--format svg needs --results");
 }
+
+/// Regression (issue 12): on a real pytest 9 suite, the summary said
+/// "1670 tests, 1651 passed" where pytest said "1625 passed, 19 skipped":
+/// pytest's `tests` attribute counts every passing subtest. The summary
+/// counts the test cases and says when the report's counts disagree
+/// (`tests/fixtures/pytest-counts`).
+#[test]
+fn a_real_pytest_report_is_counted_by_its_test_cases() {
+    let outcome = tool("stack-report")
+        .arg("--junit")
+        .arg(fixture("pytest-counts/shard-1.xml"))
+        .succeeds();
+    // pytest: "3 passed, 2 skipped, 5 subtests passed"; tests="10".
+    assert!(
+        outcome.stdout.contains("| 5 | 3 | 0 | 0 | 2 | 0 |"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(outcome.stdout.contains(
+        "Counted from the 5 test cases. The report's own counts say 10 tests, \
+         0 failures, 0 errors, 2 skipped"
+    ));
+    assert!(
+        outcome.stderr.contains(
+            "pytest-counts/shard-1.xml: its counts say 10 tests, 0 failures, 0 errors, \
+             2 skipped; its 5 test cases: 3 passed, 0 failed, 0 errors, 2 skipped; \
+             the summary counts the test cases\n"
+        ),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn merged_pytest_shards_are_counted_by_their_test_cases() {
+    let dir = Dir::new();
+    let unit = dir.join("unit.xml");
+    tool("junit-merge")
+        .arg("--expect")
+        .arg(fixture("pytest-counts/plan.tsv"))
+        .arg(fixture("pytest-counts/shard-1.xml"))
+        .arg(fixture("pytest-counts/shard-2.xml"))
+        .arg("-o")
+        .arg(&unit)
+        .succeeds();
+    let outcome = tool("stack-report").arg("--junit").arg(&unit).succeeds();
+    // 13 planned tests, 14 cases: pytest writes a test that fails and then
+    // errors in teardown as two cases of one name, a failure and an error.
+    assert!(
+        outcome.stdout.contains("| 14 | 5 | 3 | 3 | 3 | 0 |"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("The report's own counts say 24 tests, 4 failures, 4 errors, 3 skipped")
+    );
+    assert!(outcome.stdout.contains("### Failed tests (6)"));
+    assert!(
+        outcome.stderr.contains(
+            "its counts say 24 tests, 4 failures, 4 errors, 3 skipped; its 14 test cases"
+        ),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_report_whose_counts_agree_gets_no_note() {
+    let outcome = tool("stack-report")
+        .arg("--junit")
+        .arg(fixture("stack-report/unit.xml"))
+        .succeeds();
+    assert_eq!(outcome.stderr, "");
+    assert!(!outcome.stdout.contains("Counted from"));
+}

@@ -15,6 +15,9 @@ use shared::help::{Example, after_help};
 /// time the sums of the inputs' top-level suites. A dashboard reading the
 /// result sees the same tests, outcomes, counts and duration as reading all
 /// the inputs. The output does not depend on the order of the inputs.
+/// An input whose counts disagree with its test cases (pytest 9 counts
+/// every passing subtest in tests) is kept as it is, with a note on stderr
+/// giving both.
 ///
 /// Inputs stream through twice (once to check and add up, once to copy), so
 /// memory stays small however large they are. A malformed input, one that is

@@ -101,6 +101,12 @@ fn check(
         }
     }
     input.totals = reader.totals();
+    if let Some(disagreement) = reader.tally().disagreement(&input.totals) {
+        eprintln!(
+            "junit-merge: note: {}: {disagreement}; the merged report keeps its counts",
+            input.name
+        );
+    }
     Ok(())
 }
 

@@ -1,18 +1,23 @@
-//! The merged JUnit report as the summary needs it: the totals, and for
-//! each test case its outcome, time, and where and why it failed.
+//! The merged JUnit report as the summary needs it: its counts, its test
+//! cases by outcome (what the summary counts), and for each test case its
+//! outcome, time, and where and why it failed.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use shared::junit::model::{Counts, Outcome, parse_count};
+use shared::junit::model::{Counts, Outcome, Tally, parse_count};
 use shared::junit::read::{Event, Reader};
 use shared::nodeid::from_junit;
 use shared::xml;
 
 /// What the summary reads from a report.
 pub struct Report {
+    /// What the report's count attributes say (a suite without them counted
+    /// from its content).
     pub totals: Counts,
+    /// The test cases by outcome: the numbers the summary gives.
+    pub tally: Tally,
     pub cases: Vec<TestCase>,
 }
 
@@ -119,6 +124,7 @@ impl Report {
         learn_files(&mut cases);
         Ok(Report {
             totals: reader.totals(),
+            tally: reader.tally(),
             cases,
         })
     }

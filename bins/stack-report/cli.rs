@@ -9,7 +9,9 @@ use shared::help::{Example, after_help};
 /// Report on a stack-run: a Markdown summary, or an SVG timeline of the shards.
 ///
 /// The Markdown summary, fit for $GITHUB_STEP_SUMMARY or a merge request
-/// comment, gives the totals, the failed tests with file and line, the flaky
+/// comment, gives the totals (the test cases by outcome; where the report's
+/// own counts say otherwise, as pytest's do with subtests, a line and a note
+/// on stderr give both), the failed tests with file and line, the flaky
 /// tests (failed, then passed on a rerun: see stack-run --rerun-failed and
 /// junit-merge), the slowest tests, and each shard's times. It reads
 /// stack-run's result lines (--results) and the merged JUnit XML (--junit),

@@ -31,6 +31,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Format::Markdown => {
             let junit = cli.junit.as_deref().map(cases::Report::read).transpose()?;
+            if let (Some(report), Some(path)) = (&junit, &cli.junit) {
+                if let Some(disagreement) = report.tally.disagreement(&report.totals) {
+                    eprintln!(
+                        "stack-report: note: {}: {disagreement}; the summary counts the test cases",
+                        path.display()
+                    );
+                }
+            }
             markdown::summary(results.as_deref(), junit.as_ref(), cli.slowest)
         }
     };

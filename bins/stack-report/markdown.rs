@@ -73,9 +73,11 @@ pub fn summary(results: Option<&[ShardResult]>, junit: Option<&Report>, slowest:
     out
 }
 
+/// The totals: test cases by outcome, and a line when the report's own
+/// counts say otherwise (pytest counts each subtest in them), so the two
+/// numbers a reader may see are both explained.
 fn totals(out: &mut String, report: &Report) {
-    let t = &report.totals;
-    let passed = t.tests.saturating_sub(t.failures + t.errors + t.skipped);
+    let t = &report.tally;
     let flaky = report
         .cases
         .iter()
@@ -85,13 +87,28 @@ fn totals(out: &mut String, report: &Report) {
         out,
         "| tests | passed | failed | errors | skipped | flaky | time in tests |\n\
          | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
-         | {} | {passed} | {} | {} | {} | {flaky} | {} |\n",
-        t.tests,
-        t.failures,
+         | {} | {} | {} | {} | {} | {flaky} | {} |\n",
+        t.tests(),
+        t.passed,
+        t.failed,
         t.errors,
         t.skipped,
-        seconds(t.time.as_secs_f64())
+        seconds(report.totals.time.as_secs_f64())
     );
+    if t.disagreement(&report.totals).is_some() {
+        let c = &report.totals;
+        let _ = writeln!(
+            out,
+            "\nCounted from the {} test cases. The report's own counts say {} tests, \
+             {} failures, {} errors, {} skipped: pytest, for one, counts every subtest there, \
+             and both errors of a test whose setup and teardown broke.",
+            t.tests(),
+            c.tests,
+            c.failures,
+            c.errors,
+            c.skipped
+        );
+    }
 }
 
 /// One sentence on the run: shards, wall time, how they ended.

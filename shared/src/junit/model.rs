@@ -142,6 +142,66 @@ impl Case {
     }
 }
 
+/// How many test cases ended each way: the numbers shardstack tells a
+/// person. A report's count attributes can say otherwise (pytest counts
+/// every passing subtest in `tests`, and both errors of a test whose setup
+/// and teardown broke); the cases are what a dashboard lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: u64,
+    pub failed: u64,
+    pub errors: u64,
+    pub skipped: u64,
+}
+
+impl Tally {
+    /// Count one case by its outcome: the one place cases are counted.
+    pub fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Error => self.errors += 1,
+        }
+    }
+
+    /// Add another tally's cases (reports summed).
+    pub fn merge(&mut self, other: &Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+    }
+
+    /// The number of test cases.
+    pub fn tests(&self) -> u64 {
+        self.passed + self.failed + self.errors + self.skipped
+    }
+
+    /// Where a report's counts (its attributes, or what its content adds
+    /// up to where it has none) disagree with its cases: both, in words for
+    /// a note; `None` when they agree.
+    pub fn disagreement(&self, counts: &Counts) -> Option<String> {
+        let said = (counts.tests, counts.failures, counts.errors, counts.skipped);
+        if said == (self.tests(), self.failed, self.errors, self.skipped) {
+            return None;
+        }
+        Some(format!(
+            "its counts say {} tests, {} failures, {} errors, {} skipped; \
+             its {} test cases: {} passed, {} failed, {} errors, {} skipped",
+            counts.tests,
+            counts.failures,
+            counts.errors,
+            counts.skipped,
+            self.tests(),
+            self.passed,
+            self.failed,
+            self.errors,
+            self.skipped
+        ))
+    }
+}
+
 /// A count attribute: a whole number, surrounding blanks allowed.
 pub fn parse_count(text: &str) -> Option<u64> {
     text.trim().parse().ok()
@@ -214,5 +274,50 @@ mod tests {
         assert_eq!(case.outcome(), Outcome::Error);
         let counts = case.counts();
         assert_eq!((counts.tests, counts.failures, counts.errors), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_tally_counts_each_case_once_by_its_outcome() {
+        let mut tally = Tally::default();
+        for children in [
+            &["failure", "error"][..],
+            &["skipped"],
+            &[],
+            &["flakyFailure"],
+        ] {
+            let mut case = Case::default();
+            children.iter().for_each(|child| case.note_child(child));
+            tally.add(case.outcome());
+        }
+        let expected = Tally {
+            passed: 2,
+            errors: 1,
+            skipped: 1,
+            ..Tally::default()
+        };
+        assert_eq!(tally, expected);
+        assert_eq!(tally.tests(), 4);
+    }
+
+    #[test]
+    fn counts_that_disagree_with_the_cases_are_told() {
+        // pytest 9, three tests, one with a subtest loop of three: tests="6".
+        let tally = Tally {
+            passed: 2,
+            skipped: 1,
+            ..Tally::default()
+        };
+        let mut counts = Counts {
+            tests: 3,
+            skipped: 1,
+            ..Counts::default()
+        };
+        assert_eq!(tally.disagreement(&counts), None);
+        counts.tests = 6;
+        assert_eq!(
+            tally.disagreement(&counts).unwrap(),
+            "its counts say 6 tests, 0 failures, 0 errors, 1 skipped; \
+             its 3 test cases: 2 passed, 0 failed, 0 errors, 1 skipped"
+        );
     }
 }

@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::model::{Case, Counts, Declared};
+use super::model::{Case, Counts, Declared, Tally};
 use crate::xml::{self, Element};
 
 /// One step through a report.
@@ -40,6 +40,7 @@ pub struct Reader {
     /// An event due right after the one just returned.
     pending: Option<Event>,
     totals: Counts,
+    tally: Tally,
 }
 
 /// An open element, and what has been added up inside it so far.
@@ -65,6 +66,7 @@ impl Reader {
             stack: Vec::new(),
             pending: None,
             totals: Counts::default(),
+            tally: Tally::default(),
         })
     }
 
@@ -77,6 +79,7 @@ impl Reader {
             stack: Vec::new(),
             pending: None,
             totals: Counts::default(),
+            tally: Tally::default(),
         })
     }
 
@@ -112,6 +115,12 @@ impl Reader {
     /// The report's counts: the sum of its top suites, as read so far.
     pub fn totals(&self) -> Counts {
         self.totals
+    }
+
+    /// The report's test cases by outcome, as read so far: what to tell a
+    /// person, whatever the counts say.
+    pub fn tally(&self) -> Tally {
+        self.tally
     }
 
     fn open_element(&mut self, element: &Element) -> Result<(), xml::Error> {
@@ -153,7 +162,10 @@ impl Reader {
         let frame = self.stack.pop().expect("the XML reader matched the tags");
         let counts = match &frame.kind {
             Kind::Other => return None,
-            Kind::Case(case) => case.counts(),
+            Kind::Case(case) => {
+                self.tally.add(case.outcome());
+                case.counts()
+            }
             Kind::Suites | Kind::Suite(_) => frame.declared.or(&frame.content),
         };
         match self.stack.last_mut() {
@@ -239,6 +251,19 @@ mod tests {
         assert_eq!(suites[1], ("s".into(), 7, 0, true), "declared failures win");
         assert_eq!(totals.skipped, 1);
         assert_eq!(totals.time, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn cases_are_tallied_apart_from_the_counts() {
+        // Real pytest 9: three passed, two skipped, five passing subtests
+        // it counts in tests="10" (tests/fixtures/pytest-counts).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/pytest-counts/shard-1.xml");
+        let mut reader = Reader::open(&path, "shard-1.xml").unwrap();
+        while reader.next_event().unwrap().is_some() {}
+        let (totals, tally) = (reader.totals(), reader.tally());
+        assert_eq!((totals.tests, totals.skipped), (10, 2));
+        assert_eq!((tally.tests(), tally.passed, tally.skipped), (5, 3, 2));
     }
 
     #[test]
