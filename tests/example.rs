@@ -243,7 +243,7 @@ fn under_xdist_exactly_the_isolation_tests_fail() {
     eprintln!("example suite, pytest -n 4: {}", summary(&output));
 
     let cases = cases(&stack.junit());
-    let broken = keys_where(&cases, |o| matches!(o, Outcome::Failed | Outcome::Error));
+    let broken = keys_where(&cases, Outcome::is_failure);
     assert_eq!(
         broken,
         isolation,

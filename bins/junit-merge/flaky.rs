@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use shared::junit::model::{Case, Counts, Outcome};
+use shared::junit::model::{Case, Counts, Outcome, Problem, ProblemKind};
 use shared::junit::read::{Event, Reader};
 use shared::xml::{self, Element};
 
@@ -30,7 +30,7 @@ pub fn is_rerun(path: &Path) -> bool {
 /// What the second attempts said, and what that changes in the first.
 #[derive(Default)]
 pub struct Reruns {
-    /// The failures and errors of tests that failed again; empty for a pass.
+    /// The second attempts' own failures and errors; empty for a pass.
     second: HashMap<Key, Vec<Problem>>,
     flaky: HashSet<Key>,
     /// Per input, per suite (numbered in document order): the failures and
@@ -40,63 +40,22 @@ pub struct Reruns {
     dropped_totals: Counts,
 }
 
-/// A `<failure>` or `<error>` of a second attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Problem {
-    error: bool,
-    attributes: Vec<(String, String)>,
-    text: String,
-}
-
 impl Reruns {
     /// Read one rerun report.
     pub fn read(&mut self, path: &Path, name: &str) -> Result<(), xml::Error> {
         let mut reader = Reader::open(path, name)?;
-        let mut problems: Vec<Problem> = Vec::new();
-        // The depth of the case being read, and whether a problem is open.
-        let mut case_depth = None;
-        let mut open = false;
         while let Some(event) = reader.next_event()? {
-            match event {
-                Event::Xml { event, depth } => match (&event, case_depth) {
-                    (xml::Event::Start(e) | xml::Event::Empty(e), _)
-                        if e.local_name() == "testcase" =>
-                    {
-                        case_depth = Some(depth);
-                        problems.clear();
-                    }
-                    (xml::Event::Start(e) | xml::Event::Empty(e), Some(case))
-                        if depth == case + 1 && matches!(e.local_name(), "failure" | "error") =>
-                    {
-                        problems.push(Problem {
-                            error: e.local_name() == "error",
-                            attributes: e.attributes.clone(),
-                            text: String::new(),
-                        });
-                        open = matches!(event, xml::Event::Start(_));
-                    }
-                    (xml::Event::End(_), Some(case)) if depth == case + 1 => open = false,
-                    (xml::Event::Text(text) | xml::Event::CData(text), Some(_)) if open => {
-                        if let Some(problem) = problems.last_mut() {
-                            problem.text.push_str(text);
-                        }
-                    }
-                    _ => {}
-                },
-                Event::Case(case) => {
-                    case_depth = None;
-                    match case.outcome() {
-                        Outcome::Passed => {
-                            self.second.insert(key(&case), Vec::new());
-                        }
-                        Outcome::Failed | Outcome::Error => {
-                            self.second
-                                .insert(key(&case), std::mem::take(&mut problems));
-                        }
-                        Outcome::Skipped => {}
-                    }
+            let Event::Case(case) = event else { continue };
+            let key = key(&case);
+            match case.outcome() {
+                Outcome::Passed => {
+                    self.second.insert(key, Vec::new());
                 }
-                Event::Suite { .. } => {}
+                Outcome::Failed | Outcome::Error => {
+                    let own = case.problems.into_iter().filter(|p| p.kind.is_own());
+                    self.second.insert(key, own.collect());
+                }
+                Outcome::Skipped => {}
             }
         }
         Ok(())
@@ -178,7 +137,7 @@ impl Scan<'_> {
             .second
             .get(&key(case))
             .is_some_and(Vec::is_empty);
-        if !passed_later || !matches!(case.outcome(), Outcome::Failed | Outcome::Error) {
+        if !passed_later || !case.outcome().is_failure() {
             return;
         }
         self.reruns.flaky.insert(key(case));
@@ -258,9 +217,7 @@ impl Rewriter<'_> {
                     vec![xml::Event::Empty(e)]
                 }
             }
-            xml::Event::End(name)
-                if child && flaky && matches!(local(&name), "failure" | "error") =>
-            {
+            xml::Event::End(name) if child && flaky && is_own_problem(local(&name)) => {
                 vec![
                     xml::Event::End("stackTrace".into()),
                     xml::Event::End(flaky_name(&name)),
@@ -271,7 +228,7 @@ impl Rewriter<'_> {
                 let mut events = Vec::new();
                 if case.failed && !case.flaky {
                     for problem in self.reruns.second.get(&case.key).into_iter().flatten() {
-                        events.extend(problem.as_rerun());
+                        events.extend(as_rerun(problem));
                     }
                 }
                 events.push(xml::Event::End(name));
@@ -304,7 +261,11 @@ impl Rewriter<'_> {
 
 /// `<failure>` or `<error>`, with or without a namespace prefix.
 fn is_problem(element: &Element) -> bool {
-    matches!(element.local_name(), "failure" | "error")
+    is_own_problem(element.local_name())
+}
+
+fn is_own_problem(local_name: &str) -> bool {
+    ProblemKind::of(local_name).is_some_and(ProblemKind::is_own)
 }
 
 fn local(name: &str) -> &str {
@@ -341,22 +302,21 @@ fn element(name: &str, attributes: Vec<(String, String)>) -> Element {
     }
 }
 
-impl Problem {
-    /// The second attempt's problem, as Surefire writes it.
-    fn as_rerun(&self) -> Vec<xml::Event> {
-        let name = if self.error {
-            "rerunError"
-        } else {
-            "rerunFailure"
-        };
-        vec![
-            xml::Event::Start(element(name, self.attributes.clone())),
-            xml::Event::Start(element("stackTrace", Vec::new())),
-            xml::Event::Text(self.text.clone()),
-            xml::Event::End("stackTrace".into()),
-            xml::Event::End(name.into()),
-        ]
-    }
+/// A second attempt's own failure or error, as Surefire writes it in the
+/// first attempt's case.
+fn as_rerun(problem: &Problem) -> Vec<xml::Event> {
+    let name = if problem.kind.is_error() {
+        "rerunError"
+    } else {
+        "rerunFailure"
+    };
+    vec![
+        xml::Event::Start(element(name, problem.element.attributes.clone())),
+        xml::Event::Start(element("stackTrace", Vec::new())),
+        xml::Event::Text(problem.text.clone()),
+        xml::Event::End("stackTrace".into()),
+        xml::Event::End(name.into()),
+    ]
 }
 
 #[cfg(test)]

@@ -6,10 +6,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use shared::junit::model::{Counts, Outcome, Tally, parse_count};
+use shared::junit::model::{Counts, Outcome, ProblemKind, Tally};
 use shared::junit::read::{Event, Reader};
 use shared::nodeid::from_junit;
-use shared::xml;
 
 /// What the summary reads from a report.
 pub struct Report {
@@ -36,6 +35,11 @@ pub struct TestCase {
 }
 
 impl TestCase {
+    /// Flaky: failed, then passed when run again.
+    pub fn passed_on_rerun(&self) -> bool {
+        self.flaky && !self.outcome.is_failure()
+    }
+
     /// The test as people name it: its pytest node id when the file is
     /// known, else `classname::name`.
     pub fn id(&self) -> String {
@@ -47,79 +51,42 @@ impl TestCase {
     }
 }
 
-/// A problem element being read: its message, and its text so far.
-struct Problem {
-    message: Option<String>,
-    text: String,
-}
-
 impl Report {
     pub fn read(path: &Path) -> anyhow::Result<Report> {
         let name = path.display().to_string();
         let mut reader = Reader::open(path, &name)?;
         let mut cases = Vec::new();
-        // The open case's depth, file and line attributes, and first problem.
-        let mut open: Option<(usize, Option<String>, Option<String>)> = None;
-        let mut problem: Option<Problem> = None;
-        let mut in_problem = false;
         while let Some(event) = reader.next_event()? {
-            match event {
-                Event::Xml { event, depth } => match event {
-                    xml::Event::Start(e) | xml::Event::Empty(e) if e.local_name() == "testcase" => {
-                        let attribute = |key| e.get(key).map(str::to_string);
-                        open = Some((depth, attribute("file"), attribute("line")));
-                        problem = None;
-                    }
-                    xml::Event::Start(ref e) | xml::Event::Empty(ref e)
-                        if is_child(&open, depth)
-                            && is_problem(e.local_name())
-                            && problem.is_none() =>
-                    {
-                        problem = Some(Problem {
-                            message: e.get("message").map(str::to_string),
-                            text: String::new(),
-                        });
-                        in_problem = matches!(event, xml::Event::Start(_));
-                    }
-                    xml::Event::End(_) if is_child(&open, depth) => in_problem = false,
-                    xml::Event::Text(text) | xml::Event::CData(text) if in_problem => {
-                        if let Some(problem) = &mut problem {
-                            problem.text.push_str(&text);
-                        }
-                    }
-                    _ => {}
-                },
-                Event::Case(case) => {
-                    let (_, file, line) = open.take().unwrap_or_default();
-                    let problem = problem.take();
-                    let location = match (&file, line.as_deref().and_then(parse_count)) {
-                        (Some(file), Some(line)) => Some(format!("{file}:{line}")),
-                        _ => problem.as_ref().and_then(|p| location_in(&p.text)),
-                    };
-                    let file = file.or_else(|| {
-                        location
-                            .as_deref()
-                            .and_then(|l| l.rsplit_once(':'))
-                            .map(|(file, _)| file.to_string())
-                    });
-                    cases.push(TestCase {
-                        outcome: case.outcome(),
-                        flaky: case.flaky,
-                        time: case.time.unwrap_or_default(),
-                        message: problem.and_then(|p| {
-                            p.message
-                                .as_deref()
-                                .and_then(first_line)
-                                .or_else(|| first_line(&p.text))
-                        }),
-                        location,
-                        file,
-                        classname: case.classname,
-                        name: case.name,
-                    });
-                }
-                Event::Suite { .. } => {}
-            }
+            let Event::Case(case) = event else { continue };
+            // The case's own failure or error, or a flaky test's first attempt.
+            let problem = case
+                .problems
+                .iter()
+                .find(|p| !matches!(p.kind, ProblemKind::RerunFailure | ProblemKind::RerunError));
+            let location = match (&case.file, case.line) {
+                (Some(file), Some(line)) => Some(format!("{file}:{line}")),
+                _ => problem.and_then(|p| location_in(&p.text)),
+            };
+            let file = case.file.clone().or_else(|| {
+                location
+                    .as_deref()
+                    .and_then(|l| l.rsplit_once(':'))
+                    .map(|(file, _)| file.to_string())
+            });
+            cases.push(TestCase {
+                outcome: case.outcome(),
+                flaky: case.flaky,
+                time: case.time.unwrap_or_default(),
+                message: problem.and_then(|p| {
+                    p.message()
+                        .and_then(first_line)
+                        .or_else(|| first_line(&p.text))
+                }),
+                location,
+                file,
+                classname: case.classname,
+                name: case.name,
+            });
         }
         learn_files(&mut cases);
         Ok(Report {
@@ -153,14 +120,6 @@ fn learn_files(cases: &mut [TestCase]) {
             }
         }
     }
-}
-
-fn is_child(open: &Option<(usize, Option<String>, Option<String>)>, depth: usize) -> bool {
-    open.as_ref().is_some_and(|(case, _, _)| depth == case + 1)
-}
-
-fn is_problem(name: &str) -> bool {
-    matches!(name, "failure" | "error" | "flakyFailure" | "flakyError")
 }
 
 /// The last `path:line:` a traceback names: where pytest says the test

@@ -4,7 +4,6 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use shared::junit::model::Outcome;
 use shared::results::{ShardResult, Status};
 
 use crate::cases::{Report, TestCase};
@@ -24,12 +23,12 @@ pub fn summary(results: Option<&[ShardResult]>, junit: Option<&Report>, slowest:
         let failed: Vec<&TestCase> = report
             .cases
             .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Failed | Outcome::Error))
+            .filter(|c| c.outcome.is_failure())
             .collect();
         let flaky: Vec<&TestCase> = report
             .cases
             .iter()
-            .filter(|c| c.flaky && !matches!(c.outcome, Outcome::Failed | Outcome::Error))
+            .filter(|c| c.passed_on_rerun())
             .collect();
         if !failed.is_empty() {
             let _ = write!(
@@ -78,11 +77,7 @@ pub fn summary(results: Option<&[ShardResult]>, junit: Option<&Report>, slowest:
 /// numbers a reader may see are both explained.
 fn totals(out: &mut String, report: &Report) {
     let t = &report.tally;
-    let flaky = report
-        .cases
-        .iter()
-        .filter(|c| c.flaky && !matches!(c.outcome, Outcome::Failed | Outcome::Error))
-        .count();
+    let flaky = report.cases.iter().filter(|c| c.passed_on_rerun()).count();
     let _ = write!(
         out,
         "| tests | passed | failed | errors | skipped | flaky | time in tests |\n\

@@ -11,7 +11,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use shared::junit::model::Outcome;
 use shared::junit::read::{Event, Reader, has_junit_root};
 use shared::nodeid::junit_key;
 use shared::results::{Rerun, ShardResult, Status};
@@ -98,7 +97,7 @@ pub fn failed_tests(dir: &Path, planned: &[String]) -> anyhow::Result<Vec<String
         let mut reader = Reader::open(&path, &name)?;
         while let Some(event) = reader.next_event()? {
             let Event::Case(case) = event else { continue };
-            if matches!(case.outcome(), Outcome::Failed | Outcome::Error) {
+            if case.outcome().is_failure() {
                 if let Some(&index) = keys.get(&(case.classname, case.name)) {
                     failed.insert(index);
                 }

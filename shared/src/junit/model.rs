@@ -77,19 +77,86 @@ pub enum Outcome {
     Error,
 }
 
-/// One `<testcase>`, without its messages and output.
+impl Outcome {
+    /// Failed or broke: the test needs a look (or a rerun).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Error)
+    }
+}
+
+/// A child of a `<testcase>` that tells of a problem: the case's own
+/// `<failure>` or `<error>`, or Surefire's record of another attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    Failure,
+    Error,
+    /// An earlier attempt of a test that then passed.
+    FlakyFailure,
+    FlakyError,
+    /// A later attempt of a test that failed again.
+    RerunFailure,
+    RerunError,
+}
+
+impl ProblemKind {
+    /// The kind of a child element, by its local name; `None` for others.
+    pub fn of(local_name: &str) -> Option<ProblemKind> {
+        Some(match local_name {
+            "failure" => ProblemKind::Failure,
+            "error" => ProblemKind::Error,
+            "flakyFailure" => ProblemKind::FlakyFailure,
+            "flakyError" => ProblemKind::FlakyError,
+            "rerunFailure" => ProblemKind::RerunFailure,
+            "rerunError" => ProblemKind::RerunError,
+            _ => return None,
+        })
+    }
+
+    /// The case's own `<failure>` or `<error>`: what its outcome is.
+    pub fn is_own(self) -> bool {
+        matches!(self, ProblemKind::Failure | ProblemKind::Error)
+    }
+
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::Error | ProblemKind::FlakyError | ProblemKind::RerunError
+        )
+    }
+}
+
+/// One problem of a test case: its element, and all the text inside it
+/// (a traceback; Surefire's `<stackTrace>` of another attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub element: Element,
+    pub text: String,
+}
+
+impl Problem {
+    pub fn message(&self) -> Option<&str> {
+        self.element.get("message")
+    }
+}
+
+/// One `<testcase>`: its attributes, how it ended and its problems, without
+/// its output.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Case {
     pub classname: String,
     pub name: String,
     /// The source file, where the tool writes it (pytest's xunit1, jest, PHPUnit).
     pub file: Option<String>,
+    pub line: Option<u64>,
     pub time: Option<Duration>,
     pub failure: bool,
     pub error: bool,
     pub skipped: bool,
     /// An earlier attempt failed (Surefire's `flakyFailure`, `flakyError`).
     pub flaky: bool,
+    /// Its problem elements, in document order.
+    pub problems: Vec<Problem>,
 }
 
 impl Case {
@@ -99,22 +166,36 @@ impl Case {
             classname: text("classname"),
             name: text("name"),
             file: element.get("file").map(str::to_string),
+            line: element.get("line").and_then(parse_count),
             time: element.get("time").and_then(parse_time),
             ..Case::default()
         }
     }
 
-    /// Note a child element of the case: `<failure>`, `<error>`, `<skipped>`.
-    /// Surefire's `flakyFailure`, `rerunFailure` and the like describe
-    /// other attempts and change no count; a flaky attempt is noted.
-    pub fn note_child(&mut self, local_name: &str) {
-        match local_name {
-            "failure" => self.failure = true,
-            "error" => self.error = true,
-            "skipped" => self.skipped = true,
-            "flakyFailure" | "flakyError" => self.flaky = true,
-            _ => {}
+    /// Note a child element of the case: `<failure>`, `<error>`,
+    /// `<skipped>`, and the problems of other attempts (Surefire's
+    /// `flakyFailure`, `rerunFailure` and the like), which change no count;
+    /// a flaky attempt is noted. Whether it is a problem, whose text then
+    /// goes to [`Case::problems`].
+    pub fn note_child(&mut self, child: &Element) -> bool {
+        if child.local_name() == "skipped" {
+            self.skipped = true;
         }
+        let Some(kind) = ProblemKind::of(child.local_name()) else {
+            return false;
+        };
+        match kind {
+            ProblemKind::Failure => self.failure = true,
+            ProblemKind::Error => self.error = true,
+            ProblemKind::FlakyFailure | ProblemKind::FlakyError => self.flaky = true,
+            ProblemKind::RerunFailure | ProblemKind::RerunError => {}
+        }
+        self.problems.push(Problem {
+            kind,
+            element: child.clone(),
+            text: String::new(),
+        });
+        true
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -265,12 +346,28 @@ mod tests {
         assert_eq!(counts.time, Duration::from_secs(2));
     }
 
+    fn child(name: &str) -> Element {
+        Element {
+            name: name.into(),
+            attributes: Vec::new(),
+        }
+    }
+
     #[test]
     fn failure_and_teardown_error_count_as_both() {
         let mut case = Case::default();
-        case.note_child("failure");
-        case.note_child("error");
-        case.note_child("rerunFailure");
+        for name in ["failure", "error", "rerunFailure", "system-out"] {
+            case.note_child(&child(name));
+        }
+        let kinds: Vec<ProblemKind> = case.problems.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ProblemKind::Failure,
+                ProblemKind::Error,
+                ProblemKind::RerunFailure
+            ]
+        );
         assert_eq!(case.outcome(), Outcome::Error);
         let counts = case.counts();
         assert_eq!((counts.tests, counts.failures, counts.errors), (1, 1, 1));
@@ -286,7 +383,9 @@ mod tests {
             &["flakyFailure"],
         ] {
             let mut case = Case::default();
-            children.iter().for_each(|child| case.note_child(child));
+            for name in children {
+                case.note_child(&child(name));
+            }
             tally.add(case.outcome());
         }
         let expected = Tally {

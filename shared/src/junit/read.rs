@@ -41,6 +41,9 @@ pub struct Reader {
     pending: Option<Event>,
     totals: Counts,
     tally: Tally,
+    /// The index in `stack` of the open problem element of a case, whose
+    /// text goes to the case's last problem.
+    problem: Option<usize>,
 }
 
 /// An open element, and what has been added up inside it so far.
@@ -67,6 +70,7 @@ impl Reader {
             pending: None,
             totals: Counts::default(),
             tally: Tally::default(),
+            problem: None,
         })
     }
 
@@ -80,6 +84,7 @@ impl Reader {
             pending: None,
             totals: Counts::default(),
             tally: Tally::default(),
+            problem: None,
         })
     }
 
@@ -107,7 +112,10 @@ impl Reader {
                 self.pending = self.close_element();
                 depth - 1
             }
-            xml::Event::Text(_) | xml::Event::CData(_) => depth,
+            xml::Event::Text(text) | xml::Event::CData(text) => {
+                self.note_text(text);
+                depth
+            }
         };
         Ok(Some(Event::Xml { event, depth }))
     }
@@ -137,7 +145,9 @@ impl Reader {
             ..
         }) = self.stack.last_mut()
         {
-            case.note_child(local);
+            if case.note_child(element) {
+                self.problem = Some(self.stack.len());
+            }
         }
         let (kind, declared) = match local {
             // The root's own counts are replaced by the sum of what it holds.
@@ -157,9 +167,26 @@ impl Reader {
         Ok(())
     }
 
+    /// Text inside a case's problem element belongs to that problem.
+    fn note_text(&mut self, text: &str) {
+        let Some(index) = self.problem else { return };
+        if let Some(Frame {
+            kind: Kind::Case(case),
+            ..
+        }) = self.stack.get_mut(index - 1)
+        {
+            if let Some(problem) = case.problems.last_mut() {
+                problem.text.push_str(text);
+            }
+        }
+    }
+
     /// Close the innermost element; what it adds goes to its parent.
     fn close_element(&mut self) -> Option<Event> {
         let frame = self.stack.pop().expect("the XML reader matched the tags");
+        if self.problem == Some(self.stack.len()) {
+            self.problem = None;
+        }
         let counts = match &frame.kind {
             Kind::Other => return None,
             Kind::Case(case) => {
@@ -205,6 +232,7 @@ pub fn has_junit_root(path: &Path, name: &str) -> Result<bool, xml::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::junit::model::ProblemKind;
 
     /// The suites (name, counts, top) and the report's totals.
     fn suites(xml: &str) -> (Vec<(String, u64, u64, bool)>, Counts) {
@@ -264,6 +292,43 @@ mod tests {
         let (totals, tally) = (reader.totals(), reader.tally());
         assert_eq!((totals.tests, totals.skipped), (10, 2));
         assert_eq!((tally.tests(), tally.passed, tally.skipped), (5, 3, 2));
+    }
+
+    #[test]
+    fn problems_keep_their_attributes_and_all_their_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.xml");
+        std::fs::write(
+            &path,
+            r#"<testsuite><testcase name="t" line="7"><failure message="m">trace <![CDATA[<x>]]></failure>
+                 <system-out>out</system-out><flakyError type="E"><stackTrace>st</stackTrace></flakyError>
+               </testcase></testsuite>"#,
+        )
+        .unwrap();
+        let mut reader = Reader::open(&path, "r.xml").unwrap();
+        let mut cases = Vec::new();
+        while let Some(event) = reader.next_event().unwrap() {
+            if let Event::Case(case) = event {
+                cases.push(case);
+            }
+        }
+        let [case] = cases.as_slice() else {
+            panic!("{cases:?}")
+        };
+        assert_eq!(case.line, Some(7));
+        let problems: Vec<_> = case
+            .problems
+            .iter()
+            .map(|p| (p.kind, p.message(), p.text.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (ProblemKind::Failure, Some("m"), "trace <x>"),
+                (ProblemKind::FlakyError, None, "st")
+            ]
+        );
+        assert!(case.failure && case.flaky && !case.error);
     }
 
     #[test]
