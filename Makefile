@@ -30,9 +30,10 @@ test: images ## Run every test: unit, CLI, and integration against real services
 	    echo "make test: no docker-compose v1 here; the compose tests ran under v2 only"; \
 	fi
 
-lint: ## Check formatting and clippy, warnings as errors
+lint: ## Check formatting and clippy (warnings as errors), the CI files and every shell script
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	scripts/lint
 
 # musl when its target is installed; else glibc linked statically (see bench/wait-for/README.md).
 STATIC_TARGET ?= $(shell rustup target list --installed 2>/dev/null | grep -x x86_64-unknown-linux-musl || echo x86_64-unknown-linux-gnu)

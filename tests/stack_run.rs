@@ -475,3 +475,127 @@ fn the_chosen_compose_raises_the_stack() {
         assert_eq!(stacks.leftovers(), Vec::<String>::new(), "{program}");
     }
 }
+
+/// `stack-run --dry-run --node auto` on a 5-shard plan in an environment
+/// holding only `vars` of all the CI variables `--node auto` reads (the test
+/// machine's own CI=true and the like stay out of it).
+fn node_auto(vars: &[(&str, &str)]) -> Outcome {
+    let stacks = Stacks::new("auto");
+    let mut cmd = stacks.command("light.yml", "out");
+    for source in shared::ci::SOURCES {
+        cmd = cmd.env_remove(source.index).env_remove(source.total);
+    }
+    for (key, value) in vars {
+        cmd = cmd.env(key, value);
+    }
+    cmd.args(["--dry-run", "--node", "auto", "--", "pytest", "@{tests}"])
+        .stdin("1\ta\n2\tb\n3\tc\n4\td\n5\te\n")
+        .run()
+}
+
+/// The shards a dry run lists, as `K/N`.
+fn dry_run_shards(outcome: &Outcome) -> Vec<&str> {
+    outcome
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("shard "))
+        .filter_map(|line| line.split(' ').next())
+        .collect()
+}
+
+#[test]
+fn node_auto_reads_each_cis_numbering() {
+    // The CI's variables, the shards the dry run lists, what stack-run says.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+        &'static str,
+    );
+    let cases: &[Case] = &[
+        (
+            &[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "2")],
+            &["2/5", "4/5"],
+            "node 2/2 (from GitLab CI's CI_NODE_INDEX and CI_NODE_TOTAL)",
+        ),
+        (
+            &[("CI_NODE_TOTAL", "1")],
+            &["1/5", "2/5", "3/5", "4/5", "5/5"],
+            "node 1/1 (from GitLab CI's",
+        ),
+        (
+            &[("CIRCLE_NODE_INDEX", "0"), ("CIRCLE_NODE_TOTAL", "2")],
+            &["1/5", "3/5", "5/5"],
+            "node 1/2 (from CircleCI's",
+        ),
+        (
+            &[
+                ("BUILDKITE_PARALLEL_JOB", "2"),
+                ("BUILDKITE_PARALLEL_JOB_COUNT", "3"),
+            ],
+            &["3/5"],
+            "node 3/3 (from Buildkite's",
+        ),
+        (
+            &[("SEMAPHORE_JOB_INDEX", "1"), ("SEMAPHORE_JOB_COUNT", "3")],
+            &["1/5", "4/5"],
+            "node 1/3 (from Semaphore's",
+        ),
+        (
+            &[
+                ("SYSTEM_JOBPOSITIONINPHASE", "2"),
+                ("SYSTEM_TOTALJOBSINPHASE", "4"),
+            ],
+            &["2/5"],
+            "node 2/4 (from Azure Pipelines'",
+        ),
+        (
+            &[
+                ("CIRCLE_NODE_INDEX", "0"),
+                ("CIRCLE_NODE_TOTAL", "2"),
+                ("SHARDSTACK_NODE_INDEX", "2"),
+                ("SHARDSTACK_NODE_TOTAL", "2"),
+            ],
+            &["2/5", "4/5"],
+            "node 2/2 (from shardstack's SHARDSTACK_NODE_INDEX",
+        ),
+    ];
+    for (vars, shards, said) in cases {
+        let outcome = node_auto(vars).code(0);
+        assert_eq!(dry_run_shards(&outcome), *shards, "{vars:?}");
+        assert!(
+            outcome.stderr.contains(said),
+            "{vars:?}: {}",
+            outcome.stderr
+        );
+    }
+}
+
+#[test]
+fn node_auto_without_ci_variables_names_them() {
+    let outcome = node_auto(&[("CI", "true")]).fails_with(
+        2,
+        "stack-run: --node auto: no CI node variables are set: set SHARDSTACK_NODE_INDEX \
+         and SHARDSTACK_NODE_TOTAL (1-based), or run in a parallel job of GitLab CI \
+         (CI_NODE_INDEX/CI_NODE_TOTAL), CircleCI (CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL), \
+         Buildkite (BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT), Semaphore \
+         (SEMAPHORE_JOB_INDEX/SEMAPHORE_JOB_COUNT), Azure Pipelines \
+         (SYSTEM_JOBPOSITIONINPHASE/SYSTEM_TOTALJOBSINPHASE)\n",
+    );
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+}
+
+#[test]
+fn node_auto_with_bad_values_names_the_variable() {
+    node_auto(&[("CIRCLE_NODE_INDEX", "2"), ("CIRCLE_NODE_TOTAL", "2")]).fails_with(
+        2,
+        "stack-run: --node auto: CIRCLE_NODE_INDEX=2 is out of range: \
+         with CIRCLE_NODE_TOTAL=2, CircleCI numbers nodes 0 to 1\n",
+    );
+    node_auto(&[
+        ("SHARDSTACK_NODE_INDEX", "x"),
+        ("SHARDSTACK_NODE_TOTAL", "2"),
+    ])
+    .fails_with(2, "SHARDSTACK_NODE_INDEX=\"x\" is not a whole number\n");
+    node_auto(&[("CI_NODE_INDEX", "1")])
+        .fails_with(2, "CI_NODE_INDEX=1 is set but CI_NODE_TOTAL is not\n");
+}

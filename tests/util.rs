@@ -102,6 +102,12 @@ impl TestCommand {
         self
     }
 
+    /// Run without this variable, whatever the test's own environment has.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cmd.current_dir(dir);
         self

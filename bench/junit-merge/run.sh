@@ -15,8 +15,9 @@ cargo build --release --locked --bin junit-merge >/dev/null 2>&1
 bench=bench/junit-merge
 
 # Run a command under GNU time; print "wall-seconds cpu-seconds peak-RSS-MiB".
+# A failed command ends the benchmark, its output on stderr.
 measure() {
-    /usr/bin/time -v "$@" >/dev/null 2>"$work/time" || { cat "$work/time"; exit 1; }
+    /usr/bin/time -v "$@" >/dev/null 2>"$work/time" || { cat "$work/time" >&2; exit 1; }
     awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = t[n] + 60 * t[n - 1] + 3600 * (n > 2 ? t[n - 2] : 0) }
                 /User time|System time/ { cpu += $2 }
                 /Maximum resident/ { kb = $2 }
@@ -28,10 +29,10 @@ root() { head -c 400 "$1" | grep -o '<testsuites[^>]*>' | head -1; }
 python3 "$bench/generate.py" "$work/many" "$files" "$cases"
 echo "input: $files files, $cases test cases, $(du -sm "$work/many" | cut -f1) MiB"
 
-set -- $(measure target/release/junit-merge -o "$work/junit-merge.xml" "$work/many")
-jm_s=$1 jm_cpu=$2 jm_mb=$3
-set -- $(measure python3 "$bench/junitparser_merge.py" "$work/junitparser.xml" "$work"/many/*.xml)
-jp_s=$1 jp_cpu=$2 jp_mb=$3
+measure target/release/junit-merge -o "$work/junit-merge.xml" "$work/many" >"$work/measured"
+read -r jm_s jm_cpu jm_mb <"$work/measured"
+measure python3 "$bench/junitparser_merge.py" "$work/junitparser.xml" "$work"/many/*.xml >"$work/measured"
+read -r jp_s jp_cpu jp_mb <"$work/measured"
 printf '%-12s %8s %8s %10s\n' tool wall-s cpu-s "peak MiB"
 printf '%-12s %8s %8s %10s\n' junit-merge "$jm_s" "$jm_cpu" "$jm_mb" junitparser "$jp_s" "$jp_cpu" "$jp_mb"
 awk -v a="$jp_s" -v b="$jm_s" 'BEGIN { printf "wall time ratio junitparser / junit-merge: %.1f\n", a / b }'
@@ -42,5 +43,6 @@ rm -rf "$work/many" "$work"/*.xml
 # One file of ~1 GB: 200,000 cases with 5 kB of captured output each.
 python3 "$bench/generate.py" "$work/huge" 1 "$huge_cases" 5000
 echo "input: 1 file, $(du -sm "$work/huge" | cut -f1) MiB"
-set -- $(measure target/release/junit-merge -o "$work/huge.xml" "$work/huge/shard-1.xml")
-echo "junit-merge: $1 s wall, $2 s cpu, peak $3 MiB"
+measure target/release/junit-merge -o "$work/huge.xml" "$work/huge/shard-1.xml" >"$work/measured"
+read -r huge_s huge_cpu huge_mb <"$work/measured"
+echo "junit-merge: $huge_s s wall, $huge_cpu s cpu, peak $huge_mb MiB"

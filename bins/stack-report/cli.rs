@@ -63,7 +63,7 @@ pub const EXAMPLES: &[Example] = &[
     },
     Example {
         about: "Report as the shards finish, straight from stack-run",
-        command: "stack-run -s app < plan.tsv -- pytest @{tests} | tee results.jsonl | stack-report --results -",
+        command: "stack-run -s app < plan.tsv -- pytest '@{tests}' | tee results.jsonl | stack-report --results -",
     },
 ];
 

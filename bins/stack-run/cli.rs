@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use shared::ci::Node;
 use shared::exit;
 use shared::help::{Example, after_help};
 
@@ -88,9 +89,16 @@ pub struct Cli {
     pub jobs: Option<u32>,
 
     /// Run only this CI node's slice of the shards: node I of M runs shards
-    /// I, I+M, I+2M, …
-    #[arg(long, value_name = "I/M", value_parser = parse_node, conflicts_with = "shard")]
-    pub node: Option<Node>,
+    /// I, I+M, I+2M, …. `auto` reads I and M from the CI's variables:
+    /// SHARDSTACK_NODE_INDEX and SHARDSTACK_NODE_TOTAL (1-based; set them
+    /// from a matrix on GitHub Actions or Jenkins) win over GitLab's
+    /// CI_NODE_INDEX/CI_NODE_TOTAL, CircleCI's CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL
+    /// (0-based), Buildkite's BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT
+    /// (0-based), Semaphore's SEMAPHORE_JOB_INDEX/SEMAPHORE_JOB_COUNT and Azure
+    /// Pipelines' SYSTEM_JOBPOSITIONINPHASE/SYSTEM_TOTALJOBSINPHASE; none set
+    /// is a usage error
+    #[arg(long, value_name = "I/M|auto", value_parser = parse_node, conflicts_with = "shard")]
+    pub node: Option<NodeArg>,
 
     /// Run only shard K
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
@@ -140,22 +148,20 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
-/// One CI node's place among all of them: node `index` of `count`, 1-based.
+/// `--node`: a fixed node, or `auto` to ask the CI (see [`shared::ci`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Node {
-    pub index: u32,
-    pub count: u32,
+pub enum NodeArg {
+    Fixed(Node),
+    Auto,
 }
 
-fn parse_node(text: &str) -> Result<Node, String> {
-    let usage = || format!("{text:?} is not I/M with 1 <= I <= M, e.g. 2/4");
-    let (index, count) = text.split_once('/').ok_or_else(usage)?;
-    let index: u32 = index.trim().parse().map_err(|_| usage())?;
-    let count: u32 = count.trim().parse().map_err(|_| usage())?;
-    if index == 0 || index > count {
-        return Err(usage());
+fn parse_node(text: &str) -> Result<NodeArg, String> {
+    if text == "auto" {
+        return Ok(NodeArg::Auto);
     }
-    Ok(Node { index, count })
+    Node::parse(text)
+        .map(NodeArg::Fixed)
+        .map_err(|err| format!("{err}, or auto"))
 }
 
 /// Seconds, or a number with a unit: `ms`, `s`, `m`, `h`.
@@ -202,23 +208,27 @@ fn parse_prefix(text: &str) -> Result<String, String> {
 pub const EXAMPLES: &[Example] = &[
     Example {
         about: "Run a 4-shard plan, each shard in its own stack, artifacts in reports/shard-K",
-        command: "shard-plan --shards 4 < tests.txt | stack-run -f docker-compose.yml --service app --out reports -- \\\n    pytest @{tests} --junit-xml={out}/junit.xml --cov --cov-report=json:{out}/coverage.json",
+        command: "shard-plan --shards 4 < tests.txt |\n    stack-run -f docker-compose.yml --service app --out reports -- \\\n    pytest '@{tests}' '--junit-xml={out}/junit.xml' --cov '--cov-report=json:{out}/coverage.json'",
     },
     Example {
         about: "Pass a variable, with placeholders, to every shard's command",
-        command: "stack-run --service app -e DJANGO_TEST_SHARD={shard} < plan.tsv -- pytest @{tests}",
+        command: "stack-run --service app -e 'DJANGO_TEST_SHARD={shard}' < plan.tsv -- pytest '@{tests}'",
     },
     Example {
         about: "In a CI matrix of 3 jobs, this job (the second) runs shards 2, 5, 8, …",
-        command: "stack-run --node 2/3 --service app --out reports < plan.tsv -- pytest @{tests}",
+        command: "stack-run --node 2/3 --service app --out reports < plan.tsv -- pytest '@{tests}'",
+    },
+    Example {
+        about: "The same on CircleCI, GitLab, Buildkite, Semaphore or Azure Pipelines: the job's own slice",
+        command: "stack-run --node auto --service app --out reports < plan.tsv -- pytest '@{tests}'",
     },
     Example {
         about: "Rerun failed tests once in a fresh stack; junit-merge then marks those that passed flaky",
-        command: "stack-run --rerun-failed --service app < plan.tsv -- pytest @{tests} --junit-xml={out}/junit.xml \\\n    > results.jsonl; junit-merge reports/ > unit.xml",
+        command: "stack-run --rerun-failed -s app < plan.tsv -- pytest '@{tests}' '--junit-xml={out}/junit.xml' \\\n    > results.jsonl; junit-merge reports/ > unit.xml",
     },
     Example {
         about: "Show what would run, without starting anything",
-        command: "stack-run --dry-run --service app < plan.tsv -- pytest @{tests}",
+        command: "stack-run --dry-run --service app < plan.tsv -- pytest '@{tests}'",
     },
     Example {
         about: "Remove whatever a killed run left behind",

@@ -12,11 +12,12 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use shared::ci::Node;
 use shared::exit::{self, ExitContext};
 use shared::plan::Entry;
 use shared::results::{ShardResult, Status};
 
-use crate::cli::{Cli, Node};
+use crate::cli::{Cli, NodeArg};
 use crate::compose::Compose;
 use crate::derive::{Labels, Model};
 use crate::proc::{Children, Ended, Log};
@@ -149,7 +150,12 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     let service = cli.service.clone().expect("clap requires --service");
     let plan = read_plan(&cli.plan)?;
     let shards = plan.keys().max().copied().unwrap_or(0);
-    let selected = select(&plan, cli.node, cli.shard)?;
+    let node = match cli.node {
+        None => None,
+        Some(NodeArg::Fixed(node)) => Some(node),
+        Some(NodeArg::Auto) => Some(auto_node()?),
+    };
+    let selected = select(&plan, node, cli.shard)?;
     if selected.is_empty() {
         eprintln!("stack-run: no shard of the plan's {shards} is this node's: nothing to run");
         return Ok(exit::SUCCESS);
@@ -217,6 +223,14 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     }
     prepare(&run, &plan, &selected, cli.force)?;
     execute(&run, &plan, &selected, cli.jobs)
+}
+
+/// `--node auto`: this job's node, as the CI's variables say; says which on stderr.
+fn auto_node() -> anyhow::Result<Node> {
+    let detected = shared::ci::detect(|name| std::env::var(name).ok())
+        .map_err(|err| anyhow::anyhow!("--node auto: {err}"))?;
+    eprintln!("stack-run: --node auto: {detected}");
+    Ok(detected.node)
 }
 
 /// Read the plan: `SHARD<TAB>ID` lines, or bare ids for one shard.

@@ -4,6 +4,7 @@
 //! codes every tool documents, opening inputs and writing outputs the same
 //! way, ending with one error line, and the formats the tools hand each other.
 
+pub mod ci;
 pub mod cli;
 pub mod coverage;
 pub mod durations;
