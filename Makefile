@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for stack-report
 
-.PHONY: help setup build test lint man install uninstall images static demo
+.PHONY: help setup build check test lint man install uninstall images static demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -17,20 +17,26 @@ build: ## Build the release binaries into target/release
 setup: ## Install the system packages and Python tools the tests need (idempotent)
 	scripts/setup
 
-# The tests that drive compose run under Compose v2 (what CI runners have)
-# first, then again under v1 (Debian's docker-compose) where it is installed.
-COMPOSE_TESTS = stack_run:: pipeline:: example:: flaky::
+# The tests that need Docker (and root, for `make images`). They run under
+# Compose v2 (what CI runners have) first, then again under v1 (Debian's
+# docker-compose) where it is installed; `make check` leaves them out.
+DOCKER_TESTS = stack_run:: pipeline:: example:: flaky::stack_run
+
+check: ## Quick: fmt, clippy and every test that needs neither root nor Docker
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --workspace --locked -- $(addprefix --skip ,$(DOCKER_TESTS))
 
 test: images ## Run every test: unit, CLI, and integration against real services
 	SHARDSTACK_COMPOSE="docker compose" $(CARGO) test --workspace --locked
 	@if docker-compose version 2>/dev/null | grep -q 'version 1\.'; then \
-	    echo "make test: the compose tests again under $$(docker-compose version --short) (v1)"; \
-	    SHARDSTACK_COMPOSE=docker-compose $(CARGO) test --locked --test tests -- $(COMPOSE_TESTS); \
+	    echo "make test: the Docker tests again under $$(docker-compose version --short) (v1)"; \
+	    SHARDSTACK_COMPOSE=docker-compose $(CARGO) test --locked --test tests -- $(DOCKER_TESTS); \
 	else \
-	    echo "make test: no docker-compose v1 here; the compose tests ran under v2 only"; \
+	    echo "make test: no docker-compose v1 here; the Docker tests ran under v2 only"; \
 	fi
 
-lint: ## Check formatting and clippy (warnings as errors), the CI files and every shell script
+lint: setup ## Check formatting and clippy (warnings as errors), the CI files and every shell script
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	scripts/lint

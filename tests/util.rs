@@ -182,7 +182,27 @@ impl Outcome {
 
 /// Tests that start Docker stacks hold this lock, so that on a small machine
 /// they run one at a time (each starts several containers) and time out less.
+/// Without a Docker engine they stop at once and say so, rather than fail
+/// somewhere inside a tool.
 pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
+    static ENGINE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let output = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .map_err(|e| format!("cannot run docker: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        }
+    });
+    if let Err(why) = engine {
+        panic!(
+            "this test needs a Docker engine, and there is none here ({why}); \
+             `make check` runs every test that needs neither Docker nor root"
+        );
+    }
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
