@@ -479,14 +479,24 @@ volumes:
 
     #[test]
     fn collision_sources_are_dropped() {
-        let doc = shard();
-        let app = &doc["services"]["app"];
-        assert_eq!(app.get("container_name"), None);
-        assert_eq!(app.get("ports"), None);
-        assert_eq!(app["expose"], json!(["8000", "9000/udp"]));
-        assert_eq!(doc["services"]["db"]["expose"], json!(["5432"]));
-        assert_eq!(doc["networks"]["back"].get("name"), None);
-        assert_eq!(doc["volumes"]["dbdata"].get("name"), None);
+        for config in [CONFIG, CONFIG_V2] {
+            let doc = Model::parse(config).unwrap().shard_file(
+                &labels(),
+                &images(),
+                "app",
+                Path::new("/out/shard-2"),
+            );
+            let app = &doc["services"]["app"];
+            assert_eq!(app.get("container_name"), None);
+            assert_eq!(app.get("ports"), None);
+            assert_eq!(app["expose"], json!(["8000", "9000/udp"]));
+            assert_eq!(doc["services"]["db"]["expose"], json!(["5432"]));
+            assert_eq!(doc["networks"]["back"].get("name"), None);
+            assert_eq!(doc["networks"]["default"].get("name"), None);
+            assert_eq!(doc["volumes"]["dbdata"].get("name"), None);
+            // `-p` names the project, not v2's `name:`.
+            assert_eq!(doc.get("name"), None);
+        }
     }
 
     #[test]
@@ -516,19 +526,10 @@ volumes:
     }
 
     #[test]
-    fn compose_v2_output_is_isolated_alike() {
+    fn compose_v2_output_is_labelled_alike() {
         let model = Model::parse(CONFIG_V2).unwrap();
         assert_eq!(model.sidecars("app").unwrap(), ["cache", "db"]);
         let doc = model.shard_file(&labels(), &images(), "app", Path::new("/out/shard-2"));
-        assert_eq!(doc.get("name"), None, "-p names the project");
-        let app = &doc["services"]["app"];
-        assert_eq!(app.get("container_name"), None);
-        assert_eq!(app.get("ports"), None);
-        assert_eq!(app["expose"], json!(["8000", "9000/udp"]));
-        assert_eq!(doc["services"]["db"]["expose"], json!(["5432"]));
-        assert_eq!(doc["networks"]["back"].get("name"), None);
-        assert_eq!(doc["networks"]["default"].get("name"), None);
-        assert_eq!(doc["volumes"]["dbdata"].get("name"), None);
         assert_eq!(
             doc["services"]["cache"]["labels"],
             json!({"x": "y", "io.shardstack.run": "abc123"})
