@@ -110,11 +110,11 @@ pub struct Cli {
 
     /// Stop a shard that runs longer than this, counted from its start
     /// (e.g. 90, 90s, 15m, 1h)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = shared::timeout::parse)]
     pub timeout: Option<Duration>,
 
     /// Give up on sidecars not ready after this long
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "120s")]
+    #[arg(long, value_name = "DURATION", value_parser = shared::timeout::parse, default_value = "120s")]
     pub ready_timeout: Duration,
 
     /// Leave the stack of a shard that did not pass running, to debug it; stack-run
@@ -162,24 +162,6 @@ fn parse_node(text: &str) -> Result<NodeArg, String> {
     Node::parse(text)
         .map(NodeArg::Fixed)
         .map_err(|err| format!("{err}, or auto"))
-}
-
-/// Seconds, or a number with a unit: `ms`, `s`, `m`, `h`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let usage = || format!("{text:?} is not a duration like 90, 90s, 15m, 1h or 500ms");
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().map_err(|_| usage())?;
-    let scale = match unit {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(usage()),
-    };
-    Duration::try_from_secs_f64(number * scale).map_err(|_| usage())
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {

@@ -47,8 +47,8 @@ pub struct Cli {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// Give up after this long: seconds, or a number with ms, s or m; 0 waits forever
-    #[arg(short, long, value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
+    /// Give up after this long: seconds, or a number with ms, s, m or h; 0 waits forever
+    #[arg(short, long, value_name = "SECONDS", default_value = "15", value_parser = shared::timeout::parse)]
     pub timeout: Duration,
 
     /// Also count this HTTP status as ready (2xx always is); repeatable
@@ -73,27 +73,6 @@ pub struct Cli {
 pub const CANNOT_RUN: i32 = 126;
 /// The command could not be started: not found.
 pub const NOT_FOUND: i32 = 127;
-
-/// Seconds, with an optional fraction or unit: `15`, `2.5`, `500ms`, `2m`.
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let (number, scale) = if let Some(number) = text.strip_suffix("ms") {
-        (number, 0.001)
-    } else if let Some(number) = text.strip_suffix('s') {
-        (number, 1.0)
-    } else if let Some(number) = text.strip_suffix('m') {
-        (number, 60.0)
-    } else {
-        (text, 1.0)
-    };
-    match number.parse::<f64>() {
-        Ok(value) if value.is_finite() && value >= 0.0 => {
-            Ok(Duration::from_secs_f64(value * scale))
-        }
-        _ => Err(format!(
-            "invalid duration {text:?}: expected seconds, like 15, 2.5, 500ms or 2m"
-        )),
-    }
-}
 
 pub const EXAMPLES: &[Example] = &[
     Example {

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cli::parse_seconds;
-
 /// One thing to wait for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -100,7 +98,7 @@ fn parse(text: &str, statuses: &[u16]) -> anyhow::Result<Target> {
     for option in options.split('&').filter(|option| !option.is_empty()) {
         match option.split_once('=') {
             Some(("timeout", value)) => {
-                timeout = Some(parse_seconds(value).map_err(anyhow::Error::msg)?)
+                timeout = Some(shared::timeout::parse(value).map_err(anyhow::Error::msg)?)
             }
             Some(("status", value)) => statuses.push(parse_status(value)?),
             _ => bail!("unknown option {option:?} (known: timeout=SECONDS, status=CODE)"),
@@ -369,15 +367,5 @@ mod tests {
         assert!(error("https://x").contains("needs TLS"));
         assert!(error("ftp://x").contains("unknown scheme ftp://"));
         assert!(error("db:1#wait=3").contains("unknown option"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_seconds("15").unwrap(), Duration::from_secs(15));
-        assert_eq!(parse_seconds("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_seconds("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_seconds("0.25s").unwrap(), Duration::from_millis(250));
-        assert!(parse_seconds("-1").is_err());
-        assert!(parse_seconds("soon").is_err());
     }
 }

@@ -16,4 +16,5 @@ pub mod nodeid;
 pub mod plan;
 pub mod results;
 pub mod shard;
+pub mod timeout;
 pub mod xml;
