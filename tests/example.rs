@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use shared::contract::labels;
 use shared::junit::model::{Case, Outcome};
 use shared::junit::read::{Event, Reader};
 use shared::nodeid;
@@ -297,7 +298,7 @@ fn stack_run_passes_the_whole_suite_in_three_shards() {
         .map(|line| ShardResult::from_json(line).unwrap())
         .collect();
     results.sort_by_key(|result| result.shard);
-    let statuses: Vec<(u32, Status)> = results.iter().map(|r| (r.shard, r.status)).collect();
+    let statuses: Vec<(u32, Status)> = results.iter().map(|r| (r.shard, r.first.status)).collect();
     assert_eq!(
         statuses,
         [
@@ -334,7 +335,7 @@ fn stack_run_passes_the_whole_suite_in_three_shards() {
 
     let left = Command::new("docker")
         .args(["ps", "-aq", "--filter"])
-        .arg(format!("label=io.shardstack.prefix={}", stack.project))
+        .arg(labels::filter(labels::PREFIX, &stack.project))
         .output()
         .unwrap();
     assert_eq!(

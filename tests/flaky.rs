@@ -165,13 +165,13 @@ fn stack_run_reruns_failed_tests_in_a_fresh_stack() {
         .map(|line| ShardResult::from_json(line).unwrap())
         .collect();
     results.sort_by_key(|r| r.shard);
-    assert_eq!(results[1].status, Status::Passed);
+    assert_eq!(results[1].first.status, Status::Passed);
     assert_eq!(results[1].rerun, None, "a passed shard is not rerun");
-    assert_eq!(results[0].status, Status::Failed);
+    assert_eq!(results[0].first.status, Status::Failed);
     let rerun = results[0].rerun.as_ref().expect("shard 1 was rerun");
-    assert_eq!((rerun.tests, rerun.status), (2, Status::Failed));
+    assert_eq!((rerun.test_count, rerun.status), (2, Status::Failed));
     assert_eq!(rerun.exit_code, Some(1));
-    assert_ne!(rerun.project, results[0].project, "a fresh stack");
+    assert_ne!(rerun.project, results[0].first.project, "a fresh stack");
     assert!(results.iter().all(|r| r.started_seconds.is_some()));
     assert_eq!(
         dir.read("out/shard-1/rerun/tests.txt"),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use shared::contract::labels;
 use shared::junit::model::{Counts, Outcome};
 use shared::junit::read::{Event, Reader};
 use shared::results::{ShardResult, Status};
@@ -124,7 +125,8 @@ fn read(path: &Path) -> (Counts, BTreeMap<(String, String), Outcome>) {
 }
 
 fn shards_of(results: &[ShardResult]) -> Vec<(u32, Status)> {
-    let mut shards: Vec<(u32, Status)> = results.iter().map(|r| (r.shard, r.status)).collect();
+    let mut shards: Vec<(u32, Status)> =
+        results.iter().map(|r| (r.shard, r.first.status)).collect();
     shards.sort_by_key(|&(shard, _)| shard);
     shards
 }
@@ -163,9 +165,9 @@ fn a_killed_shard_comes_back_as_errors_and_nothing_is_lost() {
     let prefix = pipeline.prefix.clone();
     let killer = std::thread::spawn(move || {
         let filters = [
-            format!("label=io.shardstack.prefix={prefix}"),
-            "label=io.shardstack.shard=2".to_string(),
-            "label=com.docker.compose.oneoff=True".to_string(),
+            labels::filter(labels::PREFIX, &prefix),
+            labels::filter(labels::SHARD, 2),
+            labels::filter(labels::COMPOSE_ONEOFF, "True"),
         ];
         for _ in 0..1200 {
             let mut ps = Command::new("docker");

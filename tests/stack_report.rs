@@ -143,9 +143,13 @@ fn svg_timeline_has_a_bar_per_shard_with_widths_in_proportion() {
         .iter()
         .map(|r| r.started_seconds.unwrap())
         .fold(f64::INFINITY, f64::min);
-    let scale = bars[0].1[1].width / results[0].run_seconds;
+    let scale = bars[0].1[1].width / results[0].first.run_seconds;
     for ((_, rects), result) in bars.iter().zip(&results) {
-        let mut seconds = vec![result.up_seconds, result.run_seconds, result.down_seconds];
+        let mut seconds = vec![
+            result.first.up_seconds,
+            result.first.run_seconds,
+            result.first.down_seconds,
+        ];
         if let Some(rerun) = &result.rerun {
             seconds.extend([rerun.up_seconds, rerun.run_seconds, rerun.down_seconds]);
         }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use shared::contract::labels;
 use shared::results::{ShardResult, Status};
 
 use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
@@ -65,7 +66,7 @@ impl Stacks {
 
     /// The containers, networks and volumes left with this test's prefix label.
     fn leftovers(&self) -> Vec<String> {
-        let filter = format!("label=io.shardstack.prefix={}", self.prefix);
+        let filter = labels::filter(labels::PREFIX, &self.prefix);
         [
             vec!["ps", "-aq"],
             vec!["network", "ls", "-q"],
@@ -82,13 +83,13 @@ impl Stacks {
             "ps".to_string(),
             "-q".into(),
             "--filter".into(),
-            format!("label=io.shardstack.prefix={}", self.prefix),
+            labels::filter(labels::PREFIX, &self.prefix),
             "--filter".into(),
-            "label=com.docker.compose.oneoff=True".into(),
+            labels::filter(labels::COMPOSE_ONEOFF, "True"),
         ];
         if let Some(shard) = shard {
             args.push("--filter".into());
-            args.push(format!("label=io.shardstack.shard={shard}"));
+            args.push(labels::filter(labels::SHARD, shard));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         docker(&args)
@@ -125,7 +126,7 @@ fn results(outcome: &Outcome) -> Vec<ShardResult> {
 
 /// Expect these statuses, shard by shard; on a mismatch, show every result line.
 fn expect_statuses(results: &[ShardResult], expected: &[Status], context: &str) {
-    let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
+    let statuses: Vec<Status> = results.iter().map(|r| r.first.status).collect();
     let lines: Vec<String> = results.iter().map(ShardResult::to_line).collect();
     assert_eq!(statuses, expected, "{context}\n{}", lines.join("\n"));
 }
@@ -179,11 +180,11 @@ fn four_stacks_at_once_from_a_file_that_publishes_ports_and_names_containers() {
     expect_statuses(&results, &[Status::Passed; 4], "");
     for (result, tests) in results.iter().zip([2, 1, 3, 1]) {
         let shard = result.shard;
-        assert_eq!(result.tests, tests);
-        assert_eq!(result.exit_code, Some(0));
-        assert!(result.project.starts_with(&stacks.prefix));
+        assert_eq!(result.first.test_count, tests);
+        assert_eq!(result.first.exit_code, Some(0));
+        assert!(result.first.project.starts_with(&stacks.prefix));
         let dir = stacks.out(&format!("out/shard-{shard}"));
-        assert_eq!(result.out, dir.display().to_string());
+        assert_eq!(result.first.folder, dir.display().to_string());
         // The runner proved its Redis was its own, and wrote where {out} pointed.
         assert_eq!(
             read(&dir.join("result.txt")),
@@ -196,7 +197,7 @@ fn four_stacks_at_once_from_a_file_that_publishes_ports_and_names_containers() {
     }
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
     // Only the image kept for the next run's build cache stays; the run's tag is gone.
-    let filter = format!("label=io.shardstack.prefix={}", stacks.prefix);
+    let filter = labels::filter(labels::PREFIX, &stacks.prefix);
     let images = docker(&["images", "--format", "{{.Repository}}", "--filter", &filter]);
     assert_eq!(images, [format!("{}-app", stacks.prefix)]);
 }
@@ -218,10 +219,10 @@ fn failing_tests_and_crashes_are_told_apart() {
         &[Status::Passed, Status::Failed, Status::Error],
         "",
     );
-    let codes: Vec<Option<i32>> = results.iter().map(|r| r.exit_code).collect();
+    let codes: Vec<Option<i32>> = results.iter().map(|r| r.first.exit_code).collect();
     assert_eq!(codes, [Some(0), Some(1), Some(5)]);
     assert_eq!(
-        results[2].message.as_deref(),
+        results[2].first.message.as_deref(),
         Some("no tests were collected (exit status 5)")
     );
     // The sidecars' logs are kept for the shards that did not pass.
@@ -246,9 +247,9 @@ fn a_shard_past_its_timeout_is_stopped() {
         .code(3);
     let results = results(&outcome);
     expect_statuses(&results, &[Status::Timeout], "");
-    assert_eq!(results[0].exit_code, None);
+    assert_eq!(results[0].first.exit_code, None);
     // Whether it was still starting or already running depends on the machine's load.
-    let message = results[0].message.as_deref().unwrap();
+    let message = results[0].first.message.as_deref().unwrap();
     assert!(message.starts_with("timed out after 5s"), "{message}");
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
@@ -266,7 +267,7 @@ fn a_failed_build_is_an_error_for_every_shard() {
     let results = results(&outcome);
     expect_statuses(&results, &[Status::Error, Status::Error], "");
     for result in &results {
-        let message = result.message.as_deref().unwrap();
+        let message = result.first.message.as_deref().unwrap();
         assert!(
             message.contains("the image could not be built: building app failed"),
             "{message}"
@@ -323,7 +324,7 @@ fn a_shard_killed_from_outside_is_an_error_and_the_others_finish() {
     let outcome = finish(child, Duration::from_secs(120)).code(3);
     let results = results(&outcome);
     expect_statuses(&results, &[Status::Passed, Status::Error], "");
-    assert_eq!(results[1].exit_code, Some(137));
+    assert_eq!(results[1].first.exit_code, Some(137));
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 

@@ -9,12 +9,12 @@ use clap::Parser;
 use shared::coverage::merge::{map_report, merge};
 use shared::coverage::model::{Numbers, display_covered, fail_under_precision, fails_under};
 use shared::coverage::{self, Report, cobertura, json, lcov, text};
-use shared::exit;
+use shared::exit::{self, ExitContext};
 
 use cli::{Cli, Format};
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("cov-merge", || run(Cli::parse()))
+    shared::cli::run("cov-merge", || run(Cli::parse()).exit_code(exit::USAGE))
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

@@ -24,7 +24,7 @@ type Key = (String, String);
 pub fn is_rerun(path: &Path) -> bool {
     path.parent()
         .and_then(Path::file_name)
-        .is_some_and(|name| name == "rerun")
+        .is_some_and(|name| name == shared::contract::RERUN_FOLDER)
 }
 
 /// What the second attempts said, and what that changes in the first.

@@ -17,7 +17,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::Parser;
-use shared::exit;
+use shared::exit::{self, ExitContext};
 use shared::io::Output;
 use shared::junit::read::{Event, Reader, has_junit_root};
 use shared::junit::write::Writer;
@@ -28,7 +28,9 @@ use crate::flaky::Reruns;
 use crate::inputs::Input;
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("junit-merge", || run(cli::Cli::parse()))
+    shared::cli::run("junit-merge", || {
+        run(cli::Cli::parse()).exit_code(exit::USAGE)
+    })
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<i32> {

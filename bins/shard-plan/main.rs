@@ -11,10 +11,11 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use cli::{Cli, Shards};
 use shared::durations::{Durations, Resolved};
+use shared::exit::{self, ExitContext};
 use shared::shard::{self, Balancer, Plan};
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("shard-plan", || run(Cli::parse()))
+    shared::cli::run("shard-plan", || run(Cli::parse()).exit_code(exit::USAGE))
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

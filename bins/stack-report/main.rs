@@ -10,14 +10,14 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use shared::exit;
+use shared::exit::{self, ExitContext};
 use shared::io::Output;
 use shared::results::ShardResult;
 
 use crate::cli::{Cli, Format};
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("stack-report", || run(Cli::parse()))
+    shared::cli::run("stack-report", || run(Cli::parse()).exit_code(exit::USAGE))
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use shared::results::{ShardResult, Status};
+use shared::results::{Attempt, ShardResult, Status};
 
 use crate::cases::{Report, TestCase};
 
@@ -160,13 +160,14 @@ fn shards(out: &mut String, results: &[ShardResult]) {
             format!(
                 "{} {} test{} in {}",
                 icon(rerun.status),
-                rerun.tests,
-                if rerun.tests == 1 { "" } else { "s" },
-                seconds(rerun.up_seconds + rerun.run_seconds + rerun.down_seconds)
+                rerun.test_count,
+                if rerun.test_count == 1 { "" } else { "s" },
+                seconds(rerun.total_seconds())
             )
         });
-        let mut status = format!("{} {}", icon(r.status), r.status);
-        if let Some(message) = &r.message {
+        let first = &r.first;
+        let mut status = format!("{} {}", icon(first.status), first.status);
+        if let Some(message) = &first.message {
             status.push_str(": ");
             status.push_str(&text(message));
         }
@@ -174,21 +175,18 @@ fn shards(out: &mut String, results: &[ShardResult]) {
             out,
             "| {} | {status} | {} | {} | {} | {} | {rerun} |",
             r.shard,
-            r.tests,
-            seconds(r.up_seconds),
-            seconds(r.run_seconds),
-            seconds(r.down_seconds)
+            first.test_count,
+            seconds(first.up_seconds),
+            seconds(first.run_seconds),
+            seconds(first.down_seconds)
         );
     }
 }
 
 /// How long a shard kept its worker: its stack, and its rerun's.
 pub fn busy(r: &ShardResult) -> f64 {
-    let rerun = r
-        .rerun
-        .as_ref()
-        .map_or(0.0, |x| x.up_seconds + x.run_seconds + x.down_seconds);
-    r.up_seconds + r.run_seconds + r.down_seconds + rerun
+    let rerun = r.rerun.as_ref().map_or(0.0, Attempt::total_seconds);
+    r.first.total_seconds() + rerun
 }
 
 fn icon(status: Status) -> &'static str {

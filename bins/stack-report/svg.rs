@@ -107,14 +107,15 @@ fn segments(result: &ShardResult) -> Vec<Segment> {
         }
         at += seconds;
     };
-    let status = result.status;
-    push("up".into(), "start-up".into(), result.up_seconds);
+    let first = &result.first;
+    let status = first.status;
+    push("up".into(), "start-up".into(), first.up_seconds);
     push(
         status.to_string(),
         format!("tests ({status})"),
-        result.run_seconds,
+        first.run_seconds,
     );
-    push("down".into(), "teardown".into(), result.down_seconds);
+    push("down".into(), "teardown".into(), first.down_seconds);
     if let Some(rerun) = &result.rerun {
         let status = rerun.status;
         push("up rerun".into(), "rerun start-up".into(), rerun.up_seconds);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
-use shared::exit::{self, ExitContext};
+use shared::exit::{self, ExitContext, Failure};
 
 use crate::proc::Children;
 
@@ -25,7 +25,7 @@ pub struct Compose {
 impl Compose {
     /// `$SHARDSTACK_COMPOSE` when set, else the first of `docker compose` and
     /// `docker-compose` that answers `version`.
-    pub fn detect(project_directory: PathBuf) -> anyhow::Result<Compose> {
+    pub fn detect(project_directory: PathBuf) -> Result<Compose, Failure> {
         let program = match std::env::var(OVERRIDE) {
             Ok(text) if !text.trim().is_empty() => {
                 text.split_whitespace().map(str::to_string).collect()

@@ -1,20 +1,35 @@
 //! stack-run: every shard of a test plan in its own docker-compose project.
+//!
+//! `orchestrate` runs the whole invocation over a [`context::Context`] built
+//! once from the command line; `lifecycle` runs one shard's attempts, each
+//! by `attempt`, whose status `verdict` decides. The rest are leaves: the
+//! compose program and files (`compose`, `derive`), child processes
+//! (`proc`), readiness (`ready`), removal by label (`sweep`), signals,
+//! progress, the plan (`selection`), the output layout, and `rerun`'s
+//! JUnit reading.
 
+mod attempt;
+mod build;
 mod cli;
 mod compose;
+mod context;
 mod derive;
+mod gate;
+mod layout;
+mod lifecycle;
+mod orchestrate;
 mod proc;
 mod progress;
 mod ready;
 mod rerun;
-mod run;
-mod shard;
+mod selection;
 mod signals;
 mod sweep;
 mod template;
+mod verdict;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    shared::cli::run("stack-run", || run::main(cli::Cli::parse()))
+    shared::cli::run("stack-run", || orchestrate::main(cli::Cli::parse()))
 }

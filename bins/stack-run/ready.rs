@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use shared::contract::labels;
 
 use crate::proc::Children;
-use crate::sweep::{PROJECT_LABEL, docker, list};
+use crate::sweep::{docker, list};
 
 /// How one container stands.
 #[derive(Debug, PartialEq)]
@@ -32,7 +33,7 @@ pub fn wait(
     deadline: Instant,
     stop: impl Fn() -> bool,
 ) -> anyhow::Result<()> {
-    let filter = format!("label={PROJECT_LABEL}={project}");
+    let filter = labels::filter(labels::COMPOSE_PROJECT, project);
     loop {
         let ids = list(children, &["ps", "-aq", "--filter", &filter])?;
         let mut waiting = Vec::new();
@@ -64,7 +65,7 @@ pub fn wait(
 }
 
 fn readiness(container: &Value) -> Readiness {
-    let service = container["Config"]["Labels"]["com.docker.compose.service"]
+    let service = container["Config"]["Labels"][labels::COMPOSE_SERVICE]
         .as_str()
         .unwrap_or("?")
         .to_string();

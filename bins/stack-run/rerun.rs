@@ -2,86 +2,17 @@
 //! fresh stack, so a test that only failed because of state another test
 //! left behind can be told from one that is really broken.
 //!
-//! The failed tests come from the JUnit reports the command left in the
-//! shard's folder, mapped back to the shard's planned ids; the rerun writes
-//! its own reports under `OUT/shard-K/rerun`, where junit-merge finds them.
+//! This module is the file work: the failed tests come from the JUnit
+//! reports the command left in the shard's folder, mapped back to the
+//! shard's planned ids. `lifecycle` runs the second attempt with them; it
+//! writes its own reports under `OUT/shard-K/rerun`, where junit-merge finds them.
 
 use std::collections::{BTreeSet, HashMap};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use shared::junit::read::{Event, Reader, has_junit_root};
 use shared::nodeid::junit_key;
-use shared::results::{Rerun, ShardResult, Status};
-
-use crate::derive::OUT_MOUNT;
-use crate::run::Run;
-use crate::shard::{Attempt, run_attempt};
-
-/// The rerun's folder, inside the shard's.
-pub const RERUN_DIR: &str = "rerun";
-
-/// If `result` is a failed shard, rerun its failed tests and record how it went.
-pub fn rerun_failures(run: &Run, planned: &[String], result: &mut ShardResult) {
-    if result.status != Status::Failed || run.stop.requested() {
-        return;
-    }
-    let shard = result.shard;
-    let shard_dir = run.shard_dir(shard);
-    let failed = match failed_tests(&shard_dir, planned) {
-        Ok(failed) if failed.is_empty() => {
-            run.progress.note(&format!(
-                "shard {shard}: no failed test of its plan in its JUnit reports; nothing to rerun"
-            ));
-            return;
-        }
-        Ok(failed) => failed,
-        Err(err) => {
-            run.progress
-                .note(&format!("shard {shard}: cannot rerun: {err:#}"));
-            return;
-        }
-    };
-    let dir = shard_dir.join(RERUN_DIR);
-    if let Err(err) = prepare(&dir, &failed) {
-        run.progress
-            .note(&format!("shard {shard}: cannot rerun: {err:#}"));
-        return;
-    }
-    run.progress.note(&format!(
-        "shard {shard}: rerunning {} failed test(s) in a fresh stack",
-        failed.len()
-    ));
-    let attempt = Attempt {
-        project: format!("{}-rerun", run.project(shard)),
-        dir,
-        tests: format!("{OUT_MOUNT}/{RERUN_DIR}/tests.txt"),
-        out: format!("{OUT_MOUNT}/{RERUN_DIR}"),
-    };
-    let second = run_attempt(run, shard, failed.len(), &attempt);
-    result.rerun = Some(Rerun {
-        project: second.project,
-        status: second.status,
-        exit_code: second.exit_code,
-        tests: second.tests,
-        up_seconds: second.up_seconds,
-        run_seconds: second.run_seconds,
-        down_seconds: second.down_seconds,
-        out: second.out,
-        message: second.message,
-    });
-}
-
-/// The rerun's folder, open to the container's user, with its id file.
-fn prepare(dir: &Path, failed: &[String]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
-        .with_context(|| format!("cannot open up {}", dir.display()))?;
-    let ids = dir.join("tests.txt");
-    std::fs::write(&ids, failed.join("\n") + "\n")
-        .with_context(|| format!("cannot write {}", ids.display()))
-}
 
 /// The planned ids of the tests that failed or broke, in plan order, from
 /// every JUnit report directly in `dir`. Other XML there (a coverage.xml)

@@ -11,11 +11,9 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::bail;
+use shared::contract::labels;
 
 use crate::proc::Children;
-
-/// The label compose puts on everything of a project.
-pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 /// Remove every container (with its anonymous volumes), network, volume and,
 /// with `images`, image carrying `label=value`. Returns how many objects went.
@@ -24,7 +22,7 @@ pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 /// second signal's): removal errors are not final, what counts is that
 /// nothing is left, so it lists and removes again until nothing is, for a while.
 pub fn sweep(children: &Children, label: &str, value: &str, images: bool) -> anyhow::Result<usize> {
-    let filter = format!("label={label}={value}");
+    let filter = labels::filter(label, value);
     let mut kinds: Vec<(&[&str], &[&str])> = vec![
         (&["ps", "-aq"], &["rm", "-f", "-v"]),
         (&["network", "ls", "-q"], &["network", "rm"]),

@@ -4,17 +4,21 @@
 
 /// The values of the placeholders for one shard.
 pub struct Vars<'a> {
-    pub tests: &'a str,
-    pub out: &'a str,
+    /// `{tests}`: the id file's path inside the container.
+    pub tests_file: &'a str,
+    /// `{out}`: the attempt's folder inside the container.
+    pub out_folder: &'a str,
+    /// `{shard}`
     pub shard: u32,
-    pub shards: u32,
+    /// `{shards}`: how many the plan has.
+    pub shard_count: u32,
 }
 
 /// Fill in every placeholder of one argument; other braces stay as they are.
 pub fn expand(arg: &str, vars: &Vars) -> String {
-    arg.replace("{tests}", vars.tests)
-        .replace("{out}", vars.out)
-        .replace("{shards}", &vars.shards.to_string())
+    arg.replace("{tests}", vars.tests_file)
+        .replace("{out}", vars.out_folder)
+        .replace("{shards}", &vars.shard_count.to_string())
         .replace("{shard}", &vars.shard.to_string())
 }
 
@@ -25,10 +29,10 @@ mod tests {
     #[test]
     fn fills_every_placeholder_and_keeps_other_braces() {
         let vars = Vars {
-            tests: "/shardstack/out/tests.txt",
-            out: "/shardstack/out",
+            tests_file: "/shardstack/out/tests.txt",
+            out_folder: "/shardstack/out",
             shard: 2,
-            shards: 4,
+            shard_count: 4,
         };
         let args = [
             "@{tests}",

@@ -13,6 +13,7 @@ mod wait;
 use std::path::Path;
 
 use clap::Parser;
+use shared::exit::{self, ExitContext};
 
 fn main() -> std::process::ExitCode {
     if let Err(error) = signals::exit_on_interrupt() {
@@ -27,5 +28,7 @@ fn main() -> std::process::ExitCode {
     if compat::is_compat(&name) {
         return shared::cli::run(&name, || Ok(compat::run(&name, args.collect())));
     }
-    shared::cli::run("wait-for", || run::run(cli::Cli::parse()))
+    shared::cli::run("wait-for", || {
+        run::run(cli::Cli::parse()).exit_code(exit::USAGE)
+    })
 }

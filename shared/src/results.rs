@@ -1,15 +1,20 @@
 //! stack-run's results: one JSON object per line, one line per shard.
 //!
 //! stack-run writes them on stdout as each shard ends; reports and merges read
-//! them back. The type lives here so writer and readers agree on every field.
+//! them back. The types live here so writer and readers agree on every field.
+//! A shard's line holds its first [`Attempt`] flattened (the fields of the line
+//! itself) and, after `--rerun-failed`, its second as the `rerun` object: one
+//! type, so both carry the same keys in the same order.
 
 use std::fmt;
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use anyhow::anyhow;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::error::Category;
 
 /// How a shard ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Status {
     /// The command exited 0.
     Passed,
@@ -49,52 +54,76 @@ impl fmt::Display for Status {
     }
 }
 
-/// One shard's outcome.
-#[derive(Debug, Clone, PartialEq)]
+impl From<Status> for &'static str {
+    fn from(status: Status) -> &'static str {
+        status.as_str()
+    }
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Status, String> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown status {text:?}"))
+    }
+}
+
+/// One shard's outcome: the line stack-run prints when the shard ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardResult {
     /// 1-based shard number, as in the plan.
     pub shard: u32,
     /// How many shards the plan has.
     pub shards: u32,
-    /// The compose project the shard ran in.
+    /// The shard's first attempt at its planned tests.
+    #[serde(flatten)]
+    pub first: Attempt,
+    /// When the shard started, in seconds from the start of the run; `None`
+    /// in lines from stack-run versions that did not say.
+    #[serde(default, serialize_with = "milliseconds_or_null")]
+    pub started_seconds: Option<f64>,
+    /// The failed tests' second attempt in a fresh stack (`--rerun-failed`).
+    #[serde(default)]
+    pub rerun: Option<Attempt>,
+}
+
+/// One go at a shard's tests in a stack of its own: the first attempt, or
+/// the second attempt at the tests that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The compose project the attempt ran in.
     pub project: String,
     pub status: Status,
     /// The command's exit status; `None` when it never ran or was killed by us.
     pub exit_code: Option<i32>,
-    /// How many tests the plan gave this shard.
-    pub tests: usize,
+    /// How many tests the attempt ran: the shard's planned tests, or the failed ones.
+    #[serde(rename = "tests")]
+    pub test_count: usize,
     /// Seconds spent starting the stack (sidecars up and ready).
+    #[serde(serialize_with = "milliseconds")]
     pub up_seconds: f64,
     /// Seconds the command ran.
+    #[serde(serialize_with = "milliseconds")]
     pub run_seconds: f64,
     /// Seconds spent tearing the stack down.
+    #[serde(serialize_with = "milliseconds")]
     pub down_seconds: f64,
-    /// The shard's artifact folder on the host (`OUT/shard-K`).
-    pub out: String,
-    /// Why the shard did not pass, in words, when stack-run knows more than the status.
+    /// The attempt's artifact folder on the host (`OUT/shard-K`, or
+    /// `OUT/shard-K/rerun` for a second attempt).
+    #[serde(rename = "out")]
+    pub folder: String,
+    /// Why the attempt did not pass, in words, when stack-run knows more than the status.
     pub message: Option<String>,
-    /// When the shard started, in seconds from the start of the run; `None`
-    /// in lines from stack-run versions that did not say.
-    pub started_seconds: Option<f64>,
-    /// The failed tests' second attempt in a fresh stack (`--rerun-failed`).
-    pub rerun: Option<Rerun>,
 }
 
-/// A shard's failed tests run again in a fresh stack.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rerun {
-    /// The compose project of the fresh stack.
-    pub project: String,
-    pub status: Status,
-    pub exit_code: Option<i32>,
-    /// How many tests were run again.
-    pub tests: usize,
-    pub up_seconds: f64,
-    pub run_seconds: f64,
-    pub down_seconds: f64,
-    /// The rerun's artifact folder on the host (`OUT/shard-K/rerun`).
-    pub out: String,
-    pub message: Option<String>,
+impl Attempt {
+    /// Seconds from the stack's start to its teardown's end.
+    pub fn total_seconds(&self) -> f64 {
+        self.up_seconds + self.run_seconds + self.down_seconds
+    }
 }
 
 impl ShardResult {
@@ -102,170 +131,30 @@ impl ShardResult {
     /// passed on their second attempt make a passed shard.
     pub fn final_status(&self) -> Status {
         match &self.rerun {
-            Some(rerun) if self.status == Status::Failed => rerun.status,
-            _ => self.status,
+            Some(rerun) if self.first.status == Status::Failed => rerun.status,
+            _ => self.first.status,
         }
     }
-}
 
-impl ShardResult {
     /// The JSON line (without the newline), fields in a fixed order so
     /// people and `grep` can read it as easily as programs.
     pub fn to_line(&self) -> String {
-        let ShardResult {
-            shard,
-            shards,
-            project,
-            status,
-            exit_code,
-            tests,
-            up_seconds,
-            run_seconds,
-            down_seconds,
-            out,
-            message,
-            started_seconds,
-            rerun,
-        } = self;
-        let fields: [(&str, Value); 13] = [
-            ("shard", json!(shard)),
-            ("shards", json!(shards)),
-            ("project", json!(project)),
-            ("status", json!(status.as_str())),
-            ("exit_code", json!(exit_code)),
-            ("tests", json!(tests)),
-            ("up_seconds", json!(round(*up_seconds))),
-            ("run_seconds", json!(round(*run_seconds))),
-            ("down_seconds", json!(round(*down_seconds))),
-            ("out", json!(out)),
-            ("message", json!(message)),
-            ("started_seconds", json!(started_seconds.map(round))),
-            ("rerun", rerun.as_ref().map_or(Value::Null, Rerun::to_json)),
-        ];
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(name, value)| format!("{}:{value}", json!(name)))
-            .collect();
-        format!("{{{}}}", body.join(","))
+        serde_json::to_string(self).expect("a result is plain data")
     }
 
-    /// Read one results line back.
+    /// Read one results line back; lines of older versions too.
     pub fn from_json(line: &str) -> anyhow::Result<ShardResult> {
-        let value: Value = serde_json::from_str(line).context("not a JSON object")?;
-        let fields = Fields(&value);
-        let rerun = match value.get("rerun") {
-            None | Some(Value::Null) => None,
-            Some(rerun) => Some(Rerun::from_json(rerun).context("in \"rerun\"")?),
-        };
-        Ok(ShardResult {
-            shard: u32::try_from(fields.number("shard")?).context("shard number too large")?,
-            shards: u32::try_from(fields.number("shards")?).context("shard count too large")?,
-            project: fields.text("project")?,
-            status: fields.status()?,
-            exit_code: fields.exit_code(),
-            tests: usize::try_from(fields.number("tests")?).context("test count too large")?,
-            up_seconds: fields.seconds("up_seconds")?,
-            run_seconds: fields.seconds("run_seconds")?,
-            down_seconds: fields.seconds("down_seconds")?,
-            out: fields.text("out")?,
-            message: fields.message(),
-            started_seconds: value.get("started_seconds").and_then(Value::as_f64),
-            rerun,
+        serde_json::from_str(line).map_err(|err| {
+            let text = err.to_string().replace('`', "\"");
+            match err.classify() {
+                // A wrong field: the caller names the line, the column adds nothing.
+                Category::Data => {
+                    let message = text.rsplit_once(" at line ").map_or(&*text, |(m, _)| m);
+                    anyhow!("{message}")
+                }
+                _ => anyhow!("not a JSON object: {text}"),
+            }
         })
-    }
-}
-
-impl Rerun {
-    fn to_json(&self) -> Value {
-        let Rerun {
-            project,
-            status,
-            exit_code,
-            tests,
-            up_seconds,
-            run_seconds,
-            down_seconds,
-            out,
-            message,
-        } = self;
-        json!({
-            "project": project,
-            "status": status.as_str(),
-            "exit_code": exit_code,
-            "tests": tests,
-            "up_seconds": round(*up_seconds),
-            "run_seconds": round(*run_seconds),
-            "down_seconds": round(*down_seconds),
-            "out": out,
-            "message": message,
-        })
-    }
-
-    fn from_json(value: &Value) -> anyhow::Result<Rerun> {
-        let fields = Fields(value);
-        Ok(Rerun {
-            project: fields.text("project")?,
-            status: fields.status()?,
-            exit_code: fields.exit_code(),
-            tests: usize::try_from(fields.number("tests")?).context("test count too large")?,
-            up_seconds: fields.seconds("up_seconds")?,
-            run_seconds: fields.seconds("run_seconds")?,
-            down_seconds: fields.seconds("down_seconds")?,
-            out: fields.text("out")?,
-            message: fields.message(),
-        })
-    }
-}
-
-/// Typed access to the fields of one JSON object, errors naming the field.
-struct Fields<'a>(&'a Value);
-
-impl Fields<'_> {
-    fn field(&self, name: &str) -> anyhow::Result<&Value> {
-        self.0
-            .get(name)
-            .with_context(|| format!("missing field {name:?}"))
-    }
-
-    fn number(&self, name: &str) -> anyhow::Result<u64> {
-        self.field(name)?
-            .as_u64()
-            .with_context(|| format!("field {name:?} is not a whole number"))
-    }
-
-    fn seconds(&self, name: &str) -> anyhow::Result<f64> {
-        self.field(name)?
-            .as_f64()
-            .with_context(|| format!("field {name:?} is not a number"))
-    }
-
-    fn text(&self, name: &str) -> anyhow::Result<String> {
-        self.field(name)?
-            .as_str()
-            .map(str::to_string)
-            .with_context(|| format!("field {name:?} is not a string"))
-    }
-
-    fn status(&self) -> anyhow::Result<Status> {
-        let text = self.text("status")?;
-        match Status::ALL.into_iter().find(|s| s.as_str() == text) {
-            Some(status) => Ok(status),
-            None => bail!("unknown status {text:?}"),
-        }
-    }
-
-    fn exit_code(&self) -> Option<i32> {
-        self.0
-            .get("exit_code")
-            .and_then(Value::as_i64)
-            .and_then(|code| i32::try_from(code).ok())
-    }
-
-    fn message(&self) -> Option<String> {
-        self.0
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
     }
 }
 
@@ -274,25 +163,56 @@ fn round(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }
 
+fn milliseconds<S: Serializer>(seconds: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(round(*seconds))
+}
+
+fn milliseconds_or_null<S: Serializer>(
+    seconds: &Option<f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    seconds.map(round).serialize(serializer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attempt() -> Attempt {
+        Attempt {
+            project: "shardstack-1a2b3c-s2".into(),
+            status: Status::Failed,
+            exit_code: Some(1),
+            test_count: 120,
+            up_seconds: 3.25,
+            run_seconds: 41.5,
+            down_seconds: 1.125,
+            folder: "reports/shard-2".into(),
+            message: None,
+        }
+    }
 
     fn sample() -> ShardResult {
         ShardResult {
             shard: 2,
             shards: 4,
-            project: "shardstack-1a2b3c-s2".into(),
-            status: Status::Failed,
-            exit_code: Some(1),
-            tests: 120,
-            up_seconds: 3.25,
-            run_seconds: 41.5,
-            down_seconds: 1.125,
-            out: "reports/shard-2".into(),
-            message: None,
+            first: attempt(),
             started_seconds: Some(12.5),
             rerun: None,
+        }
+    }
+
+    fn rerun() -> Attempt {
+        Attempt {
+            project: "shardstack-1a2b3c-s2-rerun".into(),
+            status: Status::Passed,
+            exit_code: Some(0),
+            test_count: 3,
+            up_seconds: 2.0,
+            run_seconds: 1.5,
+            down_seconds: 0.5,
+            folder: "reports/shard-2/rerun".into(),
+            message: None,
         }
     }
 
@@ -305,11 +225,22 @@ mod tests {
     }
 
     #[test]
+    fn rerun_keys_come_in_the_order_of_the_line() {
+        let mut result = sample();
+        result.first.up_seconds = 3.2504;
+        result.rerun = Some(rerun());
+        assert_eq!(
+            result.to_line(),
+            r#"{"shard":2,"shards":4,"project":"shardstack-1a2b3c-s2","status":"failed","exit_code":1,"tests":120,"up_seconds":3.25,"run_seconds":41.5,"down_seconds":1.125,"out":"reports/shard-2","message":null,"started_seconds":12.5,"rerun":{"project":"shardstack-1a2b3c-s2-rerun","status":"passed","exit_code":0,"tests":3,"up_seconds":2.0,"run_seconds":1.5,"down_seconds":0.5,"out":"reports/shard-2/rerun","message":null}}"#
+        );
+    }
+
+    #[test]
     fn round_trips() {
         let mut result = sample();
-        result.status = Status::Error;
-        result.exit_code = None;
-        result.message = Some("sidecar db is unhealthy".into());
+        result.first.status = Status::Error;
+        result.first.exit_code = None;
+        result.first.message = Some("sidecar db is unhealthy".into());
         let line = result.to_line();
         assert_eq!(ShardResult::from_json(&line).unwrap(), result);
     }
@@ -317,17 +248,7 @@ mod tests {
     #[test]
     fn reruns_round_trip_and_decide_the_final_status() {
         let mut result = sample();
-        result.rerun = Some(Rerun {
-            project: "shardstack-1a2b3c-s2-rerun".into(),
-            status: Status::Passed,
-            exit_code: Some(0),
-            tests: 3,
-            up_seconds: 2.0,
-            run_seconds: 1.5,
-            down_seconds: 0.5,
-            out: "reports/shard-2/rerun".into(),
-            message: None,
-        });
+        result.rerun = Some(rerun());
         let line = result.to_line();
         assert_eq!(ShardResult::from_json(&line).unwrap(), result);
         assert_eq!(result.final_status(), Status::Passed);
@@ -340,6 +261,18 @@ mod tests {
         let line = r#"{"shard":1,"shards":1,"project":"p","status":"passed","exit_code":0,"tests":1,"up_seconds":1,"run_seconds":2,"down_seconds":3,"out":"o","message":null}"#;
         let result = ShardResult::from_json(line).unwrap();
         assert_eq!((result.started_seconds, result.rerun), (None, None));
+        assert_eq!(result.first.total_seconds(), 6.0);
+    }
+
+    #[test]
+    fn reruns_written_with_sorted_keys_still_read() {
+        // stack-run before the `Attempt` type wrote the rerun object's keys
+        // in alphabetical order.
+        let line = r#"{"shard":1,"shards":4,"project":"p-s1","status":"failed","exit_code":1,"tests":3,"up_seconds":15.291,"run_seconds":38.783,"down_seconds":0.638,"out":"out/shard-1","message":null,"started_seconds":140.02,"rerun":{"down_seconds":1.676,"exit_code":1,"message":null,"out":"out/shard-1/rerun","project":"p-s1-rerun","run_seconds":13.556,"status":"failed","tests":2,"up_seconds":4.949}}"#;
+        let result = ShardResult::from_json(line).unwrap();
+        let rerun = result.rerun.unwrap();
+        assert_eq!((rerun.test_count, rerun.status), (2, Status::Failed));
+        assert_eq!(rerun.folder, "out/shard-1/rerun");
     }
 
     #[test]
@@ -347,5 +280,12 @@ mod tests {
         let line = sample().to_line().replace("failed", "flaky");
         let err = ShardResult::from_json(&line).unwrap_err();
         assert_eq!(err.to_string(), "unknown status \"flaky\"");
+        let err = ShardResult::from_json(r#"{"shard":1}"#).unwrap_err();
+        assert_eq!(err.to_string(), "missing field \"shards\"");
+        let err = ShardResult::from_json("{").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not a JSON object: EOF while parsing an object at line 1 column 1"
+        );
     }
 }

@@ -1,0 +1,365 @@
+//! One attempt at a shard's tests, in a stack of its own: the sidecars up
+//! and ready, the command run, the stack torn down, whatever happened in
+//! between. `lifecycle` makes the attempts; `verdict` decides how each went.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shared::contract::{LOG_FILE, SERVICES_LOG, labels};
+use shared::results::{Attempt, Status};
+
+use crate::context::Context;
+use crate::layout::{OUT_MOUNT, mounted_rerun_folder, mounted_tests_file};
+use crate::proc::{Ended, Log, describe};
+use crate::ready;
+use crate::signals::Stop;
+use crate::sweep::sweep;
+use crate::template::{Vars, expand};
+use crate::verdict::{self, Happened, StopCause, Verdict};
+
+/// Variables every shard's command gets unless `-e` sets them. Coverage
+/// data goes to the shard's folder: with the source tree bind-mounted, every
+/// shard would otherwise write the same `.coverage` file.
+const DEFAULT_ENV: [(&str, &str); 3] = [
+    ("SHARDSTACK_SHARD", "{shard}"),
+    ("SHARDSTACK_SHARDS", "{shards}"),
+    ("COVERAGE_FILE", "{out}/.coverage"),
+];
+
+/// What an attempt runs, and where.
+pub struct Spec {
+    pub shard: u32,
+    pub project: String,
+    /// How many tests its id file holds.
+    pub test_count: usize,
+    /// Its folder on the host, for log.txt and services.log.
+    pub folder: PathBuf,
+    /// `{out}`: the same folder inside the service container.
+    pub mounted_folder: String,
+    /// `{tests}`: its id file inside the service container.
+    pub mounted_tests_file: String,
+}
+
+impl Spec {
+    /// The shard's first attempt, at its planned tests, in `OUT/shard-K`.
+    pub fn first(ctx: &Context, shard: u32, test_count: usize) -> Spec {
+        Spec {
+            shard,
+            project: ctx.names.project(shard),
+            test_count,
+            folder: ctx.layout.shard_folder(shard),
+            mounted_folder: OUT_MOUNT.to_string(),
+            mounted_tests_file: mounted_tests_file(OUT_MOUNT),
+        }
+    }
+
+    /// The second attempt at the tests that failed, in `OUT/shard-K/rerun`.
+    pub fn rerun(ctx: &Context, shard: u32, test_count: usize) -> Spec {
+        let mounted_folder = mounted_rerun_folder();
+        Spec {
+            shard,
+            project: ctx.names.rerun_project(shard),
+            test_count,
+            folder: ctx.layout.rerun_folder(shard),
+            mounted_tests_file: mounted_tests_file(&mounted_folder),
+            mounted_folder,
+        }
+    }
+}
+
+/// When an attempt must stop: a signal, or its `--timeout` passed.
+struct Limits<'a> {
+    stop: &'a Stop,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl Limits<'_> {
+    fn reached(&self) -> bool {
+        self.stop.requested() || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Why, once reached.
+    fn cause(&self) -> StopCause {
+        if self.stop.requested() {
+            StopCause::Signal
+        } else {
+            StopCause::Timeout(self.timeout.unwrap_or_default())
+        }
+    }
+}
+
+/// Run one attempt, its id file already written, and say how it went.
+pub fn run(ctx: &Context, spec: &Spec) -> Attempt {
+    let mut attempt = Attempt {
+        project: spec.project.clone(),
+        status: Status::Error,
+        exit_code: None,
+        test_count: spec.test_count,
+        up_seconds: 0.0,
+        run_seconds: 0.0,
+        down_seconds: 0.0,
+        folder: spec.folder.display().to_string(),
+        message: None,
+    };
+    let (log, file) = match prepare(ctx, spec) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            settle(
+                &mut attempt,
+                verdict::decide(&Happened::NotPrepared(message)),
+            );
+            return attempt;
+        }
+    };
+    let happened = start_and_run(ctx, spec, &file, &log, &mut attempt);
+    let verdict = verdict::decide(&happened);
+    log.line(&format!(
+        "stack-run: shard {} {}{}",
+        spec.shard,
+        verdict.status,
+        verdict
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
+    ));
+    let verdict = end(ctx, spec, &file, &log, verdict, &mut attempt);
+    ctx.runtime
+        .progress
+        .state(spec.shard, verdict.status.as_str(), &verdict.detail(), true);
+    settle(&mut attempt, verdict);
+    attempt
+}
+
+fn settle(attempt: &mut Attempt, verdict: Verdict) {
+    attempt.status = verdict.status;
+    attempt.exit_code = verdict.exit_code;
+    attempt.message = verdict.message;
+}
+
+/// The attempt's log and derived compose file.
+fn prepare(ctx: &Context, spec: &Spec) -> Result<(Log, PathBuf), String> {
+    let log = Log::create(&spec.folder.join(LOG_FILE)).map_err(|err| format!("{err:#}"))?;
+    let file = ctx.layout.compose_file(spec.shard);
+    let derived = ctx.stack.model.shard_file(
+        &ctx.names.shard_labels(spec.shard),
+        &ctx.stack.images,
+        &ctx.stack.service,
+        &ctx.layout.absolute_shard_folder(spec.shard),
+    );
+    std::fs::write(&file, derived.to_string())
+        .map_err(|err| format!("cannot write {}: {err}", file.display()))?;
+    Ok((log, file))
+}
+
+/// Start the stack and run the command in it, timing both.
+fn start_and_run(
+    ctx: &Context,
+    spec: &Spec,
+    file: &Path,
+    log: &Log,
+    attempt: &mut Attempt,
+) -> Happened {
+    let start = Instant::now();
+    let limits = Limits {
+        stop: &ctx.runtime.stop,
+        timeout: ctx.config.timeout,
+        deadline: ctx.config.timeout.map(|timeout| start + timeout),
+    };
+    let progress = &ctx.runtime.progress;
+    progress.state(
+        spec.shard,
+        "starting",
+        &ctx.stack.sidecars.join(", "),
+        false,
+    );
+    let started = start_sidecars(ctx, &spec.project, file, log, &limits);
+    attempt.up_seconds = start.elapsed().as_secs_f64();
+    if let Err(message) = started {
+        let stop = limits.reached().then(|| limits.cause());
+        return Happened::StartFailed { message, stop };
+    }
+    progress.state(spec.shard, "running", "", false);
+    let running = Instant::now();
+    let shard = spec.shard;
+    let progress = Arc::clone(progress);
+    let on_line = Arc::new(move |line: &str| progress.output(shard, line));
+    let (cmd, shown) = command(ctx, spec, file);
+    log.line(&format!("stack-run: $ {shown}"));
+    let ended = ctx
+        .runtime
+        .children
+        .run_logged(cmd, log, on_line, || limits.reached());
+    attempt.run_seconds = running.elapsed().as_secs_f64();
+    match ended {
+        Ok(Ended::Exited(status)) => Happened::Exited(status.code()),
+        Ok(Ended::Stopped) => Happened::Stopped(limits.cause()),
+        Err(err) => Happened::RunFailed(format!("{err:#}")),
+    }
+}
+
+/// Save what people need to look into trouble, then keep the stack
+/// (`--keep-on-failure`) or tear it down; the verdict after that.
+fn end(
+    ctx: &Context,
+    spec: &Spec,
+    file: &Path,
+    log: &Log,
+    verdict: Verdict,
+    attempt: &mut Attempt,
+) -> Verdict {
+    if verdict.is_trouble() && !ctx.stack.sidecars.is_empty() {
+        save_service_logs(ctx, &spec.project, file, &spec.folder);
+    }
+    if verdict.is_trouble() && ctx.config.keep_on_failure {
+        keep(ctx, spec, file);
+        return verdict;
+    }
+    ctx.runtime
+        .progress
+        .state(spec.shard, "stopping", "", false);
+    let down = Instant::now();
+    let torn_down = sweep(
+        &ctx.runtime.children,
+        labels::COMPOSE_PROJECT,
+        &spec.project,
+        false,
+    );
+    attempt.down_seconds = down.elapsed().as_secs_f64();
+    match torn_down {
+        Ok(_) => verdict,
+        Err(err) => {
+            log.line(&format!("stack-run: teardown failed: {err:#}"));
+            verdict.teardown_failed(&format!("{err:#}"))
+        }
+    }
+}
+
+/// Leave the stack running, and say how to reach and remove it.
+fn keep(ctx: &Context, spec: &Spec, file: &Path) {
+    let compose = &ctx.stack.compose;
+    let reach = format!(
+        "{} -p {} -f {} --project-directory {}",
+        compose.name(),
+        spec.project,
+        file.display(),
+        compose.project_directory().display()
+    );
+    ctx.runtime.progress.note(&format!(
+        "shard {}: stack {} left running; reach it with `{reach} ps` \
+         (or exec, logs), remove it with `{reach} down -v` or `stack-run --clean --prefix {}`",
+        spec.shard, spec.project, ctx.names.prefix
+    ));
+    ctx.runtime
+        .kept
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Get the stack ready for the command: the sidecars up and ready, the image built.
+fn start_sidecars(
+    ctx: &Context,
+    project: &str,
+    file: &Path,
+    log: &Log,
+    limits: &Limits,
+) -> Result<(), String> {
+    let stack = &ctx.stack;
+    // A sidecar built by this run needs its image first; others start while it builds.
+    if stack
+        .sidecars
+        .iter()
+        .any(|name| stack.images.contains_key(name))
+    {
+        wait_for_build(ctx, limits)?;
+    }
+    if !stack.sidecars.is_empty() {
+        up(ctx, project, file, log, limits)?;
+    }
+    wait_for_build(ctx, limits)
+}
+
+fn wait_for_build(ctx: &Context, limits: &Limits) -> Result<(), String> {
+    match ctx.runtime.built.wait(|| limits.reached()) {
+        None => Err("stopped while the image was building".into()),
+        Some(Err(failure)) => Err(format!(
+            "the image could not be built: {:#}",
+            failure.error()
+        )),
+        Some(Ok(())) => Ok(()),
+    }
+}
+
+/// `compose up -d` the sidecars, then wait until they are ready.
+fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> Result<(), String> {
+    let children = &ctx.runtime.children;
+    let mut cmd = ctx.stack.compose.project(project, file);
+    cmd.args(["up", "-d", "--no-build"])
+        .args(&ctx.stack.sidecars);
+    log.line(&format!("stack-run: $ {}", describe(&cmd)));
+    match children.run_logged(cmd, log, Arc::new(|_: &str| {}), || limits.reached()) {
+        Ok(Ended::Exited(status)) if status.success() => {}
+        Ok(Ended::Exited(status)) => {
+            return Err(format!("compose up failed ({status}), see {LOG_FILE}"));
+        }
+        Ok(Ended::Stopped) => return Err("compose up was stopped".into()),
+        Err(err) => return Err(format!("{err:#}")),
+    }
+    let ready_by = Instant::now() + ctx.config.ready_timeout;
+    let ready_by = limits
+        .deadline
+        .map_or(ready_by, |deadline| deadline.min(ready_by));
+    let ready = ready::wait(children, project, ready_by, || limits.reached());
+    match &ready {
+        Ok(()) => log.line("stack-run: sidecars ready"),
+        Err(err) => log.line(&format!("stack-run: {err:#}")),
+    }
+    ready.map_err(|err| format!("{err:#}"))
+}
+
+/// `compose run --rm -T --no-deps -e … SERVICE COMMAND…`, placeholders
+/// filled, and the same command line to log, `-e` values hidden (they may be secrets).
+pub fn command(ctx: &Context, spec: &Spec, file: &Path) -> (std::process::Command, String) {
+    let vars = Vars {
+        tests_file: &spec.mounted_tests_file,
+        out_folder: &spec.mounted_folder,
+        shard: spec.shard,
+        shard_count: ctx.config.shard_count,
+    };
+    let env = &ctx.config.env;
+    let mut cmd = ctx.stack.compose.project(&spec.project, file);
+    cmd.args(["run", "--rm", "-T", "--no-deps"]);
+    let mut shown = describe(&cmd);
+    for (key, value) in DEFAULT_ENV {
+        if !env.iter().any(|(k, _)| k == key) {
+            let pair = format!("{key}={}", expand(value, &vars));
+            shown.push_str(&format!(" -e {pair}"));
+            cmd.arg("-e").arg(pair);
+        }
+    }
+    for (key, value) in env {
+        cmd.arg("-e").arg(format!("{key}={}", expand(value, &vars)));
+        shown.push_str(&format!(" -e {key}=…"));
+    }
+    let args: Vec<String> = ctx
+        .config
+        .command
+        .iter()
+        .map(|arg| expand(arg, &vars))
+        .collect();
+    cmd.arg(&ctx.stack.service).args(&args);
+    shown.push_str(&format!(" {} {}", ctx.stack.service, args.join(" ")));
+    (cmd, shown)
+}
+
+/// `compose logs` of the whole stack, to services.log in `folder`.
+fn save_service_logs(ctx: &Context, project: &str, file: &Path, folder: &Path) {
+    let mut cmd = ctx.stack.compose.project(project, file);
+    cmd.args(["logs", "--no-color", "--timestamps"]);
+    let text = match ctx.runtime.children.capture(cmd) {
+        Ok(output) => [output.stdout, output.stderr].concat(),
+        Err(err) => format!("stack-run: cannot read the sidecars' logs: {err:#}\n").into_bytes(),
+    };
+    let _ = std::fs::write(folder.join(SERVICES_LOG), text);
+}

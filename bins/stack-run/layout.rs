@@ -1,0 +1,165 @@
+//! Where stack-run's files go: the shard folders under `--out` on the host,
+//! the same folders as the service container sees them, and stack-run's own
+//! files. The names come from `shared::contract`, which junit-merge and the
+//! tests read too.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use shared::contract::{BUILD_LOG, RERUN_FOLDER, TESTS_FILE, WORK_FOLDER, shard_folder};
+
+/// Where a shard's folder is mounted in the service container: `{out}`.
+pub use crate::derive::OUT_MOUNT;
+
+/// The output folder (`--out`) and what goes in it.
+pub struct Layout {
+    /// `--out` as given: paths in results and messages read like the command line.
+    root: PathBuf,
+    /// The same, absolute: compose bind-mounts need it.
+    absolute_root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> anyhow::Result<Layout> {
+        let absolute_root =
+            std::path::absolute(root).with_context(|| format!("bad --out {}", root.display()))?;
+        Ok(Layout {
+            root: root.to_path_buf(),
+            absolute_root,
+        })
+    }
+
+    /// `OUT/shard-K`, on the host.
+    pub fn shard_folder(&self, shard: u32) -> PathBuf {
+        self.root.join(shard_folder(shard))
+    }
+
+    /// `OUT/shard-K`, absolute: the source of the bind mount at [`OUT_MOUNT`].
+    pub fn absolute_shard_folder(&self, shard: u32) -> PathBuf {
+        self.absolute_root.join(shard_folder(shard))
+    }
+
+    /// `OUT/shard-K/rerun`, on the host: the second attempt's folder.
+    pub fn rerun_folder(&self, shard: u32) -> PathBuf {
+        self.shard_folder(shard).join(RERUN_FOLDER)
+    }
+
+    /// Where stack-run keeps its own files: derived compose files, the build log.
+    pub fn work_folder(&self) -> PathBuf {
+        self.root.join(WORK_FOLDER)
+    }
+
+    /// The derived compose file shard K's stacks run from.
+    pub fn compose_file(&self, shard: u32) -> PathBuf {
+        self.work_folder()
+            .join(format!("{}.compose.json", shard_folder(shard)))
+    }
+
+    pub fn build_compose_file(&self) -> PathBuf {
+        self.work_folder().join("build.compose.json")
+    }
+
+    pub fn build_log(&self) -> PathBuf {
+        self.work_folder().join(BUILD_LOG)
+    }
+
+    /// Make the work folder and `OUT/shard-K` for every selected shard, with
+    /// its id file. A folder holding a previous run's files is an error
+    /// unless `force`, which empties it; folders of other shards are never touched.
+    pub fn create(
+        &self,
+        plan: &BTreeMap<u32, Vec<String>>,
+        selected: &[u32],
+        force: bool,
+    ) -> anyhow::Result<()> {
+        let busy: Vec<String> = selected
+            .iter()
+            .map(|&shard| self.shard_folder(shard))
+            .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+            .map(|dir| dir.display().to_string())
+            .collect();
+        if !busy.is_empty() && !force {
+            bail!(
+                "{} already hold{} results; use --force to replace them, or another --out",
+                busy.join(", "),
+                if busy.len() == 1 { "s" } else { "" }
+            );
+        }
+        let work = self.work_folder();
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        for &shard in selected {
+            let dir = self.shard_folder(shard);
+            if force && dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot empty {}", dir.display()))?;
+            }
+            attempt_folder(&dir, &plan[&shard])?;
+        }
+        Ok(())
+    }
+}
+
+/// `{tests}`: the id file of an attempt whose folder the container sees at `mounted`.
+pub fn mounted_tests_file(mounted: &str) -> String {
+    format!("{mounted}/{TESTS_FILE}")
+}
+
+/// `{out}` of a second attempt, inside the container.
+pub fn mounted_rerun_folder() -> String {
+    format!("{OUT_MOUNT}/{RERUN_FOLDER}")
+}
+
+/// An attempt's folder, open to the container's user (it may not be ours),
+/// holding the ids it runs, one a line.
+pub fn attempt_folder(dir: &Path, ids: &[String]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+        .with_context(|| format!("cannot open up {}", dir.display()))?;
+    let ids_file = dir.join(TESTS_FILE);
+    std::fs::write(&ids_file, ids.join("\n") + "\n")
+        .with_context(|| format!("cannot write {}", ids_file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_follow_the_contract() {
+        let layout = Layout::new(Path::new("reports")).unwrap();
+        assert_eq!(layout.shard_folder(2), Path::new("reports/shard-2"));
+        assert_eq!(layout.rerun_folder(2), Path::new("reports/shard-2/rerun"));
+        assert!(layout.absolute_shard_folder(2).is_absolute());
+        assert_eq!(
+            layout.compose_file(3),
+            Path::new("reports/.stack-run/shard-3.compose.json")
+        );
+        assert_eq!(
+            mounted_tests_file(&mounted_rerun_folder()),
+            "/shardstack/out/rerun/tests.txt"
+        );
+    }
+
+    #[test]
+    fn a_busy_folder_is_kept_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path()).unwrap();
+        let plan = BTreeMap::from([(1, vec!["a".to_string(), "b".to_string()])]);
+        layout.create(&plan, &[1], false).unwrap();
+        let ids = dir.path().join("shard-1/tests.txt");
+        assert_eq!(std::fs::read_to_string(&ids).unwrap(), "a\nb\n");
+        let err = layout.create(&plan, &[1], false).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "shard-1 already holds results; use --force to replace them, or another --out"
+            ),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("shard-1/junit.xml"), "old").unwrap();
+        layout.create(&plan, &[1], true).unwrap();
+        assert!(!dir.path().join("shard-1/junit.xml").exists());
+    }
+}

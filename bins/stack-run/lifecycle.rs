@@ -1,0 +1,86 @@
+//! One shard's life: every attempt at its tests. The first runs its planned
+//! tests; with `--rerun-failed`, a failed first attempt is followed by a
+//! second at the tests that failed, in a fresh stack. The shard's result
+//! holds both.
+
+use shared::results::{Attempt, ShardResult, Status};
+
+use crate::attempt::{self, Spec};
+use crate::context::Context;
+use crate::layout::attempt_folder;
+use crate::rerun::failed_tests;
+
+/// Run shard `shard` (its folder and id file already made) and say how it went.
+pub fn run_shard(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
+    let started_seconds = ctx.runtime.started.elapsed().as_secs_f64();
+    let first = attempt::run(ctx, &Spec::first(ctx, shard, planned.len()));
+    let rerun = if first.status == Status::Failed && ctx.config.rerun_failed {
+        second_attempt(ctx, shard, planned)
+    } else {
+        None
+    };
+    ShardResult {
+        shard,
+        shards: ctx.config.shard_count,
+        first,
+        started_seconds: Some(started_seconds),
+        rerun,
+    }
+}
+
+/// The result of a shard the run was interrupted before.
+pub fn never_started(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
+    let spec = Spec::first(ctx, shard, planned.len());
+    ctx.runtime
+        .progress
+        .state(shard, "interrupted", "never started", true);
+    ShardResult {
+        shard,
+        shards: ctx.config.shard_count,
+        first: Attempt {
+            project: spec.project,
+            status: Status::Interrupted,
+            exit_code: None,
+            test_count: spec.test_count,
+            up_seconds: 0.0,
+            run_seconds: 0.0,
+            down_seconds: 0.0,
+            folder: spec.folder.display().to_string(),
+            message: Some("never started: the run was interrupted".into()),
+        },
+        started_seconds: None,
+        rerun: None,
+    }
+}
+
+/// Run the failed tests of a failed first attempt once more; `None` when
+/// there is nothing to rerun or no way to.
+fn second_attempt(ctx: &Context, shard: u32, planned: &[String]) -> Option<Attempt> {
+    if ctx.runtime.stop.requested() {
+        return None;
+    }
+    let progress = &ctx.runtime.progress;
+    let failed = match failed_tests(&ctx.layout.shard_folder(shard), planned) {
+        Ok(failed) if failed.is_empty() => {
+            progress.note(&format!(
+                "shard {shard}: no failed test of its plan in its JUnit reports; nothing to rerun"
+            ));
+            return None;
+        }
+        Ok(failed) => failed,
+        Err(err) => {
+            progress.note(&format!("shard {shard}: cannot rerun: {err:#}"));
+            return None;
+        }
+    };
+    let spec = Spec::rerun(ctx, shard, failed.len());
+    if let Err(err) = attempt_folder(&spec.folder, &failed) {
+        progress.note(&format!("shard {shard}: cannot rerun: {err:#}"));
+        return None;
+    }
+    progress.note(&format!(
+        "shard {shard}: rerunning {} failed test(s) in a fresh stack",
+        failed.len()
+    ));
+    Some(attempt::run(ctx, &spec))
+}

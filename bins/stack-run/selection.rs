@@ -1,0 +1,130 @@
+//! The plan stack-run reads, grouped by shard, and the shards this
+//! invocation runs of it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::bail;
+use shared::ci::Node;
+use shared::plan::Entry;
+
+use crate::cli::NodeArg;
+
+/// Each shard's planned test ids, in plan order.
+pub type Plan = BTreeMap<u32, Vec<String>>;
+
+/// Read the plan: `SHARD<TAB>ID` lines, or bare ids for one shard.
+pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+    let input = shared::io::open(path)?;
+    let name = input.name.clone();
+    let entries = shared::plan::read(&name, input.reader)?;
+    group(&name, entries)
+}
+
+fn group(name: &str, entries: Vec<Entry>) -> anyhow::Result<Plan> {
+    let bare = entries.iter().filter(|e| e.shard.is_none()).count();
+    if bare > 0 && bare < entries.len() {
+        bail!("{name}: mixes SHARD<TAB>ID lines with bare test ids");
+    }
+    if entries.is_empty() {
+        bail!("{name}: the plan has no tests");
+    }
+    let mut plan = Plan::new();
+    for entry in entries {
+        plan.entry(entry.shard.unwrap_or(1))
+            .or_default()
+            .push(entry.id);
+    }
+    Ok(plan)
+}
+
+/// `--node` as a node: given, or for `auto` as the CI's variables say (which,
+/// on stderr).
+pub fn node(arg: Option<NodeArg>) -> anyhow::Result<Option<Node>> {
+    match arg {
+        None => Ok(None),
+        Some(NodeArg::Fixed(node)) => Ok(Some(node)),
+        Some(NodeArg::Auto) => {
+            let detected = shared::ci::detect(|name| std::env::var(name).ok())
+                .map_err(|err| anyhow::anyhow!("--node auto: {err}"))?;
+            eprintln!("stack-run: --node auto: {detected}");
+            Ok(Some(detected.node))
+        }
+    }
+}
+
+/// The shards this invocation runs: all, one (`--shard`), or a CI node's
+/// slice (`--node I/M`: shards I, I+M, I+2M, …).
+pub fn select(plan: &Plan, node: Option<Node>, shard: Option<u32>) -> anyhow::Result<Vec<u32>> {
+    if let Some(shard) = shard {
+        if !plan.contains_key(&shard) {
+            bail!("the plan has no shard {shard}");
+        }
+        return Ok(vec![shard]);
+    }
+    Ok(plan
+        .keys()
+        .copied()
+        .filter(|shard| node.is_none_or(|node| (shard - 1) % node.count == node.index - 1))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(shards: &[(u32, &str)]) -> Plan {
+        let entries = shards
+            .iter()
+            .map(|(shard, id)| Entry {
+                shard: Some(*shard),
+                id: id.to_string(),
+            })
+            .collect();
+        group("plan.tsv", entries).unwrap()
+    }
+
+    #[test]
+    fn bare_ids_are_one_shard_and_mixing_is_an_error() {
+        let bare = vec![
+            Entry {
+                shard: None,
+                id: "a".into(),
+            },
+            Entry {
+                shard: None,
+                id: "b".into(),
+            },
+        ];
+        assert_eq!(group("p", bare).unwrap()[&1], ["a", "b"]);
+        let mixed = vec![
+            Entry {
+                shard: None,
+                id: "a".into(),
+            },
+            Entry {
+                shard: Some(2),
+                id: "b".into(),
+            },
+        ];
+        assert_eq!(
+            group("p", mixed).unwrap_err().to_string(),
+            "p: mixes SHARD<TAB>ID lines with bare test ids"
+        );
+    }
+
+    #[test]
+    fn nodes_take_every_mth_shard() {
+        let plan = plan(&[(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]);
+        let node = |index, count| Some(Node { index, count });
+        assert_eq!(select(&plan, node(1, 2), None).unwrap(), [1, 3, 5]);
+        assert_eq!(select(&plan, node(2, 2), None).unwrap(), [2, 4]);
+        assert_eq!(select(&plan, node(3, 3), None).unwrap(), [3]);
+        assert_eq!(select(&plan, None, Some(4)).unwrap(), [4]);
+        assert_eq!(select(&plan, None, None).unwrap(), [1, 2, 3, 4, 5]);
+        assert_eq!(
+            select(&plan, None, Some(9)).unwrap_err().to_string(),
+            "the plan has no shard 9"
+        );
+    }
+}
