@@ -6,7 +6,7 @@ use std::str::FromStr;
 use clap::Parser;
 use shared::exit;
 use shared::help::{Example, after_help};
-use shared::shard::GroupBy;
+use shared::planner::GroupBy;
 
 /// Split a test suite into shards that take about as long as each other.
 ///

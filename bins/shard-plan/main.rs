@@ -12,7 +12,7 @@ use clap::Parser;
 use cli::{Cli, Shards};
 use shared::durations::{Durations, Resolved};
 use shared::exit::{self, ExitContext};
-use shared::shard::{self, Balancer, Plan};
+use shared::planner::{self, Balancer, Plan};
 
 fn main() -> std::process::ExitCode {
     shared::cli::run("shard-plan", || run(Cli::parse()).exit_code(exit::USAGE))
@@ -24,7 +24,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let target = match cli.target_seconds {
         Some(t) if !(t.is_finite() && t > 0.0) => bail!("--target-seconds must be above 0"),
-        t => t.map(shard::nanos),
+        t => t.map(planner::nanos),
     };
 
     let stdin = std::path::Path::new("-");
@@ -68,8 +68,8 @@ fn plan(
     ids: &[&str],
     resolved: &Resolved,
 ) -> anyhow::Result<()> {
-    let estimates = shard::estimate(ids, &resolved.seconds);
-    let units = shard::group(ids, &estimates.seconds, cli.group_by);
+    let estimates = planner::estimate(ids, &resolved.seconds);
+    let units = planner::group(ids, &estimates.seconds, cli.group_by);
     let balancer = Balancer::new(&units);
 
     let unit_name = format!("{:?}", cli.group_by).to_lowercase();
@@ -82,9 +82,9 @@ fn plan(
     if let Some(target) = target.filter(|&t| plan.longest() > t) {
         eprintln!(
             "shard-plan: no plan meets --target-seconds {}: the longest of {} shards is predicted at {:.1} s",
-            shard::seconds(target),
+            planner::seconds(target),
             plan.shards.len(),
-            shard::seconds(plan.longest())
+            planner::seconds(plan.longest())
         );
     }
     let shards = plan.shards.len() as u32;
@@ -154,7 +154,7 @@ fn write_plan(
 fn summary(
     plan: &Plan,
     balancer: &Balancer,
-    estimates: &shard::Estimates,
+    estimates: &planner::Estimates,
     unused: usize,
 ) -> String {
     let mut text = String::from("shard    seconds   tests   units\n");
@@ -162,20 +162,20 @@ fn summary(
         text += &format!(
             "{:>5} {:>9.3} {:>7} {:>7}\n",
             number + 1,
-            shard::seconds(load.nanos),
+            planner::seconds(load.nanos),
             load.tests,
             load.units
         );
     }
     let shards = plan.shards.len() as u32;
-    let total = shard::seconds(balancer.total());
+    let total = planner::seconds(balancer.total());
     let mean = total / f64::from(shards);
-    let longest = shard::seconds(plan.longest());
+    let longest = planner::seconds(plan.longest());
     text += &format!(
         "longest {longest:.3} s, mean {mean:.3} s, max/mean {:.3}; lower bound {:.3} s = max(longest unit {:.3} s, total {total:.3} s / {shards})\n",
         longest / mean,
-        shard::seconds(balancer.lower_bound(shards)),
-        shard::seconds(balancer.longest_unit()),
+        planner::seconds(balancer.lower_bound(shards)),
+        planner::seconds(balancer.longest_unit()),
     );
     let tests = estimates.seconds.len();
     text += &format!(

@@ -15,7 +15,7 @@ pub mod io;
 pub mod junit;
 pub mod nodeid;
 pub mod plan;
+pub mod planner;
 pub mod results;
-pub mod shard;
 pub mod timeout;
 pub mod xml;
