@@ -54,6 +54,21 @@ impl Spec {
         }
     }
 
+    /// Its result before anything ran: no exit code, no time spent.
+    pub fn unstarted(&self, status: Status, message: Option<String>) -> Attempt {
+        Attempt {
+            project: self.project.clone(),
+            status,
+            exit_code: None,
+            test_count: self.test_count,
+            up_seconds: 0.0,
+            run_seconds: 0.0,
+            down_seconds: 0.0,
+            folder: self.folder.display().to_string(),
+            message,
+        }
+    }
+
     /// The second attempt at the tests that failed, in `OUT/shard-K/rerun`.
     pub fn rerun(ctx: &Context, shard: u32, test_count: usize) -> Spec {
         let mounted_folder = mounted_rerun_folder();
@@ -92,17 +107,7 @@ impl Limits<'_> {
 
 /// Run one attempt, its id file already written, and say how it went.
 pub fn run(ctx: &Context, spec: &Spec) -> Attempt {
-    let mut attempt = Attempt {
-        project: spec.project.clone(),
-        status: Status::Error,
-        exit_code: None,
-        test_count: spec.test_count,
-        up_seconds: 0.0,
-        run_seconds: 0.0,
-        down_seconds: 0.0,
-        folder: spec.folder.display().to_string(),
-        message: None,
-    };
+    let mut attempt = spec.unstarted(Status::Error, None);
     let (log, file) = match prepare(ctx, spec) {
         Ok(prepared) => prepared,
         Err(message) => {

@@ -37,17 +37,10 @@ pub fn never_started(ctx: &Context, shard: u32, planned: &[String]) -> ShardResu
     ShardResult {
         shard,
         shards: ctx.config.shard_count,
-        first: Attempt {
-            project: spec.project,
-            status: Status::Interrupted,
-            exit_code: None,
-            test_count: spec.test_count,
-            up_seconds: 0.0,
-            run_seconds: 0.0,
-            down_seconds: 0.0,
-            folder: spec.folder.display().to_string(),
-            message: Some("never started: the run was interrupted".into()),
-        },
+        first: spec.unstarted(
+            Status::Interrupted,
+            Some("never started: the run was interrupted".into()),
+        ),
         started_seconds: None,
         rerun: None,
     }
