@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for stack-report
 
-.PHONY: help setup build check test lint man install uninstall images static demo
+.PHONY: help setup build check test lint man install uninstall images static wheel dist demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -22,12 +22,15 @@ setup: ## Install the system packages and Python tools the tests need (idempoten
 # docker-compose) where it is installed; `make check` leaves them out.
 DOCKER_TESTS = stack_run:: pipeline:: example:: flaky::stack_run
 
-check: ## Quick: fmt, clippy and every test that needs neither root nor Docker
+# make check also leaves out the install tests: they need the release builds of make wheel static.
+check: ## Quick: fmt, clippy and every test that needs neither root, Docker nor a release build
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) test --workspace --locked -- $(addprefix --skip ,$(DOCKER_TESTS))
+	$(CARGO) test --workspace --locked -- $(addprefix --skip ,$(DOCKER_TESTS) install::)
 
-test: images ## Run every test: unit, CLI, and integration against real services
+# The install tests (tests/install.rs) install the wheel and unpack the
+# tarball that these build, which they skip when up to date.
+test: images wheel static ## Run every test: unit, CLI, integration against real services, installs
 	SHARDSTACK_COMPOSE="docker compose" $(CARGO) test --workspace --locked
 	@if docker-compose version 2>/dev/null | grep -q 'version 1\.'; then \
 	    echo "make test: the Docker tests again under $$(docker-compose version --short) (v1)"; \
@@ -41,12 +44,49 @@ lint: setup ## Check formatting and clippy (warnings as errors), the CI files an
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	scripts/lint
 
-# musl when its target is installed; else glibc linked statically (see bench/wait-for/README.md).
-STATIC_TARGET ?= $(shell rustup target list --installed 2>/dev/null | grep -x x86_64-unknown-linux-musl || echo x86_64-unknown-linux-gnu)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+ARCH    := $(shell uname -m)
+# What the release binaries are built from: a change rebuilds the wheel and the tarball.
+SOURCES := Cargo.toml Cargo.lock $(shell find bins shared -name '*.rs' -o -name Cargo.toml)
 
-static: ## Build wait-for as one static binary to copy into any image
-	RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols" $(CARGO) build --release --locked --target $(STATIC_TARGET) --bin wait-for
-	@ls -l target/$(STATIC_TARGET)/release/wait-for
+# The wheel's and the tarball's binaries: glibc linked statically (no glibc version
+# required, any x86_64 Linux runs them; see bench/wait-for/README.md for name lookup).
+STATIC_FLAGS = -C target-feature=+crt-static -C strip=symbols
+GNU_TARGET   = $(ARCH)-unknown-linux-gnu
+# The tarball uses musl when its target is installed, else the same glibc build as the wheel.
+STATIC_TARGET ?= $(shell rustup target list --installed 2>/dev/null | grep -x $(ARCH)-unknown-linux-musl || echo $(GNU_TARGET))
+
+WHEEL   = dist/shardstack-$(VERSION)-py3-none-manylinux1_$(ARCH).manylinux_2_5_$(ARCH).whl
+TARBALL = dist/shardstack-$(VERSION)-$(ARCH)-linux.tar.gz
+
+wheel: $(WHEEL) ## Build dist/shardstack-VERSION-*.whl: the six tools and man pages, for pip/uv/pipx
+
+# One cargo build of the six binaries (in parallel); maturin then finds them fresh.
+$(WHEEL): $(SOURCES) pyproject.toml README.md LICENSE man/*.1 packaging/wheel/scripts/*
+	@command -v maturin >/dev/null || { echo "no maturin: run make setup" >&2; exit 2; }
+	rm -f dist/shardstack-*.whl
+	RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(GNU_TARGET)
+	RUSTFLAGS="$(STATIC_FLAGS)" maturin build --release --locked --target $(GNU_TARGET) --out dist
+	@test -e $@ || { echo "maturin built no $@" >&2; exit 1; }
+	@touch $@
+	@ls -l $@
+
+# The tarball is a prefix: bin/ (with the wait-for-it.sh link), share/man/man1, share/doc/shardstack;
+# `tar xz -C ~/.local --strip-components=1` installs it.
+static: $(TARBALL) ## Build the six tools as static binaries: dist/shardstack-VERSION-ARCH-linux.tar.gz
+
+$(TARBALL): $(SOURCES) README.md LICENSE man/*.1
+	RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(STATIC_TARGET)
+	rm -rf target/dist && mkdir -p $(addprefix target/dist/shardstack-$(VERSION)/,bin share/man/man1 share/doc/shardstack)
+	for tool in $(TOOLS); do install -m 755 target/$(STATIC_TARGET)/release/$$tool target/dist/shardstack-$(VERSION)/bin/; done
+	ln -s wait-for target/dist/shardstack-$(VERSION)/bin/wait-for-it.sh
+	install -m 644 man/*.1 target/dist/shardstack-$(VERSION)/share/man/man1/
+	install -m 644 README.md LICENSE target/dist/shardstack-$(VERSION)/share/doc/shardstack/
+	mkdir -p dist && rm -f dist/shardstack-*-linux.tar.gz
+	tar -C target/dist --owner=0 --group=0 --sort=name -czf $@ shardstack-$(VERSION)
+	@ls -l $@
+
+dist: wheel static ## Both: the wheel and the tarball in dist/
 
 man: ## Regenerate man/*.1 from the clap commands
 	SHARDSTACK_UPDATE_MAN=1 $(CARGO) test --locked --test tests man::

@@ -7,6 +7,7 @@ mod cov_merge;
 mod example;
 mod flaky;
 mod github_runner;
+mod install;
 mod junit_merge;
 mod man;
 mod pipeline;
