@@ -48,6 +48,33 @@ fn results_alone_from_stdin_give_the_shards_only() {
     );
 }
 
+#[test]
+fn outputs_give_the_summarys_numbers_as_key_value_lines() {
+    let outcome = tool("stack-report")
+        .args(["--format", "outputs", "--results"])
+        .arg(fixture("stack-report/results.jsonl"))
+        .arg("--junit")
+        .arg(fixture("stack-report/unit.xml"))
+        .succeeds();
+    // Shard run times 34.156, 34.978, 37.612 and 38.783 s: 38.783 / 36.382.
+    assert_eq!(
+        outcome.stdout,
+        "tests=9\npassed=8\nfailures=1\nerrors=0\nskipped=0\nflaky=1\n\
+         shards=4\nshards_failed=1\nbalance=1.07\n"
+    );
+
+    let junit_only = tool("stack-report")
+        .args(["--format", "outputs", "--junit"])
+        .arg(fixture("stack-report/unit.xml"))
+        .succeeds();
+    assert!(junit_only.stdout.starts_with("tests=9\n"));
+    assert!(
+        !junit_only.stdout.contains("shards="),
+        "{}",
+        junit_only.stdout
+    );
+}
+
 /// One `<rect>` of a shard's bar: its class, x and width.
 #[derive(Debug)]
 struct Rect {

@@ -6,7 +6,8 @@ use clap::{Parser, ValueEnum};
 use shared::exit;
 use shared::help::{Example, after_help};
 
-/// Report on a stack-run: a Markdown summary, or an SVG timeline of the shards.
+/// Report on a stack-run: a Markdown summary, an SVG timeline of the shards,
+/// or the numbers as KEY=VALUE lines.
 ///
 /// The Markdown summary, fit for $GITHUB_STEP_SUMMARY or a merge request
 /// comment, gives the totals (the test cases by outcome; where the report's
@@ -21,6 +22,12 @@ use shared::help::{Example, after_help};
 /// and teardown (then the same for a rerun), tests coloured by how the shard
 /// ended. It is a few kilobytes with no scripts and no external fonts, so it
 /// can be embedded anywhere; hovering a bar shows its times.
+///
+/// The outputs format prints the numbers as KEY=VALUE lines for
+/// $GITHUB_OUTPUT (or a GitLab dotenv report): tests, passed, failures,
+/// errors, skipped and flaky (test cases, as the summary counts them) from
+/// --junit; shards, shards_failed and balance (the longest shard's test time
+/// over the mean, two decimals) from --results.
 #[derive(Parser, Debug)]
 #[command(name = "stack-report", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
@@ -32,8 +39,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// What to write: the Markdown summary, or the SVG timeline (which needs
-    /// --results).
+    /// What to write: the Markdown summary, the SVG timeline (which needs
+    /// --results), or the numbers as KEY=VALUE lines.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
 
@@ -50,12 +57,17 @@ pub struct Cli {
 pub enum Format {
     Markdown,
     Svg,
+    Outputs,
 }
 
 pub const EXAMPLES: &[Example] = &[
     Example {
         about: "Summarize a run in a GitHub Actions job",
         command: "stack-report --results results.jsonl --junit unit.xml >> \"$GITHUB_STEP_SUMMARY\"",
+    },
+    Example {
+        about: "The same numbers as a GitHub Actions step's outputs",
+        command: "stack-report --format outputs --results results.jsonl --junit unit.xml >> \"$GITHUB_OUTPUT\"",
     },
     Example {
         about: "Draw the shards' timeline",

@@ -1,9 +1,10 @@
 //! stack-report: stack-run's results and the merged JUnit in, a report
-//! people look at out (Markdown summary or SVG timeline).
+//! people look at out (Markdown summary or SVG timeline), or its numbers for a CI.
 
 mod cases;
 mod cli;
 mod markdown;
+mod outputs;
 mod svg;
 
 use std::io::{BufRead, Write};
@@ -28,6 +29,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 bail!("--format svg needs --results");
             };
             svg::timeline(results)
+        }
+        Format::Outputs => {
+            let junit = cli.junit.as_deref().map(cases::Report::read).transpose()?;
+            outputs::lines(results.as_deref(), junit.as_ref())
         }
         Format::Markdown => {
             let junit = cli.junit.as_deref().map(cases::Report::read).transpose()?;
