@@ -23,10 +23,12 @@ setup: ## Install the system packages and Python tools the tests need (idempoten
 DOCKER_TESTS = stack_run:: pipeline:: example:: flaky::stack_run
 
 # make check also leaves out the install tests: they need the release builds of make wheel static.
+# github_example:: needs Docker too; its action collects with `docker compose`
+# (v2) whatever SHARDSTACK_COMPOSE says, so make test runs it once.
 check: ## Quick: fmt, clippy and every test that needs neither root, Docker nor a release build
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) test --workspace --locked -- $(addprefix --skip ,$(DOCKER_TESTS) install::)
+	$(CARGO) test --workspace --locked -- $(addprefix --skip ,$(DOCKER_TESTS) install:: github_example::)
 
 # The install tests (tests/install.rs) install the wheel and unpack the
 # tarball that these build, which they skip when up to date.

@@ -6,6 +6,7 @@ mod util;
 mod cov_merge;
 mod example;
 mod flaky;
+mod github_example;
 mod github_runner;
 mod install;
 mod junit_merge;
