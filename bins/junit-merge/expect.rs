@@ -1,21 +1,19 @@
 //! `--expect PLAN`: every planned test with no result in any input becomes
 //! an error test case naming its shard, so nothing is silently lost.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 use shared::junit::model::{Case, Counts};
 use shared::junit::write::{Writer, count_attributes};
-use shared::nodeid::junit_key;
+use shared::nodeid::{KeyIndex, junit_key};
 use shared::plan::{self, Entry};
 use shared::xml::{Element, Event};
 
 /// The planned tests, and whether an input had a result for each.
 pub struct Expected {
     entries: Vec<Entry>,
-    /// (classname, name) as pytest writes them, to the first entry with that key.
-    keys: HashMap<(String, String), usize>,
+    keys: KeyIndex,
     found: Vec<bool>,
 }
 
@@ -23,10 +21,7 @@ impl Expected {
     pub fn read(path: &Path) -> anyhow::Result<Expected> {
         let input = shared::io::open(path)?;
         let entries = plan::read(&input.name, input.reader)?;
-        let mut keys = HashMap::new();
-        for (index, entry) in entries.iter().enumerate() {
-            keys.entry(junit_key(&entry.id)).or_insert(index);
-        }
+        let keys = KeyIndex::new(entries.iter().map(|entry| entry.id.as_str()));
         Ok(Expected {
             found: vec![false; entries.len()],
             entries,
@@ -36,20 +31,17 @@ impl Expected {
 
     /// An input has a result for `case`.
     pub fn found(&mut self, case: &Case) {
-        let key = (case.classname.clone(), case.name.clone());
-        if let Some(&index) = self.keys.get(&key) {
+        if let Some(index) = self.keys.find(&case.classname, &case.name) {
             self.found[index] = true;
         }
     }
 
     /// The planned tests no input had a result for, in plan order, each once.
     pub fn not_run(&self) -> Vec<Entry> {
-        let first_with_key =
-            |index: usize, entry: &Entry| self.keys[&junit_key(&entry.id)] == index;
         self.entries
             .iter()
             .enumerate()
-            .filter(|&(index, entry)| !self.found[index] && first_with_key(index, entry))
+            .filter(|&(index, entry)| !self.found[index] && self.keys.is_first(index, &entry.id))
             .map(|(_, entry)| entry.clone())
             .collect()
     }

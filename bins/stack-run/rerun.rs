@@ -7,21 +7,18 @@
 //! shard's planned ids. `lifecycle` runs the second attempt with them; it
 //! writes its own reports under `OUT/shard-K/rerun`, where junit-merge finds them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use shared::junit::read::{Event, Reader, has_junit_root};
-use shared::nodeid::junit_key;
+use shared::nodeid::KeyIndex;
 
 /// The planned ids of the tests that failed or broke, in plan order, from
 /// every JUnit report directly in `dir`. Other XML there (a coverage.xml)
 /// is skipped.
 pub fn failed_tests(dir: &Path, planned: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut keys: HashMap<(String, String), usize> = HashMap::new();
-    for (index, id) in planned.iter().enumerate() {
-        keys.entry(junit_key(id)).or_insert(index);
-    }
+    let keys = KeyIndex::new(planned.iter().map(String::as_str));
     let mut failed = BTreeSet::new();
     for path in reports(dir)? {
         let name = path.display().to_string();
@@ -29,7 +26,7 @@ pub fn failed_tests(dir: &Path, planned: &[String]) -> anyhow::Result<Vec<String
         while let Some(event) = reader.next_event()? {
             let Event::Case(case) = event else { continue };
             if case.outcome().is_failure() {
-                if let Some(&index) = keys.get(&(case.classname, case.name)) {
+                if let Some(index) = keys.find(&case.classname, &case.name) {
                     failed.insert(index);
                 }
             }

@@ -6,6 +6,8 @@
 //! (`tests/test_x/TestY.py` gives the same classname), so tools match the
 //! other way round: they turn the ids they know into JUnit keys.
 
+use std::collections::HashMap;
+
 /// The (classname, name) pair pytest writes for a node id.
 pub fn junit_key(node_id: &str) -> (String, String) {
     // Parameters may hold anything, `::` and `/` included: split before them.
@@ -25,6 +27,36 @@ pub fn junit_key(node_id: &str) -> (String, String) {
         .collect::<Vec<_>>()
         .join(".");
     (classname, name)
+}
+
+/// Planned node ids, found again by the JUnit key pytest writes for them:
+/// how junit-merge's `--expect` and stack-run's reruns match reports to plans.
+pub struct KeyIndex {
+    first: HashMap<(String, String), usize>,
+}
+
+impl KeyIndex {
+    /// Index `ids` by key; ids sharing a key (pytest writes them alike)
+    /// are found as the first of them.
+    pub fn new<'a>(ids: impl IntoIterator<Item = &'a str>) -> KeyIndex {
+        let mut first = HashMap::new();
+        for (index, id) in ids.into_iter().enumerate() {
+            first.entry(junit_key(id)).or_insert(index);
+        }
+        KeyIndex { first }
+    }
+
+    /// The position of the first planned id a JUnit case stands for.
+    pub fn find(&self, classname: &str, name: &str) -> Option<usize> {
+        self.first
+            .get(&(classname.to_string(), name.to_string()))
+            .copied()
+    }
+
+    /// Whether the id at `index` is the first with its key.
+    pub fn is_first(&self, index: usize, id: &str) -> bool {
+        self.first.get(&junit_key(id)) == Some(&index)
+    }
 }
 
 /// The node id for a JUnit test case, when the case says which file it is in
@@ -48,6 +80,17 @@ pub fn from_junit(file: &str, classname: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_index_finds_the_first_planned_id_of_a_case() {
+        let ids = ["t.py::test_a", "t.py::C::test_b", "t.py::test_a"];
+        let index = KeyIndex::new(ids);
+        assert_eq!(index.find("t", "test_a"), Some(0));
+        assert_eq!(index.find("t.C", "test_b"), Some(1));
+        assert_eq!(index.find("t", "test_c"), None);
+        assert!(index.is_first(0, ids[0]));
+        assert!(!index.is_first(2, ids[2]));
+    }
 
     fn key(classname: &str, name: &str) -> (String, String) {
         (classname.to_string(), name.to_string())
