@@ -64,7 +64,7 @@ fn view(paths: &[impl AsRef<Path>]) -> View {
                     counts,
                     top: true,
                 } => {
-                    view.runs.add(&counts);
+                    view.runs.add(&counts).unwrap();
                     view.suites.push(name);
                 }
                 _ => {}
@@ -604,4 +604,52 @@ fn usage_errors_write_nothing() {
         .arg(fixture("junit-merge/go/report.xml"))
         .run()
         .fails_with(2, "plan.tsv:2: shard number \"zero\" is not a whole number");
+}
+
+/// A report whose test case times add past the longest `Duration`.
+const TIMES_PAST_DURATION: &str =
+    r#"<testsuite><testcase name="a" time="1e19"/><testcase name="b" time="1e19"/></testsuite>"#;
+
+#[test]
+fn times_past_the_duration_range_are_an_error_not_a_panic() {
+    let dir = Dir::new();
+    let report = dir.write("t.xml", TIMES_PAST_DURATION);
+    tool("junit-merge").arg(&report).run().fails_with(
+        2,
+        "t.xml:1:44: numbers add up past 18446744073709551615 seconds",
+    );
+    // One such time alone is in range, and kept exactly.
+    let one = dir.write(
+        "one.xml",
+        r#"<testsuite><testcase name="a" time="1e19"/></testsuite>"#,
+    );
+    let run = tool("junit-merge").arg(&one).succeeds();
+    assert!(run.stdout.contains(r#"time="10000000000000000000.000""#));
+}
+
+#[test]
+fn counts_past_u64_are_an_error_not_a_wrap() {
+    let dir = Dir::new();
+    let big = r#"<testsuite tests="9223372036854775807" failures="0" errors="0" skipped="0"/>"#;
+    let first = dir.write("a.xml", big);
+    let second = dir.write("b.xml", big.replace("807", "809"));
+    tool("junit-merge")
+        .args([&first, &second])
+        .run()
+        .fails_with(
+            2,
+            "its counts cannot be added to the others': numbers add up past 18446744073709551615",
+        );
+    // The same two counts inside one report.
+    let nested = dir.write(
+        "n.xml",
+        format!(
+            "<testsuite>\n{big}\n{}</testsuite>",
+            big.replace("807", "809")
+        ),
+    );
+    tool("junit-merge")
+        .arg(&nested)
+        .run()
+        .fails_with(2, "n.xml:3:1: numbers add up past");
 }

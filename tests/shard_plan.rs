@@ -502,3 +502,28 @@ fn plan_options_need_shards() {
         .run()
         .fails_with(2, "--shards");
 }
+
+#[test]
+fn durations_past_what_can_be_added_are_an_error_not_a_panic() {
+    let dir = Dir::new();
+    let junit = dir.write(
+        "t.xml",
+        r#"<testsuite><testcase name="a" time="1e19"/><testcase name="b" time="1e19"/></testsuite>"#,
+    );
+    tool("shard-plan")
+        .args(["-n", "1", "-d"])
+        .arg(&junit)
+        .stdin("a\nb\n")
+        .run()
+        .fails_with(2, "t.xml:1:44: numbers add up past");
+    let tsv = dir.write("d.tsv", "a\t1e19\nb\t1e19\n");
+    tool("shard-plan")
+        .args(["-n", "1", "-d"])
+        .arg(&tsv)
+        .stdin("a\nb\n")
+        .run()
+        .fails_with(
+            2,
+            "the test durations add up to 2e19 s, more than shard-plan plans",
+        );
+}

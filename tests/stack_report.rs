@@ -314,3 +314,17 @@ fn a_report_whose_counts_agree_gets_no_note() {
     assert_eq!(outcome.stderr, "");
     assert!(!outcome.stdout.contains("Counted from"));
 }
+
+#[test]
+fn junit_times_past_the_duration_range_are_an_error_not_a_panic() {
+    let dir = Dir::new();
+    let junit = dir.write(
+        "t.xml",
+        r#"<testsuite><testcase name="a" time="1e19"/><testcase name="b" time="1e19"/></testsuite>"#,
+    );
+    tool("stack-report")
+        .arg("--junit")
+        .arg(&junit)
+        .run()
+        .fails_with(2, "t.xml:1:44: numbers add up past");
+}

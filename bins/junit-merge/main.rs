@@ -57,7 +57,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<i32> {
     let not_run = expected.as_ref().map(Expected::not_run).unwrap_or_default();
     let mut totals = expect::counts(&not_run);
     for input in &inputs {
-        totals.add(&input.totals);
+        totals.add(&input.totals).with_context(|| {
+            format!("{}: its counts cannot be added to the others'", input.name)
+        })?;
     }
     reruns.adjust(&mut totals);
 

@@ -69,6 +69,7 @@ fn plan(
     resolved: &Resolved,
 ) -> anyhow::Result<()> {
     let estimates = planner::estimate(ids, &resolved.seconds);
+    planner::check_total(&estimates.seconds).map_err(anyhow::Error::msg)?;
     let units = planner::group(ids, &estimates.seconds, cli.group_by);
     let balancer = Balancer::new(&units);
 

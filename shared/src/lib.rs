@@ -7,6 +7,7 @@
 pub mod ci;
 pub mod cli;
 pub mod contract;
+pub mod count;
 pub mod coverage;
 pub mod durations;
 pub mod exit;

@@ -179,6 +179,23 @@ fn median(values: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// The most seconds a plan's tests may add up to (about 31 years): in
+/// nanoseconds, sums of any part of a plan stay far inside `u64`.
+pub const MAX_TOTAL_SECONDS: f64 = 1e9;
+
+/// Whether `seconds` (recorded or estimated) add up to no more than
+/// [`MAX_TOTAL_SECONDS`]; the planner's sums rely on it.
+pub fn check_total(seconds: &[f64]) -> Result<(), String> {
+    let total: f64 = seconds.iter().sum();
+    if total <= MAX_TOTAL_SECONDS {
+        Ok(())
+    } else {
+        Err(format!(
+            "the test durations add up to {total:e} s, more than shard-plan plans ({MAX_TOTAL_SECONDS:e} s, about 31 years)"
+        ))
+    }
+}
+
 /// Seconds as whole nanoseconds, the unit every sum is made in.
 pub fn nanos(seconds: f64) -> u64 {
     (seconds * 1e9).round() as u64

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::count::{Overflow, Total};
 use crate::xml::Element;
 
 /// The numbers a suite reports, and that sums of suites add up.
@@ -21,13 +22,18 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Add `other` to these counts: the one place sums are made.
-    pub fn add(&mut self, other: &Counts) {
-        self.tests += other.tests;
-        self.failures += other.failures;
-        self.errors += other.errors;
-        self.skipped += other.skipped;
-        self.time += other.time;
+    /// Add `other` to these counts: the one place sums are made. Counts
+    /// and times are input, so a sum past their range is an error (and
+    /// these counts are left as they were).
+    pub fn add(&mut self, other: &Counts) -> Result<(), Overflow> {
+        *self = Counts {
+            tests: self.tests.plus(other.tests)?,
+            failures: self.failures.plus(other.failures)?,
+            errors: self.errors.plus(other.errors)?,
+            skipped: self.skipped.plus(other.skipped)?,
+            time: self.time.plus(other.time)?,
+        };
+        Ok(())
     }
 }
 

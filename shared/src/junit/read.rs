@@ -105,11 +105,11 @@ impl Reader {
             }
             xml::Event::Empty(element) => {
                 self.open_element(element)?;
-                self.pending = self.close_element();
+                self.pending = self.close_element()?;
                 depth
             }
             xml::Event::End(_) => {
-                self.pending = self.close_element();
+                self.pending = self.close_element()?;
                 depth - 1
             }
             xml::Event::Text(text) | xml::Event::CData(text) => {
@@ -181,14 +181,15 @@ impl Reader {
         }
     }
 
-    /// Close the innermost element; what it adds goes to its parent.
-    fn close_element(&mut self) -> Option<Event> {
+    /// Close the innermost element; what it adds goes to its parent. Sums
+    /// past their range are an error at the closing tag.
+    fn close_element(&mut self) -> Result<Option<Event>, xml::Error> {
         let frame = self.stack.pop().expect("the XML reader matched the tags");
         if self.problem == Some(self.stack.len()) {
             self.problem = None;
         }
         let counts = match &frame.kind {
-            Kind::Other => return None,
+            Kind::Other => return Ok(None),
             Kind::Case(case) => {
                 self.tally.add(case.outcome());
                 case.counts()
@@ -196,10 +197,13 @@ impl Reader {
             Kind::Suites | Kind::Suite(_) => frame.declared.or(&frame.content),
         };
         match self.stack.last_mut() {
-            Some(parent) => parent.content.add(&counts),
+            Some(parent) => parent
+                .content
+                .add(&counts)
+                .map_err(|overflow| self.xml.error(overflow.to_string()))?,
             None => self.totals = counts,
         }
-        match frame.kind {
+        Ok(match frame.kind {
             Kind::Other | Kind::Suites => None,
             Kind::Case(case) => Some(Event::Case(case)),
             Kind::Suite(name) => {
@@ -210,7 +214,7 @@ impl Reader {
                 };
                 Some(Event::Suite { name, counts, top })
             }
-        }
+        })
     }
 }
 
