@@ -590,3 +590,171 @@ fn source_setting_names_files_like_coverage_xml() {
         .stdout;
     assert_eq!(json_data(&json), json_data(&dir.read("combined.json")));
 }
+
+/// A coverage.py JSON report (format 2, statements only) of the given file
+/// entries.
+fn json_report(files: &[(&str, &str, &str, &str)]) -> String {
+    let entries: Vec<String> = files
+        .iter()
+        .map(|(name, executed, missing, summary)| {
+            format!(
+                r#""{name}": {{"executed_lines": [{executed}], "summary": {{{summary}}}, "missing_lines": [{missing}], "excluded_lines": []}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"meta": {{"format": 2, "version": "7.6.1", "timestamp": "2026-11-26T09:14:37.976733", "branch_coverage": false, "show_contexts": false}}, "files": {{{}}}}}"#,
+        entries.join(", ")
+    )
+}
+
+#[test]
+fn a_summary_with_fewer_statements_than_missed_lines_is_refused() {
+    let dir = Dir::new();
+    let summary = r#""covered_lines": 10, "num_statements": 1, "percent_covered_display": "100""#;
+    let report = dir.write(
+        "c.json",
+        json_report(&[("a.py", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10", "11, 12", summary)]),
+    );
+    tool("cov-merge")
+        .args(["--fail-under", "90"])
+        .arg(&report)
+        .run()
+        .fails_with(
+            2,
+            "not a valid coverage.py JSON report: a.py: its summary says 1 statements, but 2 lines are missing",
+        );
+}
+
+#[test]
+fn precision_past_what_can_be_shown_is_refused() {
+    let dir = Dir::new();
+    let summary = r#""num_statements": 2, "percent_covered_display": "50.0""#;
+    let report = dir.write("ok.json", json_report(&[("a.py", "1", "2", summary)]));
+    tool("cov-merge")
+        .args(["--precision", "70000"])
+        .arg(&report)
+        .run()
+        .fails_with(2, "70000 is not in 0..=100");
+    let run = tool("cov-merge")
+        .args(["--precision", "100", "--format", "text"])
+        .arg(&report)
+        .succeeds();
+    assert!(
+        run.stdout.contains(&format!("50.{}%", "0".repeat(100))),
+        "{}",
+        run.stdout
+    );
+    let decimals = format!(
+        r#""num_statements": 2, "percent_covered_display": "50.{}""#,
+        "0".repeat(65_536)
+    );
+    let long = dir.write("long.json", json_report(&[("a.py", "1", "2", &decimals)]));
+    tool("cov-merge").arg(&long).run().fails_with(
+        2,
+        "a.py: percent_covered_display has 65536 decimals, more than 100",
+    );
+}
+
+#[test]
+fn a_cobertura_report_has_one_root() {
+    let dir = Dir::new();
+    let two = dir.write(
+        "two.xml",
+        "<?xml version=\"1.0\" ?>\n<coverage version=\"1\"><packages/></coverage>\n<coverage version=\"2\"><packages/></coverage>\n",
+    );
+    tool("cov-merge").arg(&two).run().fails_with(
+        2,
+        "two.xml:3:23: not a valid Cobertura report: a second root element",
+    );
+}
+
+/// A Cobertura report of one file with the given `<line>` elements.
+fn cobertura(timestamp: &str, lines: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" ?>\n<coverage version=\"1\" timestamp=\"{timestamp}\" branch-rate=\"0.5\" branches-valid=\"2\"><packages><package name=\".\"><classes>\
+         <class name=\"a.py\" filename=\"a.py\"><lines>{lines}</lines></class></classes></package></packages></coverage>\n"
+    )
+}
+
+#[test]
+fn hit_counts_past_u64_are_an_error_not_a_wrap() {
+    let dir = Dir::new();
+    let lcov = dir.write(
+        "a.info",
+        "SF:a.py\nDA:1,18446744073709551615\nend_of_record\n",
+    );
+    let other = dir.write("b.info", "SF:a.py\nDA:1,1\nend_of_record\n");
+    tool("cov-merge").arg(&lcov).arg(&other).run().fails_with(
+        2,
+        "b.info: the hit counts of a.py: numbers add up past 18446744073709551615",
+    );
+    let twice = dir.write(
+        "twice.info",
+        "SF:a.py\nDA:1,18446744073709551615\nDA:1,1\nend_of_record\n",
+    );
+    tool("cov-merge")
+        .arg(&twice)
+        .run()
+        .fails_with(2, "twice.info:3: bad DA record");
+    let xml = dir.write(
+        "c.xml",
+        cobertura(
+            "0",
+            r#"<line number="1" hits="18446744073709551615"/><line number="1" hits="1"/>"#,
+        ),
+    );
+    tool("cov-merge")
+        .arg(&xml)
+        .run()
+        .fails_with(2, "the hits of line 1: numbers add up past");
+}
+
+#[test]
+fn condition_coverage_past_u32_is_an_error_not_a_wrap() {
+    let dir = Dir::new();
+    let line = |number| {
+        format!(
+            r#"<line number="{number}" hits="1" branch="true" condition-coverage="50% (1/4294967295)"/>"#
+        )
+    };
+    let xml = dir.write("c.xml", cobertura("0", &(line(1) + &line(2))));
+    tool("cov-merge")
+        .args(["--format", "cobertura"])
+        .arg(&xml)
+        .run()
+        .fails_with(2, "numbers add up past 4294967295");
+}
+
+#[test]
+fn timestamps_past_their_range_are_unknown_not_wrapped() {
+    let dir = Dir::new();
+    let xml = dir.write(
+        "c.xml",
+        cobertura("18446744073709551615", r#"<line number="1" hits="1"/>"#),
+    );
+    let merged = tool("cov-merge")
+        .args(["--format", "cobertura"])
+        .arg(&xml)
+        .succeeds()
+        .stdout;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let stamp: u64 = merged
+        .split("timestamp=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(stamp.abs_diff(now_ms) < 3_600_000, "{stamp} is not now");
+    let json = json_report(&[("a.py", "1", "", r#""num_statements": 1"#)]).replace(
+        "2026-11-26T09:14:37.976733",
+        "9223372036854775807-01-01T00:00:00",
+    );
+    let report = dir.write("c.json", json);
+    let merged = tool("cov-merge").arg(&report).succeeds().stdout;
+    assert!(!merged.contains("9223372036854775807"), "{merged}");
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use shared::coverage::merge::PathMap;
+use shared::coverage::model::MAX_PRECISION;
 use shared::exit;
 use shared::help::{Example, after_help};
 
@@ -48,9 +49,9 @@ pub struct Cli {
     #[arg(long, value_name = "PCT")]
     pub fail_under: Option<String>,
 
-    /// Decimal places of displayed percentages [default: as the inputs show them, else 0]
-    #[arg(long, value_name = "N")]
-    pub precision: Option<usize>,
+    /// Decimal places of displayed percentages, up to 100 [default: as the inputs show them, else 0]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=MAX_PRECISION as i64))]
+    pub precision: Option<u8>,
 
     /// For Cobertura output: name files relative to DIR, as coverage.py's `source` setting (repeatable)
     #[arg(long, value_name = "DIR")]

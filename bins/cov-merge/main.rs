@@ -33,7 +33,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                  merged branch coverage is a lower bound"
             );
         }
-        let report = map_report(report, &cli.map);
+        let report = map_report(report, &cli.map)
+            .with_context(|| format!("{name}: files the --map rules make one"))?;
         merged = Some(match merged {
             None => (name, report),
             Some((first, mut into)) => {
@@ -44,7 +45,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let (_, mut report) = merged.context("no input")?;
     if let Some(precision) = cli.precision {
-        report.meta.precision = precision;
+        report.meta.precision = precision.into();
     }
     let cwd = std::env::current_dir().context("cannot find the current folder")?;
     coverage::docstrings::settle(&mut report, &cwd);
@@ -85,7 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         ..Numbers::default()
     };
     for file in report.files.values() {
-        total += file.numbers(report.meta.precision);
+        total.add(&file.numbers(report.meta.precision)?)?;
     }
     let pc = if total.n_statements > 0 {
         total.pc_covered()

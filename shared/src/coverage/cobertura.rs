@@ -15,8 +15,9 @@ use anyhow::{Context, anyhow, bail};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::model::{Branch, EXIT, FileCov, Line, Meta, Report, Target, rate};
+use super::model::{Branch, EXIT, FileCov, Line, Meta, Numbers, Report, Target, rate};
 use super::sort::human_key;
+use crate::count;
 
 /// Read one Cobertura report; `name` names it in errors.
 pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
@@ -64,7 +65,7 @@ impl ReadState {
                 match e.name().as_ref() {
                     b"source" => self.in_source = false,
                     b"methods" => self.in_methods = false,
-                    b"class" => self.end_class(),
+                    b"class" => self.end_class()?,
                     _ => {}
                 }
             }
@@ -86,6 +87,11 @@ impl ReadState {
     }
 
     fn element(&mut self, e: &BytesStart, empty: bool) -> anyhow::Result<()> {
+        // A start tag has been counted in `depth` already, an empty one not.
+        let is_root = self.depth == usize::from(!empty);
+        if is_root && self.seen_root {
+            bail!("a second root element: a report has one <coverage>");
+        }
         let attrs = attributes(e)?;
         match e.name().as_ref() {
             b"coverage" if !self.seen_root => {
@@ -99,9 +105,10 @@ impl ReadState {
                 );
                 self.report.meta = Meta {
                     version: attrs.get("version").cloned(),
+                    // Unreadable, or past the year 584000: not known.
                     timestamp_us: get("timestamp")
                         .and_then(|t| t.parse::<u64>().ok())
-                        .map(|ms| ms * 1000),
+                        .and_then(|ms| ms.checked_mul(1000)),
                     hit_counts: true,
                     ..Meta::default()
                 };
@@ -116,7 +123,7 @@ impl ReadState {
                     .clone();
                 self.class = Some((filename, FileCov::default()));
                 if empty {
-                    self.end_class();
+                    self.end_class()?;
                 }
             }
             b"line" if !self.in_methods => {
@@ -125,7 +132,8 @@ impl ReadState {
                     return Ok(());
                 };
                 let (line, hits, branch) = read_line(&attrs, from_coverage_py)?;
-                *file.lines.entry(line).or_insert(0) += hits;
+                count::add(file.lines.entry(line).or_insert(0), hits)
+                    .with_context(|| format!("the hits of line {line}"))?;
                 if let Some(branch) = branch {
                     if branch.missing.is_none() {
                         self.report.meta.unidentified_branches = true;
@@ -138,16 +146,18 @@ impl ReadState {
         Ok(())
     }
 
-    fn end_class(&mut self) {
+    fn end_class(&mut self) -> anyhow::Result<()> {
         if let Some((name, file)) = self.class.take() {
             let hit_counts = self.report.meta.hit_counts;
             match self.report.files.get_mut(&name) {
-                Some(known) => super::merge::merge_file(known, file, hit_counts),
+                Some(known) => super::merge::merge_file(known, file, hit_counts)
+                    .with_context(|| format!("the hit counts of {name}"))?,
                 None => {
                     self.report.files.insert(name, file);
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -242,25 +252,21 @@ pub fn write(report: &Report, layout: &Layout, out: &mut dyn Write) -> anyhow::R
     packages.sort_by_cached_key(|(name, _)| human_key(name));
 
     let mut body = Vec::new();
-    let (mut lines, mut hits, mut branches, mut br_hits) = (0, 0, 0, 0);
+    let mut total = Numbers::default();
     for (name, mut classes) in packages {
         classes.sort_by_cached_key(|(rel_name, _)| human_key(rel_name));
         let mut xml_classes = Vec::new();
-        let (mut p_lines, mut p_hits, mut p_branches, mut p_br_hits) = (0, 0, 0, 0);
+        let mut package = Numbers::default();
         for (rel_name, file) in classes {
-            let class = write_class(report, rel_name, file, &mut xml_classes)?;
-            p_lines += class.0;
-            p_hits += class.1;
-            p_branches += class.2;
-            p_br_hits += class.3;
+            package.add(&write_class(report, rel_name, file, &mut xml_classes)?)?;
         }
         writeln!(
             body,
             "\t\t<package name=\"{}\" line-rate=\"{}\" branch-rate=\"{}\" complexity=\"0\">",
             attr(&name),
-            rate(p_hits, p_lines),
+            rate(package.n_executed(), package.n_statements),
             if report.branch {
-                rate(p_br_hits, p_branches)
+                rate(package.n_executed_branches(), package.n_branches)
             } else {
                 "0".into()
             }
@@ -268,11 +274,10 @@ pub fn write(report: &Report, layout: &Layout, out: &mut dyn Write) -> anyhow::R
         body.write_all(b"\t\t\t<classes>\n")?;
         body.extend_from_slice(&xml_classes);
         body.write_all(b"\t\t\t</classes>\n\t\t</package>\n")?;
-        lines += p_lines;
-        hits += p_hits;
-        branches += p_branches;
-        br_hits += p_br_hits;
+        total.add(&package)?;
     }
+    let (lines, hits) = (total.n_statements, total.n_executed());
+    let (branches, br_hits) = (total.n_branches, total.n_executed_branches());
 
     let version = report.meta.version.as_deref().unwrap_or(super::PRODUCER);
     write!(
@@ -380,15 +385,15 @@ fn absolute(cwd: &Path, path: &str) -> String {
     }
 }
 
-/// Write one `<class>`; returns its (lines, hits, branches, branch hits).
+/// Write one `<class>`; returns its numbers.
 fn write_class(
     report: &Report,
     rel_name: &str,
     file: &FileCov,
     out: &mut Vec<u8>,
-) -> anyhow::Result<(u32, u32, u32, u32)> {
+) -> anyhow::Result<Numbers> {
     let class_name = rel_name.rsplit_once('/').map_or(rel_name, |(_, base)| base);
-    let numbers = file.numbers(report.meta.precision);
+    let numbers = file.numbers(report.meta.precision)?;
     let lines = numbers.n_statements;
     let hits = numbers.n_executed();
     let (branches, br_hits) = if report.branch {
@@ -440,7 +445,7 @@ fn write_class(
         out.extend_from_slice(b"\t\t\t\t\t</lines>\n");
     }
     out.extend_from_slice(b"\t\t\t\t</class>\n");
-    Ok((lines, hits, branches, br_hits))
+    Ok(numbers)
 }
 
 fn exit_name(to: Target) -> String {

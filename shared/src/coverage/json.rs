@@ -14,9 +14,12 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context;
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::model::{Branch, FileCov, Line, Numbers, Region, Report, Target, Unplaced};
+use super::model::{
+    Branch, FileCov, Line, MAX_PRECISION, Numbers, Region, Report, Target, Unplaced,
+};
+use crate::count;
 
 /// Read one coverage.py JSON report; `name` names it in errors.
 pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
@@ -108,7 +111,9 @@ impl<'de> Deserialize<'de> for Files {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Files, A::Error> {
                 let mut files = Files::default();
                 while let Some((name, file)) = map.next_entry::<String, FileIn>()? {
-                    files.add(name, file);
+                    files
+                        .add(&name, file)
+                        .map_err(|why| de::Error::custom(format!("{name}: {why}")))?;
                 }
                 Ok(files)
             }
@@ -118,9 +123,17 @@ impl<'de> Deserialize<'de> for Files {
 }
 
 impl Files {
-    fn add(&mut self, name: String, file: FileIn) {
+    /// Turn one file's entry into the model; refuse a summary that
+    /// contradicts the lines (fewer statements than missed lines, say),
+    /// whose numbers would come out wrong.
+    fn add(&mut self, name: &str, file: FileIn) -> Result<(), String> {
         if let Some(display) = &file.summary.percent_covered_display {
             let places = display.split_once('.').map_or(0, |(_, f)| f.len());
+            if places > MAX_PRECISION {
+                return Err(format!(
+                    "percent_covered_display has {places} decimals, more than {MAX_PRECISION}"
+                ));
+            }
             self.precision = Some(self.precision.unwrap_or(0).max(places));
         }
         self.saw_branch_numbers |= file.summary.num_branches.is_some();
@@ -134,6 +147,16 @@ impl Files {
             }
         }
         cov.lines.extend(file.missing_lines.iter().map(|&l| (l, 0)));
+        let missed = cov.lines.values().filter(|&&hits| hits == 0).count();
+        if let Some(declared) = file
+            .summary
+            .num_statements
+            .filter(|&n| (n as usize) < missed)
+        {
+            return Err(format!(
+                "its summary says {declared} statements, but {missed} lines are missing"
+            ));
+        }
         cov.statements = fewer_statements(file.summary.num_statements, cov.lines.len());
         match (file.executed_branches, file.missing_branches) {
             (Some(taken), Some(missing)) => {
@@ -156,15 +179,30 @@ impl Files {
                     // listed is a `pragma: no branch` line hiding its miss.
                     branch.exits = (exits.count() as u32).max(2);
                 }
-                let listed: u32 = cov.branch_lines().map(|(_, b)| b.exits).sum();
-                cov.exits = file.summary.num_branches.filter(|&n| n != listed);
+                let listed = count::sum(cov.branch_lines().map(|(_, b)| b.exits))
+                    .map_err(|overflow| format!("its branch exits: {overflow}"))?;
+                let missed = count::sum(cov.branch_lines().map(|(_, b)| b.missing_count()))
+                    .map_err(|overflow| format!("its missed exits: {overflow}"))?;
+                let declared = file.summary.num_branches;
+                if let Some(declared) = declared.filter(|&n| n < missed) {
+                    return Err(format!(
+                        "its summary says {declared} branches, but {missed} branch exits are missing"
+                    ));
+                }
+                cov.exits = declared.filter(|&n| n != listed);
             }
             _ => {
                 if let Some(branches) = file.summary.num_branches {
+                    let missing = file.summary.missing_branches.unwrap_or(0);
+                    if missing > branches {
+                        return Err(format!(
+                            "its summary says {branches} branches, {missing} of them missing"
+                        ));
+                    }
                     self.unplaced = true;
                     cov.unplaced = Some(Unplaced {
                         branches,
-                        missing: file.summary.missing_branches.unwrap_or(0),
+                        missing,
                         partial: file.summary.num_partial_branches.unwrap_or(0),
                     });
                 }
@@ -178,16 +216,17 @@ impl Files {
                     let listed = region.executed_lines.len() + region.missing_lines.len();
                     let summary = region.summary.as_ref();
                     let declared = summary.and_then(|s| s.num_statements);
-                    let listed_exits: u32 = cov
-                        .branch_lines()
-                        .filter(|(line, _)| {
-                            region.executed_lines.contains(line)
-                                || region.missing_lines.contains(line)
-                        })
-                        .map(|(_, b)| b.exits)
-                        .sum();
+                    let listed_exits = count::sum(
+                        cov.branch_lines()
+                            .filter(|(line, _)| {
+                                region.executed_lines.contains(line)
+                                    || region.missing_lines.contains(line)
+                            })
+                            .map(|(_, b)| b.exits),
+                    )
+                    .map_err(|overflow| format!("the branch exits of {name}: {overflow}"))?;
                     let exits = summary.and_then(|s| s.num_branches);
-                    Region {
+                    Ok(Region {
                         name,
                         start_line: region.start_line,
                         statements: fewer_statements(declared, listed),
@@ -198,12 +237,13 @@ impl Files {
                             .chain(region.missing_lines)
                             .chain(region.excluded_lines)
                             .collect(),
-                    }
+                    })
                 })
-                .collect();
+                .collect::<Result<_, String>>()?;
             cov.regions.insert(kind.to_string(), regions);
         }
-        self.map.insert(name, cov);
+        self.map.insert(name.to_string(), cov);
+        Ok(())
     }
 }
 
@@ -240,8 +280,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         if index > 0 {
             out.write_all(b", ")?;
         }
-        let numbers = file.numbers(precision);
-        total += numbers;
+        let numbers = file.numbers(precision)?;
+        total.add(&numbers)?;
         write!(out, "{}: ", string(name))?;
         write_part(out, report.branch, file, &numbers, |_| true, None)?;
         if with_regions {
@@ -257,7 +297,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
                         out.write_all(b", ")?;
                     }
                     let keep = |line| region.lines.contains(&line);
-                    let numbers = file.region_numbers(precision, region);
+                    let numbers = file.region_numbers(precision, region)?;
                     write!(out, "{}: ", string(&region.name))?;
                     write_part(out, report.branch, file, &numbers, keep, Some(region))?;
                     out.write_all(b"}")?;

@@ -12,6 +12,7 @@ use std::io::{BufRead, Write};
 use anyhow::{Context, bail};
 
 use super::model::{EXIT, FileCov, Line, Meta, Report, Target};
+use crate::count::{self, Overflow};
 
 /// Read one LCOV tracefile; `name` names it in errors.
 pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
@@ -39,9 +40,10 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
                 let (path, mut file) = current
                     .take()
                     .with_context(|| format!("{}: end_of_record without SF before it", at()))?;
-                settle_exits(&mut file);
+                settle_exits(&mut file).with_context(at)?;
                 match report.files.get_mut(&path) {
-                    Some(known) => super::merge::merge_file(known, file, true),
+                    Some(known) => super::merge::merge_file(known, file, true)
+                        .with_context(|| format!("{}: the hit counts of {path}", at()))?,
                     None => {
                         report.files.insert(path, file);
                     }
@@ -84,7 +86,7 @@ fn read_da(file: &mut FileCov, value: &str) -> anyhow::Result<()> {
     let hits = hits
         .parse::<u64>()
         .or_else(|_| hits.parse::<i64>().map(|h| h.max(0) as u64))?;
-    *file.lines.entry(line).or_insert(0) += hits;
+    count::add(file.lines.entry(line).or_insert(0), hits)?;
     Ok(())
 }
 
@@ -98,7 +100,7 @@ fn read_brda(file: &mut FileCov, value: &str, meta: &mut Meta) -> anyhow::Result
         .context("no branch and count")?;
     let taken = !matches!(taken, "-" | "0");
     let branch = file.branches.entry(line).or_default();
-    branch.exits += 1;
+    count::add(&mut branch.exits, 1)?;
     match destination(description) {
         Some(to) if branch.missing_at_most.is_none() => {
             if taken {
@@ -110,8 +112,9 @@ fn read_brda(file: &mut FileCov, value: &str, meta: &mut Meta) -> anyhow::Result
         _ => {
             meta.unidentified_branches = true;
             let missing = branch.missing.take().map_or(0, |m| m.len() as u32);
-            branch.missing_at_most =
-                Some(branch.missing_at_most.unwrap_or(missing) + u32::from(!taken));
+            let mut missing = branch.missing_at_most.unwrap_or(missing);
+            count::add(&mut missing, u32::from(!taken))?;
+            branch.missing_at_most = Some(missing);
             branch.taken.clear();
         }
     }
@@ -124,14 +127,15 @@ fn read_brda(file: &mut FileCov, value: &str, meta: &mut Meta) -> anyhow::Result
 /// coverage.py lists no BRDA for the missed exits of a `pragma: no branch`
 /// line, but counts them in BRF: a named line with one exit listed has two,
 /// and BRF stays the file's total where the lines add up differently.
-fn settle_exits(file: &mut FileCov) {
+fn settle_exits(file: &mut FileCov) -> Result<(), Overflow> {
     for branch in file.branches.values_mut() {
         if branch.missing.is_some() {
             branch.exits = branch.exits.max(2);
         }
     }
-    let listed: u32 = file.branch_lines().map(|(_, b)| b.exits).sum();
+    let listed = count::sum(file.branch_lines().map(|(_, b)| b.exits))?;
     file.exits = file.exits.filter(|&found| found != listed);
+    Ok(())
 }
 
 /// The destination coverage.py's description of a branch names.
@@ -158,7 +162,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
             };
             writeln!(out, "DA:{line},{hits}")?;
         }
-        let numbers = file.numbers(report.meta.precision);
+        let numbers = file.numbers(report.meta.precision)?;
         if numbers.n_statements > 0 {
             writeln!(
                 out,
@@ -197,7 +201,7 @@ fn write_functions(file: &FileCov, precision: usize, out: &mut dyn Write) -> any
     let (mut found, mut hit) = (0, 0);
     let mut names = BTreeSet::new();
     for (first, last, function) in spans {
-        let numbers = file.region_numbers(precision, function);
+        let numbers = file.region_numbers(precision, function)?;
         if numbers.n_statements == 0 {
             continue;
         }
@@ -217,9 +221,9 @@ fn write_functions(file: &FileCov, precision: usize, out: &mut dyn Write) -> any
 fn write_branches(file: &FileCov, out: &mut dyn Write) -> anyhow::Result<()> {
     let (mut found, mut hit) = (0, 0);
     for (line, branch) in file.branch_lines() {
-        found += branch.exits;
+        count::add(&mut found, branch.exits)?;
         let taken = branch.taken_count();
-        hit += taken;
+        count::add(&mut hit, taken)?;
         let missing = branch.missing.iter().flatten().map(|&to| (to, false));
         let mut destinations: Vec<(Target, bool)> = branch
             .taken

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use super::model::{Branch, EXIT, FileCov, Meta, Region, Report, Target};
+use crate::count::{self, Overflow};
 
 /// A `--map FROM=TO` rule: paths starting with FROM start with TO instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +54,11 @@ pub fn map_path(path: &str, maps: &[PathMap]) -> String {
     path.to_string()
 }
 
-/// Apply the path rules to a report's file names and sources.
-pub fn map_report(report: Report, maps: &[PathMap]) -> Report {
+/// Apply the path rules to a report's file names and sources; files that
+/// become one are merged.
+pub fn map_report(report: Report, maps: &[PathMap]) -> Result<Report, Overflow> {
     if maps.is_empty() {
-        return report;
+        return Ok(report);
     }
     let Report {
         files,
@@ -75,7 +77,7 @@ pub fn map_report(report: Report, maps: &[PathMap]) -> Report {
         let name = map_path(&name, maps);
         match mapped.files.remove(&name) {
             Some(mut known) => {
-                merge_file(&mut known, file, hit_counts);
+                merge_file(&mut known, file, hit_counts)?;
                 mapped.files.insert(name, known);
             }
             None => {
@@ -83,7 +85,7 @@ pub fn map_report(report: Report, maps: &[PathMap]) -> Report {
             }
         }
     }
-    mapped
+    Ok(mapped)
 }
 
 /// Merge `other` into `into`. `names` say which inputs they came from, for
@@ -106,7 +108,8 @@ pub fn merge(into: &mut Report, other: Report, names: (&str, &str)) -> anyhow::R
     let hit_counts = into.meta.hit_counts;
     for (name, file) in other.files {
         match into.files.get_mut(&name) {
-            Some(known) => merge_file(known, file, hit_counts),
+            Some(known) => merge_file(known, file, hit_counts)
+                .with_context(|| format!("{}: the hit counts of {name}", names.1))?,
             None => {
                 into.files.insert(name, file);
             }
@@ -146,8 +149,9 @@ fn newest(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
-/// Merge one file's coverage from another shard.
-pub fn merge_file(into: &mut FileCov, other: FileCov, hit_counts: bool) {
+/// Merge one file's coverage from another shard. Hit counts add up, and a
+/// sum past their range is an error.
+pub fn merge_file(into: &mut FileCov, other: FileCov, hit_counts: bool) -> Result<(), Overflow> {
     let FileCov {
         lines,
         statements,
@@ -160,11 +164,11 @@ pub fn merge_file(into: &mut FileCov, other: FileCov, hit_counts: bool) {
     } = other;
     for (line, hits) in lines {
         let known = into.lines.entry(line).or_insert(0);
-        *known = if hit_counts {
-            known.saturating_add(hits)
+        if hit_counts {
+            count::add(known, hits)?;
         } else {
-            (*known).max(hits)
-        };
+            *known = (*known).max(hits);
+        }
     }
     into.statements = into.statements.max(statements);
     into.exits = into.exits.max(exits);
@@ -192,6 +196,7 @@ pub fn merge_file(into: &mut FileCov, other: FileCov, hit_counts: bool) {
             merge_region(known, region);
         }
     }
+    Ok(())
 }
 
 fn merge_region(known: &mut Vec<Region>, region: Region) {

@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::count::{self, Overflow, Total};
+
 /// A line number, 1-based.
 pub type Line = u32;
 
@@ -19,6 +21,11 @@ pub type Target = i64;
 
 /// An exit named only as "exit".
 pub const EXIT: Target = 0;
+
+/// The most decimal places a percentage is shown with. coverage.py shows
+/// what its `precision` setting says, a handful at most; a report that
+/// claims more is refused rather than printed with thousands of zeros.
+pub const MAX_PRECISION: usize = 100;
 
 /// A whole report: every measured file, by its path.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -140,39 +147,45 @@ impl FileCov {
         self.lines.get(&line).is_some_and(|&hits| hits > 0)
     }
 
-    /// The numbers of the whole file.
-    pub fn numbers(&self, precision: usize) -> Numbers {
-        let mut numbers = self.numbers_where(precision, |_| true);
+    /// The numbers of the whole file. The counts a report declared
+    /// replace those of its lines, but never below what was missed (the
+    /// readers refuse a report that says otherwise).
+    pub fn numbers(&self, precision: usize) -> Result<Numbers, Overflow> {
+        let mut numbers = self.numbers_where(precision, |_| true)?;
         if let Some(statements) = self.statements {
-            numbers.n_statements = statements;
+            numbers.n_statements = statements.max(numbers.n_missing);
         }
         if let Some(exits) = self.exits {
-            numbers.n_branches = exits;
+            numbers.n_branches = exits.max(numbers.n_missing_branches);
         }
         // Placed branches from another shard describe the file better.
         if let Some(unplaced) = self.unplaced.filter(|_| self.branches.is_empty()) {
-            numbers.n_branches += unplaced.branches;
-            numbers.n_missing_branches += unplaced.missing;
-            numbers.n_partial_branches += unplaced.partial;
+            count::add(&mut numbers.n_branches, unplaced.branches)?;
+            count::add(&mut numbers.n_missing_branches, unplaced.missing)?;
+            count::add(&mut numbers.n_partial_branches, unplaced.partial)?;
         }
-        numbers
+        Ok(numbers)
     }
 
     /// The numbers of one region of the file.
-    pub fn region_numbers(&self, precision: usize, region: &Region) -> Numbers {
-        let mut numbers = self.numbers_where(precision, |line| region.lines.contains(&line));
+    pub fn region_numbers(&self, precision: usize, region: &Region) -> Result<Numbers, Overflow> {
+        let mut numbers = self.numbers_where(precision, |line| region.lines.contains(&line))?;
         if let Some(statements) = region.statements {
-            numbers.n_statements = statements;
+            numbers.n_statements = statements.max(numbers.n_missing);
         }
         if let Some(exits) = region.exits {
-            numbers.n_branches = exits;
+            numbers.n_branches = exits.max(numbers.n_missing_branches);
         }
-        numbers
+        Ok(numbers)
     }
 
     /// The numbers of the lines for which `keep` holds, as coverage.py
     /// narrows an analysis to a region.
-    pub fn numbers_where(&self, precision: usize, keep: impl Fn(Line) -> bool) -> Numbers {
+    pub fn numbers_where(
+        &self,
+        precision: usize,
+        keep: impl Fn(Line) -> bool,
+    ) -> Result<Numbers, Overflow> {
         let mut numbers = Numbers {
             precision,
             n_files: 1,
@@ -180,22 +193,25 @@ impl FileCov {
         };
         for (&line, &hits) in &self.lines {
             if keep(line) {
-                numbers.n_statements += 1;
-                numbers.n_missing += u32::from(hits == 0);
+                count::add(&mut numbers.n_statements, 1)?;
+                count::add(&mut numbers.n_missing, u32::from(hits == 0))?;
             }
         }
-        numbers.n_excluded = self.excluded.iter().filter(|&&l| keep(l)).count() as u32;
+        let excluded = self.excluded.iter().filter(|&&l| keep(l)).count();
+        numbers.n_excluded = u32::try_from(excluded).map_err(|_| Overflow {
+            limit: u32::MAX.to_string(),
+        })?;
         for (&line, branch) in &self.branches {
             if keep(line) && branch.exits > 1 {
                 let missing = branch.missing_count();
-                numbers.n_branches += branch.exits;
-                numbers.n_missing_branches += missing;
+                count::add(&mut numbers.n_branches, branch.exits)?;
+                count::add(&mut numbers.n_missing_branches, missing)?;
                 if self.executed(line) {
-                    numbers.n_partial_branches += missing;
+                    count::add(&mut numbers.n_partial_branches, missing)?;
                 }
             }
         }
-        numbers
+        Ok(numbers)
     }
 
     /// Missed exits by line, as coverage.py's `missing_branch_arcs`.
@@ -232,25 +248,30 @@ pub struct Numbers {
     pub n_missing_branches: u32,
 }
 
-impl std::ops::AddAssign for Numbers {
-    fn add_assign(&mut self, other: Numbers) {
-        self.n_files += other.n_files;
-        self.n_statements += other.n_statements;
-        self.n_excluded += other.n_excluded;
-        self.n_missing += other.n_missing;
-        self.n_branches += other.n_branches;
-        self.n_partial_branches += other.n_partial_branches;
-        self.n_missing_branches += other.n_missing_branches;
-    }
-}
-
 impl Numbers {
+    /// Add another file's numbers: the one place totals are made.
+    pub fn add(&mut self, other: &Numbers) -> Result<(), Overflow> {
+        *self = Numbers {
+            precision: self.precision,
+            n_files: self.n_files.plus(other.n_files)?,
+            n_statements: self.n_statements.plus(other.n_statements)?,
+            n_excluded: self.n_excluded.plus(other.n_excluded)?,
+            n_missing: self.n_missing.plus(other.n_missing)?,
+            n_branches: self.n_branches.plus(other.n_branches)?,
+            n_partial_branches: self.n_partial_branches.plus(other.n_partial_branches)?,
+            n_missing_branches: self.n_missing_branches.plus(other.n_missing_branches)?,
+        };
+        Ok(())
+    }
+
+    /// Statements that ran. What was missed is never more than what there
+    /// is: [`FileCov::numbers`] keeps it so, and sums keep it too.
     pub fn n_executed(&self) -> u32 {
-        self.n_statements - self.n_missing
+        self.n_statements.saturating_sub(self.n_missing)
     }
 
     pub fn n_executed_branches(&self) -> u32 {
-        self.n_branches - self.n_missing_branches
+        self.n_branches.saturating_sub(self.n_missing_branches)
     }
 
     /// Statements and branches covered, in percent.
@@ -407,7 +428,7 @@ mod tests {
                 missing_at_most: None,
             },
         );
-        let numbers = file.numbers(0);
+        let numbers = file.numbers(0).unwrap();
         assert_eq!(
             (
                 numbers.n_branches,

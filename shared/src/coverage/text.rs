@@ -14,8 +14,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     for (name, file) in &report.files {
-        let numbers = file.numbers(precision);
-        total += numbers;
+        let numbers = file.numbers(precision)?;
+        total.add(&numbers)?;
         let mut row = vec![
             name.clone(),
             numbers.n_statements.to_string(),

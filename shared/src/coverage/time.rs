@@ -13,14 +13,25 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// `2026-11-26T09:14:37.976733` as microseconds since the epoch.
+/// `2026-11-26T09:14:37.976733` as microseconds since the epoch; `None`
+/// unless every field is in its range (years 1970 to 9999), so the
+/// arithmetic below cannot overflow.
 pub fn parse_iso(text: &str) -> Option<u64> {
     let (date, time) = text.split_once('T')?;
-    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let field = |part: &str, range: std::ops::RangeInclusive<i64>| {
+        part.parse::<i64>()
+            .ok()
+            .filter(|value| range.contains(value))
+    };
+    let mut date = date.splitn(3, '-');
+    let year = field(date.next()?, 1970..=9999)?;
+    let month = field(date.next()?, 1..=12)?;
+    let day = field(date.next()?, 1..=31)?;
     let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let mut clock = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    let mut clock = clock.splitn(3, ':');
+    let hour = field(clock.next()?, 0..=23)?;
+    let minute = field(clock.next()?, 0..=59)?;
+    let second = field(clock.next()?, 0..=60)?;
     let micros: i64 = format!("{fraction:0<6}").get(..6)?.parse().ok()?;
     let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
     u64::try_from(seconds * 1_000_000 + micros).ok()
@@ -75,5 +86,17 @@ mod tests {
             parse_iso("2024-02-29T00:00:00"),
             Some(1_709_164_800_000_000)
         );
+    }
+
+    #[test]
+    fn timestamps_out_of_range_are_unknown_not_wrapped() {
+        for text in [
+            "9223372036854775807-01-01T00:00:00",
+            "2026-13-01T00:00:00",
+            "2026-01-01T99999999999999:00:00",
+            "1969-12-31T23:59:59",
+        ] {
+            assert_eq!(parse_iso(text), None, "{text}");
+        }
     }
 }
