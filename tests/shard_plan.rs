@@ -527,3 +527,27 @@ fn durations_past_what_can_be_added_are_an_error_not_a_panic() {
             "the test durations add up to 2e19 s, more than shard-plan plans",
         );
 }
+
+#[test]
+fn text_that_is_not_utf8_is_placed_at_its_line() {
+    tool("shard-plan")
+        .args(["-n", "1"])
+        .stdin(b"a\n\xff\n")
+        .run()
+        .fails_with(2, "shard-plan: <stdin>:2:1: not UTF-8 text (byte 0xff)");
+    let dir = Dir::new();
+    let tsv = dir.write("d.tsv", b"a\t1\nb\xfe\t2\n");
+    tool("shard-plan")
+        .args(["-n", "1", "-d"])
+        .arg(&tsv)
+        .stdin("a\nb\n")
+        .run()
+        .fails_with(2, "d.tsv:2:2: not UTF-8 text (byte 0xfe)");
+    let plan = dir.write("plan.tsv", b"1\ta\n1\tb\xc3\n");
+    tool("junit-merge")
+        .arg("--expect")
+        .arg(&plan)
+        .arg(fixture("junit-merge/go/report.xml"))
+        .run()
+        .fails_with(2, "plan.tsv:2:4: not UTF-8 text (byte 0xc3)");
+}

@@ -328,3 +328,23 @@ fn junit_times_past_the_duration_range_are_an_error_not_a_panic() {
         .run()
         .fails_with(2, "t.xml:1:44: numbers add up past");
 }
+
+/// A results line with the given times of the first attempt.
+fn result_line(up: &str, run: &str) -> String {
+    format!(
+        r#"{{"shard":1,"shards":1,"project":"p","status":"passed","exit_code":0,"tests":1,"up_seconds":{up},"run_seconds":{run},"down_seconds":3,"out":"o","message":null}}"#
+    )
+}
+
+#[test]
+fn results_that_are_not_utf8_are_placed_at_their_line() {
+    let dir = Dir::new();
+    let mut bytes = result_line("1", "2").into_bytes();
+    bytes.extend(b"\n{\"shard\xff\n");
+    let results = dir.write("r.jsonl", bytes);
+    tool("stack-report")
+        .arg("--results")
+        .arg(&results)
+        .run()
+        .fails_with(2, "r.jsonl:2:8: not UTF-8 text (byte 0xff)");
+}

@@ -7,7 +7,7 @@ mod markdown;
 mod outputs;
 mod svg;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -57,13 +57,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 fn read_results(path: &std::path::Path) -> anyhow::Result<Vec<ShardResult>> {
     let input = shared::io::open(path)?;
     let mut results = Vec::new();
-    for (number, line) in input.reader.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", input.name))?;
+    for line in shared::io::Lines::new(&input.name, input.reader) {
+        let (number, line) = line?;
         if line.trim().is_empty() {
             continue;
         }
         let result = ShardResult::from_json(&line)
-            .with_context(|| format!("{}:{}: bad result line", input.name, number + 1))?;
+            .with_context(|| format!("{}:{number}: bad result line", input.name))?;
         results.push(result);
     }
     results.sort_by_key(|result| result.shard);

@@ -125,20 +125,9 @@ impl Durations {
             .map_err(|err| json_error(name, &err))
     }
 
-    fn read_tsv(&mut self, name: &str, mut reader: impl BufRead) -> anyhow::Result<()> {
-        let mut line = String::new();
-        let mut number = 0;
-        loop {
-            line.clear();
-            number += 1;
-            if reader
-                .read_line(&mut line)
-                .with_context(|| format!("{name}:{number}"))?
-                == 0
-            {
-                return Ok(());
-            }
-            let text = line.trim_end_matches(['\n', '\r']);
+    fn read_tsv(&mut self, name: &str, reader: impl BufRead) -> anyhow::Result<()> {
+        for line in crate::io::Lines::new(name, reader) {
+            let (number, text) = line?;
             if text.trim().is_empty() {
                 continue;
             }
@@ -153,6 +142,7 @@ impl Durations {
                 parse_seconds(seconds.trim()).with_context(|| format!("{name}:{number}"))?;
             self.insert(id.to_string(), seconds);
         }
+        Ok(())
     }
 
     /// Every `<testcase>` with a time: by node id when it names its file,

@@ -2,13 +2,16 @@
 //!
 //! `-` means stdin. Output goes to one buffered, locked stdout, or with
 //! `-o FILE` to a temporary file beside FILE that is renamed over it only when
-//! the tool finished: a failed run leaves FILE as it was.
+//! the tool finished: a failed run leaves FILE as it was (the temporary file
+//! is removed when the [`Output`] is dropped uncommitted).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use tempfile::NamedTempFile;
 
 /// A readable input and the name to use for it in messages.
 pub struct Input {
@@ -31,15 +34,87 @@ pub fn open(path: &Path) -> anyhow::Result<Input> {
     })
 }
 
-/// Read a whole input into a string, naming it in the error.
+/// Read a whole input into a string, naming it in the error, and the line
+/// and column of any byte that is not UTF-8.
 pub fn read_to_string(path: &Path) -> anyhow::Result<String> {
     let mut input = open(path)?;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     input
         .reader
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", input.name))?;
-    Ok(text)
+    text(&input.name, 1, bytes)
+}
+
+/// `bytes` as text, or an error at `name`, the line (counted from `first_line`)
+/// and the column of the first byte that is not UTF-8.
+fn text(name: &str, first_line: u64, bytes: Vec<u8>) -> anyhow::Result<String> {
+    String::from_utf8(bytes).map_err(|error| {
+        let bytes = error.as_bytes();
+        let valid = error.utf8_error().valid_up_to();
+        let before = &bytes[..valid];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |at| at + 1);
+        let lines = before.iter().filter(|&&b| b == b'\n').count() as u64;
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        anyhow::anyhow!(
+            "{name}:{}:{column}: not UTF-8 text (byte 0x{:02x})",
+            first_line + lines,
+            bytes[valid]
+        )
+    })
+}
+
+/// The lines of a text input, numbered from 1, without their line ends
+/// (`\n` or `\r\n`). Unlike [`BufRead::lines`], an error names the input
+/// and the line: a line that is not UTF-8 is one.
+pub struct Lines<R> {
+    name: String,
+    reader: R,
+    number: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(name: &str, reader: R) -> Lines<R> {
+        Lines {
+            name: name.to_string(),
+            reader,
+            number: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    /// The line's number and its text.
+    type Item = anyhow::Result<(u64, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.buf.clear();
+        self.number += 1;
+        match self.reader.read_until(b'\n', &mut self.buf) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(error) => {
+                let name = &self.name;
+                return Some(Err(error).with_context(|| format!("cannot read {name}")));
+            }
+        }
+        if self.buf.ends_with(b"\n") {
+            self.buf.pop();
+            if self.buf.ends_with(b"\r") {
+                self.buf.pop();
+            }
+        }
+        let line = std::mem::take(&mut self.buf);
+        Some(text(&self.name, self.number, line).map(|line| (self.number, line)))
+    }
 }
 
 /// Where a tool's data goes: stdout, or a file replaced atomically.
@@ -49,8 +124,11 @@ pub struct Output {
 }
 
 /// A temporary file that becomes `path` on commit and disappears otherwise.
+/// It is created exclusively (`O_EXCL`) under a name no one can predict, in
+/// `path`'s folder so the rename stays on one file system: a symlink planted
+/// where it will be cannot redirect the output.
 struct Atomic {
-    temp: PathBuf,
+    temp: NamedTempFile,
     path: PathBuf,
 }
 
@@ -71,13 +149,17 @@ impl Output {
         let name = path
             .file_name()
             .with_context(|| format!("{} is not a file name", path.display()))?;
-        let temp = dir.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file =
-            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", name.to_string_lossy()))
+            .suffix(".tmp")
+            // As File::create would: the umask decides.
+            .permissions(fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let file = temp
+            .as_file()
+            .try_clone()
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Output {
             writer: BufWriter::with_capacity(1 << 16, Box::new(file)),
             target: Some(Atomic {
@@ -94,7 +176,10 @@ impl Output {
             .flush()
             .with_context(|| format!("cannot write {name}"))?;
         if let Some(target) = self.target.take() {
-            fs::rename(&target.temp, &target.path)
+            target
+                .temp
+                .persist(&target.path)
+                .map_err(|error| error.error)
                 .with_context(|| format!("cannot write {}", target.path.display()))?;
         }
         Ok(())
@@ -117,19 +202,13 @@ impl Write for Output {
     }
 }
 
-impl Drop for Atomic {
-    fn drop(&mut self) {
-        // Only reached when the output was not committed: leave no half file.
-        let _ = fs::remove_file(&self.temp);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("shared-io-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -159,6 +238,45 @@ mod tests {
         out.write_all(b"new").unwrap();
         out.commit().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_planted_symlink_does_not_redirect_the_output() {
+        let dir = scratch("planted");
+        let victim = dir.join("victim");
+        fs::write(&victim, "precious").unwrap();
+        // The name the temporary file had when it was predictable.
+        let planted = dir.join(format!(".unit.xml.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let path = dir.join("unit.xml");
+        let mut out = Output::create(Some(&path)).unwrap();
+        out.write_all(b"new").unwrap();
+        out.commit().unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let planted_name = planted.file_name().unwrap().to_str().unwrap();
+        assert_eq!(names, [planted_name, "unit.xml", "victim"]);
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_placed_at_its_line_and_column() {
+        let error = text("ids", 1, b"a\nb\xffc\n".to_vec()).unwrap_err();
+        assert_eq!(error.to_string(), "ids:2:2: not UTF-8 text (byte 0xff)");
+        let lines: Vec<String> = Lines::new("plan", &b"x\r\ny\n\xc3\xa9\xfe"[..])
+            .map(|line| match line {
+                Ok((number, text)) => format!("{number} {text}"),
+                Err(error) => error.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            ["1 x", "2 y", "plan:3:2: not UTF-8 text (byte 0xfe)"]
+        );
     }
 
     #[test]

@@ -19,13 +19,12 @@ pub struct Entry {
 /// Read a plan, naming `name` and the line in every error.
 pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    for (index, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {name}"))?;
-        let line = line.trim_end_matches('\r');
+    for line in crate::io::Lines::new(name, reader) {
+        let (number, line) = line?;
         if line.trim().is_empty() {
             continue;
         }
-        let entry = parse_line(line).with_context(|| format!("{name}:{}", index + 1))?;
+        let entry = parse_line(&line).with_context(|| format!("{name}:{number}"))?;
         entries.push(entry);
     }
     Ok(entries)

@@ -24,10 +24,10 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
         ..Report::default()
     };
     let mut current: Option<(String, FileCov)> = None;
-    for (index, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {name}"))?;
-        let at = || format!("{name}:{}", index + 1);
-        let line = line.trim_end_matches('\r');
+    for line in crate::io::Lines::new(name, reader) {
+        let (number, line) = line?;
+        let at = || format!("{name}:{number}");
+        let line = line.as_str();
         let (tag, value) = line.split_once(':').unwrap_or((line, ""));
         match tag {
             "SF" => {
