@@ -348,3 +348,24 @@ fn results_that_are_not_utf8_are_placed_at_their_line() {
         .run()
         .fails_with(2, "r.jsonl:2:8: not UTF-8 text (byte 0xff)");
 }
+
+#[test]
+fn seconds_no_run_can_take_are_refused_not_drawn_forever() {
+    let dir = Dir::new();
+    let results = dir.write("r.jsonl", format!("{}\n", result_line("1e308", "1e308")));
+    for format in ["svg", "markdown"] {
+        tool("stack-report")
+            .args(["--format", format, "--results"])
+            .arg(&results)
+            .run()
+            .fails_with(2, "r.jsonl:1: bad result line: up_seconds 1e308 is not from 0 to 1000000000.0 seconds");
+    }
+    // The longest a line may give draws a handful of ticks.
+    let longest = dir.write("l.jsonl", format!("{}\n", result_line("1e9", "1e9")));
+    let svg = tool("stack-report")
+        .args(["--format", "svg", "--results"])
+        .arg(&longest)
+        .succeeds()
+        .stdout;
+    assert!(svg.matches("<text").count() < 30, "{svg}");
+}

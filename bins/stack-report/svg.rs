@@ -143,8 +143,9 @@ fn axis(svg: &mut String, span: f64, scale: f64, y: f64) {
         y = num(y),
     );
     let step = tick_step(span);
-    let mut tick = 0.0;
-    while tick <= span + step * 1e-9 {
+    // Counted, not accumulated: ticks stay exact and the loop ends whatever the span.
+    let ticks = (span / step + 1e-9).floor().min(100.0) as u32;
+    for tick in (0..=ticks).map(|i| f64::from(i) * step) {
         let x = num(LEFT + tick * scale);
         let _ = write!(
             svg,
@@ -155,7 +156,6 @@ fn axis(svg: &mut String, span: f64, scale: f64, y: f64) {
             ty = num(y + 16.0),
             label = tick_label(tick, step),
         );
-        tick += step;
     }
     svg.push_str("</g>\n");
 }

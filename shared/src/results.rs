@@ -142,9 +142,10 @@ impl ShardResult {
         serde_json::to_string(self).expect("a result is plain data")
     }
 
-    /// Read one results line back; lines of older versions too.
+    /// Read one results line back; lines of older versions too. Times
+    /// must be seconds a run can take: from 0 to [`MAX_SECONDS`].
     pub fn from_json(line: &str) -> anyhow::Result<ShardResult> {
-        serde_json::from_str(line).map_err(|err| {
+        let result: ShardResult = serde_json::from_str(line).map_err(|err| {
             let text = err.to_string().replace('`', "\"");
             match err.classify() {
                 // A wrong field: the caller names the line, the column adds nothing.
@@ -154,9 +155,31 @@ impl ShardResult {
                 }
                 _ => anyhow!("not a JSON object: {text}"),
             }
-        })
+        })?;
+        let attempts = std::iter::once(("", &result.first))
+            .chain(result.rerun.iter().map(|rerun| ("rerun ", rerun)));
+        let times = attempts.flat_map(|(which, attempt)| {
+            [
+                (which, "up_seconds", attempt.up_seconds),
+                (which, "run_seconds", attempt.run_seconds),
+                (which, "down_seconds", attempt.down_seconds),
+            ]
+        });
+        let started = result.started_seconds.map(|s| ("", "started_seconds", s));
+        for (which, field, seconds) in times.chain(started) {
+            if !(0.0..=MAX_SECONDS).contains(&seconds) {
+                anyhow::bail!(
+                    "{which}{field} {seconds:?} is not from 0 to {MAX_SECONDS:?} seconds"
+                );
+            }
+        }
+        Ok(result)
     }
 }
+
+/// The longest time a results line may give (about 31 years): what reads
+/// results can add and scale them without overflow or loss of precision.
+pub const MAX_SECONDS: f64 = 1e9;
 
 /// Milliseconds are plenty for timings people read.
 fn round(seconds: f64) -> f64 {
@@ -287,5 +310,22 @@ mod tests {
             err.to_string(),
             "not a JSON object: EOF while parsing an object at line 1 column 1"
         );
+    }
+
+    #[test]
+    fn times_no_run_can_take_are_refused() {
+        let line = |up: &str| {
+            format!(
+                r#"{{"shard":1,"shards":1,"project":"p","status":"passed","exit_code":0,"tests":1,"up_seconds":{up},"run_seconds":2,"down_seconds":3,"out":"o","message":null}}"#
+            )
+        };
+        assert!(ShardResult::from_json(&line("1e9")).is_ok());
+        for bad in ["1e308", "-1", "1000000001"] {
+            let error = ShardResult::from_json(&line(bad)).unwrap_err();
+            assert!(
+                error.to_string().starts_with("up_seconds "),
+                "{bad}: {error}"
+            );
+        }
     }
 }
