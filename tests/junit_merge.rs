@@ -653,3 +653,53 @@ fn counts_past_u64_are_an_error_not_a_wrap() {
         .run()
         .fails_with(2, "n.xml:3:1: numbers add up past");
 }
+
+#[test]
+fn a_report_from_a_pipe_or_fifo_merges() {
+    let report = std::fs::read(fixture("junit-merge/go/report.xml")).unwrap();
+    let from_file = tool("junit-merge")
+        .arg(fixture("junit-merge/go/report.xml"))
+        .succeeds();
+    // `junit-merge <(cat report.xml)` names a pipe, as /dev/stdin does here.
+    let from_pipe = tool("junit-merge")
+        .arg("/dev/stdin")
+        .stdin(&report)
+        .succeeds();
+    assert_eq!(from_pipe.stdout, from_file.stdout);
+    let dir = Dir::new();
+    let fifo = dir.join("report.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let (fifo, report) = (fifo.clone(), report.clone());
+        std::thread::spawn(move || std::fs::write(fifo, report).unwrap())
+    };
+    let from_fifo = tool("junit-merge").arg(&fifo).succeeds();
+    writer.join().unwrap();
+    assert_eq!(from_fifo.stdout, from_file.stdout);
+}
+
+#[test]
+fn a_device_is_refused_before_it_is_read() {
+    let started = std::time::Instant::now();
+    tool("junit-merge")
+        .arg("/dev/zero")
+        .run()
+        .fails_with(2, "junit-merge: /dev/zero is a device, not a JUnit report");
+    let stdin_zero = Command::new(bin("junit-merge"))
+        .arg("-")
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(stdin_zero.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&stdin_zero.stderr),
+        "junit-merge: <stdin> is a device, not a JUnit report\n"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
