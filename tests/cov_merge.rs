@@ -758,3 +758,14 @@ fn timestamps_past_their_range_are_unknown_not_wrapped() {
     let merged = tool("cov-merge").arg(&report).succeeds().stdout;
     assert!(!merged.contains("9223372036854775807"), "{merged}");
 }
+
+#[test]
+fn a_file_name_xml_cannot_carry_is_refused_not_written() {
+    let dir = Dir::new();
+    let lcov = dir.write("a.info", "SF:a\u{1}.py\nDA:1,1\nend_of_record\n");
+    tool("cov-merge")
+        .args(["--format", "cobertura"])
+        .arg(&lcov)
+        .run()
+        .fails_with(2, "which XML cannot carry");
+}

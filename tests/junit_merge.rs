@@ -703,3 +703,46 @@ fn a_device_is_refused_before_it_is_read() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn names_that_are_not_xml_names_are_refused_not_copied() {
+    let dir = Dir::new();
+    for (name, report, at) in [
+        (
+            "digit.xml",
+            "<testsuite>\n  <1abc/></testsuite>",
+            "digit.xml:2:3",
+        ),
+        (
+            "dollar.xml",
+            "<testsuite><a$b/></testsuite>",
+            "dollar.xml:1:12",
+        ),
+        (
+            "control.xml",
+            "<testsuite><testcase n\u{1}ame=\"x\"/></testsuite>",
+            "control.xml:1:12",
+        ),
+    ] {
+        let path = dir.write(name, report);
+        tool("junit-merge")
+            .arg(&path)
+            .run()
+            .fails_with(2, &format!("{at}: malformed XML: "));
+    }
+}
+
+#[test]
+fn a_planned_id_xml_cannot_carry_is_refused_not_written() {
+    let dir = Dir::new();
+    let plan = dir.write("plan.tsv", "1\ttests/a.py::t\u{1}x\n");
+    tool("junit-merge")
+        .arg("--expect")
+        .arg(&plan)
+        .arg(fixture("junit-merge/go/report.xml"))
+        .run()
+        .fails_with(
+            2,
+            "plan.tsv:1: '\\u{1}' in a plan line: not part of a test id",
+        );
+}

@@ -135,16 +135,115 @@ impl TestCommand {
         });
         let output = child.wait_with_output().unwrap();
         writer.join().unwrap();
-        Outcome {
+        let outcome = Outcome {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.check_written_xml(&outcome);
+        outcome
+    }
+
+    /// Every XML document (reports, SVG) a tool wrote, on stdout or to
+    /// `-o FILE`, must parse: checked after every run, whatever the test.
+    fn check_written_xml(&self, outcome: &Outcome) {
+        if outcome.code != 0 {
+            return;
+        }
+        if outcome.stdout.trim_start().starts_with('<') {
+            assert_well_formed("stdout", &outcome.stdout);
+        }
+        let args: Vec<&OsStr> = self.cmd.get_args().collect();
+        for pair in args.windows(2) {
+            if pair[0] == "-o" || pair[0] == "--output" {
+                let path = Path::new(pair[1]);
+                let path = match self.cmd.get_current_dir() {
+                    Some(dir) => dir.join(path),
+                    None => path.to_path_buf(),
+                };
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    if text.trim_start().starts_with('<') {
+                        assert_well_formed(&path.display().to_string(), &text);
+                    }
+                }
+            }
         }
     }
 
     /// Run, expect exit status 0, and return what happened.
     pub fn succeeds(self) -> Outcome {
         self.run().code(0)
+    }
+}
+
+/// Panic unless `text` is a well-formed XML document: one root, tags that
+/// match, names that are XML names, no duplicate attributes, references
+/// that resolve, and only characters XML can carry. Checked with quick-xml,
+/// not with the reader the tools use, so the tools cannot vouch for
+/// themselves.
+pub fn assert_well_formed(what: &str, text: &str) {
+    use quick_xml::events::Event;
+    let fail = |why: String| -> ! { panic!("{what} is not well-formed XML: {why}\n{text}") };
+    let is_char = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    let is_name = |name: &[u8]| {
+        let name = std::str::from_utf8(name).unwrap_or("");
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_alphanumeric() || "-._:\u{B7}".contains(c))
+    };
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let (mut depth, mut roots) = (0usize, 0);
+    loop {
+        let event = reader
+            .read_event()
+            .unwrap_or_else(|e| fail(format!("at byte {}: {e}", reader.error_position())));
+        let opens = matches!(event, Event::Start(_));
+        match event {
+            Event::Start(tag) | Event::Empty(tag) => {
+                roots += usize::from(depth == 0);
+                if !is_name(tag.name().as_ref()) {
+                    fail(format!("bad element name {:?}", tag.name()));
+                }
+                for attribute in tag.attributes() {
+                    let attribute = attribute.unwrap_or_else(|e| fail(e.to_string()));
+                    if !is_name(attribute.key.as_ref()) {
+                        fail(format!("bad attribute name {:?}", attribute.key));
+                    }
+                    let value = attribute
+                        .unescape_value()
+                        .unwrap_or_else(|e| fail(e.to_string()));
+                    if let Some(c) = value.chars().find(|&c| !is_char(c)) {
+                        fail(format!("{c:?} in an attribute value"));
+                    }
+                }
+                depth += usize::from(opens);
+            }
+            Event::End(_) => depth -= 1,
+            Event::Text(content) => {
+                let content = content.unescape().unwrap_or_else(|e| fail(e.to_string()));
+                if depth == 0 && !content.trim().is_empty() {
+                    fail(format!("text outside the root: {content:?}"));
+                }
+                if let Some(c) = content.chars().find(|&c| !is_char(c)) {
+                    fail(format!("{c:?} in text"));
+                }
+            }
+            Event::CData(content) => {
+                let content = String::from_utf8_lossy(&content).into_owned();
+                if let Some(c) = content.chars().find(|&c| !is_char(c)) {
+                    fail(format!("{c:?} in CDATA"));
+                }
+            }
+            Event::DocType(_) => fail("a DTD".into()),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if roots != 1 || depth != 0 {
+        fail(format!("{roots} root elements, {depth} left open"));
     }
 }
 

@@ -121,6 +121,7 @@ impl<R: BufRead> Iterator for Lines<R> {
 pub struct Output {
     writer: BufWriter<Box<dyn Write>>,
     target: Option<Atomic>,
+    committed: bool,
 }
 
 /// A temporary file that becomes `path` on commit and disappears otherwise.
@@ -140,6 +141,7 @@ impl Output {
             return Ok(Output {
                 writer: BufWriter::with_capacity(1 << 16, stdout),
                 target: None,
+                committed: false,
             });
         };
         let dir = match path.parent() {
@@ -166,6 +168,7 @@ impl Output {
                 temp,
                 path: path.to_path_buf(),
             }),
+            committed: false,
         })
     }
 
@@ -182,6 +185,7 @@ impl Output {
                 .map_err(|error| error.error)
                 .with_context(|| format!("cannot write {}", target.path.display()))?;
         }
+        self.committed = true;
         Ok(())
     }
 
@@ -199,6 +203,18 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
+    }
+}
+
+/// An output dropped uncommitted (the tool failed) writes none of what it
+/// still holds, as BufWriter would on drop: stdout gets no half report
+/// beyond what had to go out already.
+impl Drop for Output {
+    fn drop(&mut self) {
+        if !self.committed {
+            let writer = std::mem::replace(&mut self.writer, BufWriter::new(Box::new(io::sink())));
+            drop(writer.into_parts());
+        }
     }
 }
 

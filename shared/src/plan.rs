@@ -32,6 +32,13 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Vec<Entry>> {
 
 /// Parse one non-blank line: `SHARD<TAB>ID` or a bare id.
 pub fn parse_line(line: &str) -> anyhow::Result<Entry> {
+    // Ids go into JUnit XML, which cannot carry control characters.
+    if let Some(c) = line
+        .chars()
+        .find(|&c| !crate::xml::is_xml_char(c) || c == '\r')
+    {
+        bail!("{c:?} in a plan line: not part of a test id");
+    }
     let Some((shard, id)) = line.split_once('\t') else {
         return Ok(Entry {
             shard: None,

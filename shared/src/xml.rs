@@ -226,7 +226,11 @@ fn convert(raw: Raw) -> Result<Step, (u64, String)> {
     let event = match raw {
         Raw::Start(tag) => Event::Start(element(&tag)?),
         Raw::Empty(tag) => Event::Empty(element(&tag)?),
-        Raw::End(tag) => Event::End(utf8(tag.name().as_ref()).to_string()),
+        Raw::End(tag) => {
+            let name = utf8(tag.name().as_ref()).to_string();
+            check_name(&name, "element")?;
+            Event::End(name)
+        }
         Raw::Text(text) => Event::Text(unescape(utf8(&text), false)?),
         Raw::CData(data) => Event::CData(literal(utf8(&data))),
         Raw::DocType(_) => {
@@ -239,18 +243,47 @@ fn convert(raw: Raw) -> Result<Step, (u64, String)> {
 }
 
 fn element(tag: &BytesStart) -> Result<Element, (u64, String)> {
+    let name = utf8(tag.name().as_ref()).to_string();
+    check_name(&name, "element")?;
     let mut attributes = Vec::new();
     for attribute in tag.attributes() {
         let attribute = attribute.map_err(|e| (0, format!("bad attribute: {e}")))?;
         let key = utf8(attribute.key.as_ref()).to_string();
+        check_name(&key, "attribute")?;
         let value = unescape(utf8(&attribute.value), true)
             .map_err(|(_, message)| (0, format!("attribute {key}: {message}")))?;
         attributes.push((key, value));
     }
-    Ok(Element {
-        name: utf8(tag.name().as_ref()).to_string(),
-        attributes,
-    })
+    Ok(Element { name, attributes })
+}
+
+/// quick-xml takes any bytes between `<` and a blank as a name; XML does not.
+fn check_name(name: &str, what: &str) -> Result<(), (u64, String)> {
+    if is_xml_name(name) {
+        Ok(())
+    } else {
+        Err((0, format!("malformed XML: {name:?} is not an {what} name")))
+    }
+}
+
+/// Whether `name` is an XML 1.0 `Name`: what an element or attribute may be
+/// called. A writer checks it too, so nothing it copies can break the output.
+pub fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(|c| is_name_start(c) || is_name_rest(c))
+}
+
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_rest(c: char) -> bool {
+    matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 /// The input was decoded to UTF-8 and quick-xml splits it only at ASCII
@@ -641,6 +674,23 @@ mod tests {
                 .unwrap_err()
                 .starts_with("t.xml:1:4: malformed XML")
         );
+    }
+
+    #[test]
+    fn names_that_are_not_xml_names_are_malformed() {
+        for (doc, position) in [
+            (&b"<a>\n <1abc/></a>"[..], "2:2"),
+            (b"<a$b/>", "1:1"),
+            (b"<a \x01b=\"x\"/>", "1:1"),
+            (b"<a>\n<b c\x7f=\"1\"/></a>", "2:1"),
+        ] {
+            let error = events(doc).unwrap_err();
+            assert!(
+                error.starts_with(&format!("t.xml:{position}: malformed XML: ")),
+                "{error}"
+            );
+        }
+        assert!(is_xml_name("py:testcase") && is_xml_name("été-1.x") && !is_xml_name(""));
     }
 
     #[test]

@@ -239,6 +239,18 @@ pub struct Layout<'a> {
 
 /// Write `report` as `coverage xml` would.
 pub fn write(report: &Report, layout: &Layout, out: &mut dyn Write) -> anyhow::Result<()> {
+    // Names come from inputs (an LCOV SF: line can hold anything): XML
+    // cannot carry control characters, even escaped.
+    let names = report
+        .files
+        .keys()
+        .chain(&report.sources)
+        .chain(&report.meta.version);
+    for name in names {
+        if let Some(c) = name.chars().find(|&c| !crate::xml::is_xml_char(c)) {
+            bail!("cannot write {name:?} in Cobertura XML: it holds {c:?}, which XML cannot carry");
+        }
+    }
     let (sources, named) = place_files(report, layout);
     let mut packages: BTreeMap<String, Vec<(&str, &FileCov)>> = BTreeMap::new();
     for (rel_name, file) in &named {

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::model::{Counts, format_time};
-use crate::xml::{self, Element, escape_attribute, escape_text};
+use crate::xml::{self, Element, escape_attribute, escape_text, is_xml_char, is_xml_name};
 
 /// Writes one `<testsuites>` document to `out`.
 pub struct Writer<W: Write> {
@@ -25,7 +25,7 @@ impl<W: Write> Writer<W> {
         writer.start_tag(&Element {
             name: "testsuites".into(),
             attributes: count_attributes(totals),
-        });
+        })?;
         writer.flush_line()?;
         Ok(writer)
     }
@@ -38,18 +38,23 @@ impl<W: Write> Writer<W> {
     /// Copy one event.
     pub fn event(&mut self, event: &xml::Event) -> io::Result<()> {
         match event {
-            xml::Event::Start(element) => self.start_tag(element),
+            xml::Event::Start(element) => self.start_tag(element)?,
             xml::Event::Empty(element) => {
-                self.start_tag(element);
+                self.start_tag(element)?;
                 self.line.insert(self.line.len() - 1, '/');
             }
             xml::Event::End(name) => {
+                check_name(name)?;
                 self.line.push_str("</");
                 self.line.push_str(name);
                 self.line.push('>');
             }
-            xml::Event::Text(text) => escape_text(text, &mut self.line),
+            xml::Event::Text(text) => {
+                check_chars(text)?;
+                escape_text(text, &mut self.line);
+            }
             xml::Event::CData(text) => {
+                check_chars(text)?;
                 // A `]]>` inside would end the section: split it across two.
                 self.line.push_str("<![CDATA[");
                 self.line.push_str(&text.replace("]]>", "]]]]><![CDATA[>"));
@@ -66,10 +71,15 @@ impl<W: Write> Writer<W> {
         Ok(self.out)
     }
 
-    fn start_tag(&mut self, element: &Element) {
+    /// A start tag; a name that is not an XML name is refused, whatever
+    /// made it, so the output stays well-formed.
+    fn start_tag(&mut self, element: &Element) -> io::Result<()> {
+        check_name(&element.name)?;
         self.line.push('<');
         self.line.push_str(&element.name);
         for (key, value) in &element.attributes {
+            check_name(key)?;
+            check_chars(value)?;
             self.line.push(' ');
             self.line.push_str(key);
             self.line.push_str("=\"");
@@ -77,12 +87,35 @@ impl<W: Write> Writer<W> {
             self.line.push('"');
         }
         self.line.push('>');
+        Ok(())
     }
 
     fn flush_line(&mut self) -> io::Result<()> {
         self.out.write_all(self.line.as_bytes())?;
         self.line.clear();
         Ok(())
+    }
+}
+
+fn check_name(name: &str) -> io::Result<()> {
+    if is_xml_name(name) {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{name:?} is not an XML name"),
+        ))
+    }
+}
+
+/// What the reader hands out is clean; a test id from a plan may not be.
+fn check_chars(text: &str) -> io::Result<()> {
+    match text.chars().find(|&c| !is_xml_char(c)) {
+        None => Ok(()),
+        Some(c) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{text:?} holds {c:?}, which XML cannot carry"),
+        )),
     }
 }
 
@@ -102,4 +135,35 @@ pub fn count_attributes(counts: &Counts) -> Vec<(String, String)> {
         ("skipped".into(), skipped.to_string()),
         ("time".into(), format_time(*time)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(event: xml::Event) -> io::Result<String> {
+        let mut writer = Writer::start(Vec::new(), &Counts::default())?;
+        writer.event(&event)?;
+        Ok(String::from_utf8(writer.finish()?).unwrap())
+    }
+
+    #[test]
+    fn what_is_not_well_formed_is_refused_not_written() {
+        let element = |name: &str, key: &str, value: &str| Element {
+            name: name.into(),
+            attributes: vec![(key.into(), value.into())],
+        };
+        for event in [
+            xml::Event::Empty(element("1abc", "name", "x")),
+            xml::Event::Empty(element("testcase", "a$b", "x")),
+            xml::Event::Empty(element("testcase", "name", "a\u{1}b")),
+            xml::Event::End("a b".into()),
+            xml::Event::Text("\u{0}".into()),
+        ] {
+            let error = write(event.clone()).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{event:?}");
+        }
+        let fine = write(xml::Event::Empty(element("testcase", "name", "a<\"b"))).unwrap();
+        assert!(fine.contains("<testcase name=\"a&lt;&quot;b\"/>"), "{fine}");
+    }
 }
