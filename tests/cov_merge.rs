@@ -4,10 +4,11 @@
 //! coverage.py's own report of the combined data.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use crate::util::{Dir, fixture, tool};
+use crate::util::{Dir, bin, fixture, tool};
 
 /// The test modules each shard runs.
 const SHARDS: [&str; 3] = ["pricing", "cart", "stock"];
@@ -654,6 +655,49 @@ fn precision_past_what_can_be_shown_is_refused() {
         2,
         "a.py: percent_covered_display has 65536 decimals, more than 100",
     );
+}
+
+#[test]
+fn a_report_cannot_steer_the_docstring_check_into_devices_or_fifos() {
+    let dir = Dir::new();
+    let fifo = dir.join("fifo.py");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.py")).unwrap();
+    // Two executed lines, one statement: the check looks for a docstring.
+    let summary = r#""num_statements": 1, "percent_covered_display": "100""#;
+    let files: Vec<(&str, &str, &str, &str)> =
+        ["/dev/zero", "fifo.py", "zero.py", "../../etc/passwd"]
+            .into_iter()
+            .map(|name| (name, "1, 2", "", summary))
+            .collect();
+    let report = dir.write("c.json", json_report(&files));
+    let mut child = Command::new(bin("cov-merge"))
+        .args(["--format", "lcov"])
+        .arg(&report)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("cov-merge still reads what the report names after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let lcov = String::from_utf8(output.stdout).unwrap();
+    // Nothing read, nothing moved: both lines stay statements.
+    assert_eq!(lcov.matches("DA:2,1").count(), 4, "{lcov}");
 }
 
 #[test]
