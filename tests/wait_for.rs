@@ -469,3 +469,36 @@ fn the_command_replaces_wait_for_and_gets_its_signals() {
     command.signal("TERM");
     assert_eq!(command.child.wait().unwrap().code(), Some(42));
 }
+
+#[test]
+fn timeouts_past_the_clock_are_refused_or_mean_forever() {
+    for args in [
+        &["-t", "1e20", "file:///tmp"][..],
+        &["-t", "1e19", "file:///tmp"],
+        &["file:///tmp#timeout=1e19"],
+        &["-t", "100000000000000000000000", "file:///tmp"],
+    ] {
+        tool("wait-for")
+            .args(args)
+            .run()
+            .fails_with(2, "is not a duration");
+    }
+    // In range for the parser, past what the clock can reach: forever,
+    // and /tmp is there at once.
+    tool("wait-for")
+        .args(["-q", "-t", "10000000000000000000", "file:///tmp"])
+        .succeeds();
+}
+
+#[test]
+fn impossible_host_names_are_refused_at_once() {
+    let long = format!("{}:80", "a".repeat(300));
+    let started = std::time::Instant::now();
+    for target in ["a b:80", "a\tb:80", "tcp://a%20b:80", &long] {
+        tool("wait-for")
+            .args(["-t", "30", target])
+            .run()
+            .fails_with(2, "wait-for: invalid target");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

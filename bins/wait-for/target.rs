@@ -7,6 +7,7 @@
 //! cannot clash with a path or query the service reads.
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -79,6 +80,7 @@ impl Target {
 
     /// The service a host and port name, as wait-for-it's `-h` and `-p` give them.
     pub fn tcp(host: &str, port: &str) -> anyhow::Result<Target> {
+        check_host(host)?;
         let endpoint = Endpoint {
             host: host.to_owned(),
             port: parse_port(port)?,
@@ -202,16 +204,17 @@ fn parse_endpoint(text: &str, default_port: Option<u16>) -> anyhow::Result<Endpo
         let (host, after) = bracketed
             .split_once(']')
             .context("an IPv6 address lacks its closing ']'")?;
+        host.parse::<Ipv6Addr>()
+            .with_context(|| format!("[{host}] is not an IPv6 address"))?;
         (host, after.strip_prefix(':'))
     } else {
-        match text.split_once(':') {
+        let (host, port) = match text.split_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (text, None),
-        }
+        };
+        check_host(host)?;
+        (host, port)
     };
-    if host.is_empty() {
-        bail!("no host");
-    }
     let port = match (port, default_port) {
         (Some(port), _) => parse_port(port)?,
         (None, Some(port)) => port,
@@ -221,6 +224,44 @@ fn parse_endpoint(text: &str, default_port: Option<u16>) -> anyhow::Result<Endpo
         host: host.to_owned(),
         port,
     })
+}
+
+/// Refuse a host no resolver could find (a space, `%20`, a label of 64
+/// characters), at once rather than after waiting out the timeout: an IPv4
+/// address, or a DNS name of letters, digits, `-` and `_` (Compose service
+/// names), at most 253 characters in labels of at most 63.
+fn check_host(host: &str) -> anyhow::Result<()> {
+    if host.is_empty() {
+        bail!("no host");
+    }
+    if host.parse::<Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.len() > 253 {
+        bail!(
+            "host name of {} characters: a host name has at most 253",
+            host.len()
+        );
+    }
+    for label in name.split('.') {
+        if let Some(bad) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            bail!(
+                "host {host:?} holds {bad:?}: a host name has letters, digits, '-' and '_' \
+                 (an international name in its xn-- form, an IPv6 address in brackets)"
+            );
+        }
+        if label.is_empty() || label.len() > 63 || label.starts_with('-') {
+            bail!(
+                "host {host:?} has the label {label:?}: labels have 1 to 63 characters \
+                 and do not start with '-'"
+            );
+        }
+    }
+    Ok(())
 }
 
 fn parse_port(text: &str) -> anyhow::Result<u16> {
@@ -367,5 +408,31 @@ mod tests {
         assert!(error("https://x").contains("needs TLS"));
         assert!(error("ftp://x").contains("unknown scheme ftp://"));
         assert!(error("db:1#wait=3").contains("unknown option"));
+    }
+
+    #[test]
+    fn impossible_hosts_are_refused_at_once() {
+        let long = "a".repeat(300);
+        for bad in [
+            "a b:80".to_string(),
+            "a\tb:80".into(),
+            "tcp://a%20b:80".into(),
+            format!("{long}:80"),
+            format!("tcp://{}.x:80", "a".repeat(64)),
+            "http://-db".into(),
+            "redis://db..cache".into(),
+            "tcp://[not-v6]:80".into(),
+        ] {
+            assert!(Target::parse(&bad, &[]).is_err(), "{bad:?}");
+        }
+        assert!(Target::tcp("a b", "80").is_err());
+        for good in [
+            "db_1:5432",
+            "10.0.0.1:80",
+            "my-db.internal.:1",
+            "tcp://[fe80::1]:9",
+        ] {
+            assert!(Target::parse(good, &[]).is_ok(), "{good:?}");
+        }
     }
 }

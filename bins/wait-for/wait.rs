@@ -70,10 +70,11 @@ pub fn nonzero(timeout: Duration) -> Option<Duration> {
     (!timeout.is_zero()).then_some(timeout)
 }
 
-/// Probe one target until it is ready or `timeout` has passed.
+/// Probe one target until it is ready or `timeout` has passed. A timeout
+/// too long for the clock to reach (`-t 18446744073709551615`) is forever.
 pub fn wait(target: &Target, timeout: Option<Duration>) -> Report {
     let start = Instant::now();
-    let deadline = timeout.map(|timeout| start + timeout);
+    let deadline = timeout.and_then(|timeout| start.checked_add(timeout));
     let timed_out = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
     let mut pause = FIRST_PAUSE;
     let mut attempts = 0;

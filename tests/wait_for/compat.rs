@@ -216,3 +216,26 @@ fn what_wait_for_it_does_not_take() {
         );
     }
 }
+
+#[test]
+fn a_timeout_past_the_clock_waits_without_one() {
+    let run = WaitForIt::new()
+        .run("-t 18446744073709551615 file:///tmp")
+        .code(0);
+    assert!(
+        run.stderr.contains("file:///tmp is available"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_impossible_host_is_a_usage_error_at_once() {
+    let run = WaitForIt::new().run("-t 30 -h a%20b -p 80").code(1);
+    assert!(run.stderr.starts_with("Error: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("a host name has letters"),
+        "{}",
+        run.stderr
+    );
+}
