@@ -752,6 +752,14 @@ fn hit_counts_past_u64_are_an_error_not_a_wrap() {
         .arg(&xml)
         .run()
         .fails_with(2, "the hits of line 1: numbers add up past");
+    let float = dir.write(
+        "f.xml",
+        cobertura("0", r#"<line number="1" hits="1e400"/>"#),
+    );
+    tool("cov-merge")
+        .arg(&float)
+        .run()
+        .fails_with(2, "hits \"1e400\" of line 1 is not a count");
 }
 
 #[test]

@@ -181,11 +181,15 @@ fn read_line(
         .parse()
         .with_context(|| format!("line number {number:?}"))?;
     let hits = attrs.get("hits").map_or("0", String::as_str);
-    // Some writers count hits in floating point ("1.0").
-    let hits = hits
-        .parse::<u64>()
-        .or_else(|_| hits.parse::<f64>().map(|h| h.max(0.0) as u64))
-        .with_context(|| format!("hits {hits:?} of line {line}"))?;
+    // Some writers count hits in floating point ("1.0"); one that does not
+    // fit a count ("1e400") is refused, not saturated.
+    let hits = match hits.parse::<u64>() {
+        Ok(hits) => hits,
+        Err(_) => match hits.parse::<f64>() {
+            Ok(float) if float.is_finite() && float < u64::MAX as f64 => float.max(0.0) as u64,
+            _ => bail!("hits {hits:?} of line {line} is not a count"),
+        },
+    };
     if attrs.get("branch").map(String::as_str) != Some("true") {
         return Ok((line, hits, None));
     }
