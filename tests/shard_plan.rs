@@ -551,3 +551,24 @@ fn text_that_is_not_utf8_is_placed_at_its_line() {
         .run()
         .fails_with(2, "plan.tsv:2:4: not UTF-8 text (byte 0xc3)");
 }
+
+#[test]
+fn an_endless_input_stops_being_read_at_a_line_too_long() {
+    let started = std::time::Instant::now();
+    let zero = std::process::Command::new(crate::util::bin("shard-plan"))
+        .args(["-n", "1"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&zero.stderr),
+        "shard-plan: <stdin>:1: a line longer than 16777216 bytes: not a line of text\n"
+    );
+    tool("shard-plan")
+        .args(["-n", "1", "-d", "/dev/zero"])
+        .stdin("a\n")
+        .run()
+        .fails_with(2, "/dev/zero:1: a line longer than 16777216 bytes");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -369,3 +369,11 @@ fn seconds_no_run_can_take_are_refused_not_drawn_forever() {
         .stdout;
     assert!(svg.matches("<text").count() < 30, "{svg}");
 }
+
+#[test]
+fn endless_results_stop_being_read_at_a_line_too_long() {
+    tool("stack-report")
+        .args(["--results", "/dev/zero"])
+        .run()
+        .fails_with(2, "/dev/zero:1: a line longer than 16777216 bytes");
+}

@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use tempfile::NamedTempFile;
 
 /// A readable input and the name to use for it in messages.
@@ -36,13 +36,34 @@ pub fn open(path: &Path) -> anyhow::Result<Input> {
 
 /// Read a whole input into a string, naming it in the error, and the line
 /// and column of any byte that is not UTF-8.
+/// A line longer than [`MAX_LINE`] is an error too, so an input that never
+/// ends (`/dev/zero`) stops being read.
 pub fn read_to_string(path: &Path) -> anyhow::Result<String> {
     let mut input = open(path)?;
     let mut bytes = Vec::new();
-    input
-        .reader
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", input.name))?;
+    let mut line_start = 0;
+    loop {
+        let chunk = input
+            .reader
+            .fill_buf()
+            .with_context(|| format!("cannot read {}", input.name))?;
+        if chunk.is_empty() {
+            break;
+        }
+        let taken = chunk.len();
+        if let Some(newline) = memchr::memrchr(b'\n', chunk) {
+            line_start = bytes.len() + newline + 1;
+        }
+        bytes.extend_from_slice(chunk);
+        input.reader.consume(taken);
+        if (bytes.len() - line_start) as u64 > MAX_LINE {
+            let line = bytes[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
+            bail!(
+                "{}:{line}: a line longer than {MAX_LINE} bytes: not a line of text",
+                input.name
+            );
+        }
+    }
     text(&input.name, 1, bytes)
 }
 
@@ -70,9 +91,14 @@ fn text(name: &str, first_line: u64, bytes: Vec<u8>) -> anyhow::Result<String> {
     })
 }
 
+/// The longest line [`Lines`] reads: far above any test id or record, and
+/// a bound on memory when the input never ends (`/dev/zero`).
+pub const MAX_LINE: u64 = 16 << 20;
+
 /// The lines of a text input, numbered from 1, without their line ends
 /// (`\n` or `\r\n`). Unlike [`BufRead::lines`], an error names the input
-/// and the line: a line that is not UTF-8 is one.
+/// and the line: a line that is not UTF-8 is one, and so is one longer than
+/// [`MAX_LINE`].
 pub struct Lines<R> {
     name: String,
     reader: R,
@@ -98,8 +124,15 @@ impl<R: BufRead> Iterator for Lines<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.buf.clear();
         self.number += 1;
-        match self.reader.read_until(b'\n', &mut self.buf) {
+        let mut line = (&mut self.reader).take(MAX_LINE + 1);
+        match line.read_until(b'\n', &mut self.buf) {
             Ok(0) => return None,
+            Ok(read) if read as u64 > MAX_LINE => {
+                let (name, number) = (&self.name, self.number);
+                return Some(Err(anyhow::anyhow!(
+                    "{name}:{number}: a line longer than {MAX_LINE} bytes: not a line of text"
+                )));
+            }
             Ok(_) => {}
             Err(error) => {
                 let name = &self.name;
@@ -292,6 +325,12 @@ mod tests {
         assert_eq!(
             lines,
             ["1 x", "2 y", "plan:3:2: not UTF-8 text (byte 0xfe)"]
+        );
+        let mut endless = Lines::new("zero", io::BufReader::new(io::repeat(0)));
+        let error = endless.next().unwrap().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("zero:1: a line longer than {MAX_LINE} bytes: not a line of text")
         );
     }
 
