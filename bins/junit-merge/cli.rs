@@ -20,9 +20,12 @@ use shared::help::{Example, after_help};
 /// giving both.
 ///
 /// Inputs stream through twice (once to check and add up, once to copy), so
-/// memory stays small however large they are. A malformed input, one that is
-/// not JUnit, or one with a DTD or entity declarations stops the merge
-/// before anything is written.
+/// memory stays small however large they are; what comes through a pipe
+/// (stdin, <(...), a FIFO) is saved to a temporary file first, up to 1 GiB,
+/// and a device (/dev/zero, a terminal) is refused. A malformed input, one
+/// that is not JUnit, one with a DTD or entity declarations, or counts and
+/// times that add up past what can be counted stop the merge before
+/// anything is written.
 ///
 /// Reports in a folder named rerun (stack-run --rerun-failed writes them to
 /// OUT/shard-K/rerun) are second attempts, not more tests: a test that failed
