@@ -243,6 +243,8 @@ pub struct Tally {
 
 impl Tally {
     /// Count one case by its outcome: the one place cases are counted.
+    /// One per `<testcase>` read, so no input can bring it near `u64::MAX`:
+    /// unlike the counts a report declares, it needs no overflow check.
     pub fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Passed => self.passed += 1,
