@@ -775,7 +775,10 @@ fn condition_coverage_past_u32_is_an_error_not_a_wrap() {
         .args(["--format", "cobertura"])
         .arg(&xml)
         .run()
-        .fails_with(2, "numbers add up past 4294967295");
+        .fails_with(
+            2,
+            "cov-merge: the numbers of a.py: numbers add up past 4294967295",
+        );
 }
 
 #[test]

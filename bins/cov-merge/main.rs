@@ -85,8 +85,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         precision: report.meta.precision,
         ..Numbers::default()
     };
-    for file in report.files.values() {
-        total.add(&file.numbers(report.meta.precision)?)?;
+    for (name, file) in &report.files {
+        let numbers = file
+            .numbers(report.meta.precision)
+            .with_context(|| format!("the numbers of {name}"))?;
+        total.add(&numbers).context("the total of all files")?;
     }
     let pc = if total.n_statements > 0 {
         total.pc_covered()

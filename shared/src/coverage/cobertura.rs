@@ -409,7 +409,9 @@ fn write_class(
     out: &mut Vec<u8>,
 ) -> anyhow::Result<Numbers> {
     let class_name = rel_name.rsplit_once('/').map_or(rel_name, |(_, base)| base);
-    let numbers = file.numbers(report.meta.precision)?;
+    let numbers = file
+        .numbers(report.meta.precision)
+        .with_context(|| format!("the numbers of {rel_name}"))?;
     let lines = numbers.n_statements;
     let hits = numbers.n_executed();
     let (branches, br_hits) = if report.branch {

@@ -280,7 +280,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         if index > 0 {
             out.write_all(b", ")?;
         }
-        let numbers = file.numbers(precision)?;
+        let numbers = file
+            .numbers(precision)
+            .with_context(|| format!("the numbers of {name}"))?;
         total.add(&numbers)?;
         write!(out, "{}: ", string(name))?;
         write_part(out, report.branch, file, &numbers, |_| true, None)?;
@@ -297,7 +299,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
                         out.write_all(b", ")?;
                     }
                     let keep = |line| region.lines.contains(&line);
-                    let numbers = file.region_numbers(precision, region)?;
+                    let numbers = file
+                        .region_numbers(precision, region)
+                        .with_context(|| format!("the numbers of {name}"))?;
                     write!(out, "{}: ", string(&region.name))?;
                     write_part(out, report.branch, file, &numbers, keep, Some(region))?;
                     out.write_all(b"}")?;

@@ -162,7 +162,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
             };
             writeln!(out, "DA:{line},{hits}")?;
         }
-        let numbers = file.numbers(report.meta.precision)?;
+        let numbers = file
+            .numbers(report.meta.precision)
+            .with_context(|| format!("the numbers of {name}"))?;
         if numbers.n_statements > 0 {
             writeln!(
                 out,

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use anyhow::Context;
+
 use super::model::{FileCov, Line, Numbers, Report};
 use super::sort::human_key;
 
@@ -14,7 +16,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     for (name, file) in &report.files {
-        let numbers = file.numbers(precision)?;
+        let numbers = file
+            .numbers(precision)
+            .with_context(|| format!("the numbers of {name}"))?;
         total.add(&numbers)?;
         let mut row = vec![
             name.clone(),
