@@ -20,7 +20,9 @@ use shared::nodeid;
 use shared::plan;
 use shared::results::{ShardResult, Status};
 
-use crate::util::{Dir, docker_lock, example_stack_lock, local_images, root, tool};
+use crate::util::{
+    Dir, docker_lock, example_stack_lock, local_images, require_local_images, root, tool,
+};
 
 /// A test's (classname, name) as pytest writes it in JUnit XML.
 type Key = (String, String);
@@ -34,16 +36,7 @@ struct Stack {
 
 impl Stack {
     fn new(name: &str) -> Stack {
-        for (_, image) in local_images() {
-            let found = Command::new("docker")
-                .args(["image", "inspect", &image])
-                .output()
-                .unwrap();
-            assert!(
-                found.status.success(),
-                "no image {image}: run `make images` first"
-            );
-        }
+        require_local_images();
         let stack = Stack {
             project: format!("shardstack-example-{name}-{}", std::process::id()),
             compose: compose_program(),

@@ -17,7 +17,9 @@ use std::time::SystemTime;
 use serde_json::Value;
 use shared::results::ShardResult;
 
-use crate::util::{Dir, bin, docker_lock, example_stack_lock, local_images, root};
+use crate::util::{
+    Dir, bin, docker_lock, example_stack_lock, local_images, require_local_images, root,
+};
 
 /// The test cases of the example shop's suite.
 const SUITE: u64 = 355;
@@ -101,16 +103,7 @@ fn docker_objects(filter: &str) -> Vec<String> {
 fn github_example_runs_green_and_merges_the_whole_suite() {
     let _docker = docker_lock();
     let _stack = example_stack_lock();
-    for (_, image) in local_images() {
-        let found = Command::new("docker")
-            .args(["image", "inspect", &image])
-            .output()
-            .unwrap();
-        assert!(
-            found.status.success(),
-            "no image {image}: run `make images`"
-        );
-    }
+    require_local_images();
     let dir = Dir::new();
     let run_id = format!(
         "{}{}",

@@ -317,6 +317,20 @@ pub fn local_images() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Stop a test that needs the images of `make images` when one is missing.
+pub fn require_local_images() {
+    for (_, image) in local_images() {
+        let found = Command::new("docker")
+            .args(["image", "inspect", &image])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "no image {image}: run `make images` first"
+        );
+    }
+}
+
 /// Tests that raise the example's own stack (`examples/shop`) hold this: its
 /// fixed `container_name` and published port allow one copy per machine, and
 /// other test processes (other checkouts, CI) may want it too. The lock is an
