@@ -21,7 +21,7 @@ use shared::plan;
 use shared::results::{ShardResult, Status};
 
 use crate::util::{
-    Dir, docker_lock, example_stack_lock, local_images, require_local_images, root, tool,
+    Dir, bin, docker_lock, example_stack_lock, local_images, require_local_images, root, tool,
 };
 
 /// A test's (classname, name) as pytest writes it in JUnit XML.
@@ -131,6 +131,10 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self
             .command(&["down", "-v", "--remove-orphans", "--timeout", "5"])
+            .output();
+        // stack-run's runs used the project as --prefix: their cached image too.
+        let _ = Command::new(bin("stack-run"))
+            .args(["--clean", "--prefix", &self.project])
             .output();
     }
 }

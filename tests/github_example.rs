@@ -18,7 +18,7 @@ use serde_json::Value;
 use shared::results::ShardResult;
 
 use crate::util::{
-    Dir, bin, docker_lock, example_stack_lock, local_images, require_local_images, root,
+    Dir, bin, command, docker_lock, example_stack_lock, local_images, require_local_images, root,
 };
 
 /// The test cases of the example shop's suite.
@@ -270,4 +270,8 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         Vec::<String>::new(),
         "the collection's project left behind"
     );
+    // The image stack-run keeps for the next build is this prefix's alone.
+    command(bin("stack-run"))
+        .args(["--clean", "--prefix", &prefix])
+        .succeeds();
 }
