@@ -48,11 +48,13 @@ use shared::help::{Example, after_help};
 /// the environment variable SHARDSTACK_COMPOSE overrides it (e.g.
 /// `SHARDSTACK_COMPOSE=docker-compose`).
 ///
-/// On SIGINT or SIGTERM stack-run stops launching shards, stops the running
-/// ones, tears every stack down in parallel, prints a result line for every
-/// shard (`interrupted` for those stopped or never started) and exits 130 or
-/// 143; a second signal force-removes everything of the run by label and
-/// exits at once, without result lines for the shards still running.
+/// On SIGINT or SIGTERM, from its start, stack-run stops launching shards,
+/// stops the running ones (an image build in its last step, which takes a
+/// second, finishes first), tears every stack down in parallel, prints a
+/// result line for every shard (`interrupted` for those stopped or never
+/// started) and exits 130 or 143; a second signal kills every child,
+/// force-removes everything of the run by label and exits at once, printing
+/// nothing more (no result lines for the shards still running).
 ///
 /// Stack-run keeps its own files in OUT/.stack-run: the derived compose
 /// files (`shard-K.compose.json`, to reach a kept stack) and the build log.

@@ -33,7 +33,7 @@ pub struct Context {
     pub stack: Stack,
     pub names: Names,
     pub layout: Layout,
-    pub runtime: Runtime,
+    pub runtime: Arc<Runtime>,
 }
 
 /// What each shard runs, and how long stack-run waits for it.
@@ -82,19 +82,30 @@ pub struct Runtime {
     pub started: Instant,
 }
 
+impl Runtime {
+    /// The handles for a run of `selected` shards out of `shard_count`;
+    /// progress is drawn live when `may_draw` (and stderr is a terminal).
+    pub fn new(shard_count: u32, selected: &[u32], may_draw: bool) -> Runtime {
+        Runtime {
+            children: Arc::new(Children::default()),
+            stop: Arc::new(Stop::default()),
+            progress: Progress::new(shard_count, selected, may_draw),
+            kept: AtomicBool::new(false),
+            built: Gate::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
 impl Context {
     /// Lower the command line: find compose, read the user's model, name the
-    /// run. `shard_count` and `selected` come from the plan.
-    pub fn new(
-        cli: &Cli,
-        children: Arc<Children>,
-        shard_count: u32,
-        selected: &[u32],
-    ) -> Result<Context, Failure> {
+    /// run. `shard_count` comes from the plan; `runtime` exists already, so
+    /// that signals are heard while compose reads the model.
+    pub fn new(cli: &Cli, runtime: Arc<Runtime>, shard_count: u32) -> Result<Context, Failure> {
         let service = cli.service.clone().expect("clap requires --service");
         let compose = Compose::detect(project_directory(cli).exit_code(exit::USAGE)?)?;
         let model = compose
-            .config(&children, &cli.files)
+            .config(&runtime.children, &cli.files)
             .and_then(|yaml| Model::parse(&yaml))
             .exit_code(exit::USAGE)?;
         let sidecars = model.sidecars(&service).exit_code(exit::USAGE)?;
@@ -132,14 +143,7 @@ impl Context {
             },
             names,
             layout: Layout::new(&cli.out).exit_code(exit::USAGE)?,
-            runtime: Runtime {
-                children,
-                stop: Arc::new(Stop::default()),
-                progress: Progress::new(shard_count, selected, !cli.dry_run),
-                kept: AtomicBool::new(false),
-                built: Gate::default(),
-                started: Instant::now(),
-            },
+            runtime,
         })
     }
 }

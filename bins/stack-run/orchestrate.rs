@@ -18,18 +18,17 @@ use shared::results::{ShardResult, Status};
 use crate::attempt::{self, Spec};
 use crate::build::build_and_open;
 use crate::cli::Cli;
-use crate::context::Context;
+use crate::context::{Context, Runtime};
 use crate::lifecycle::{never_started, run_shard};
 use crate::proc::Children;
 use crate::selection::{self, Plan, read_plan, select};
 use crate::signals;
-use crate::sweep::{sweep, untag};
+use crate::sweep::{sweep, sweep_settled, untag};
 
 /// Run stack-run as the command line says; the exit status.
 pub fn main(cli: Cli) -> Result<i32, Failure> {
-    let children = Arc::new(Children::default());
     if cli.clean {
-        return clean(&children, &cli.prefix);
+        return clean(&Children::default(), &cli.prefix);
     }
     let plan = read_plan(&cli.plan).exit_code(exit::USAGE)?;
     let shard_count = plan.keys().max().copied().unwrap_or(0);
@@ -42,13 +41,31 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
-    let ctx = Context::new(&cli, children, shard_count, &selected)?;
+    let runtime = Arc::new(Runtime::new(shard_count, &selected, !cli.dry_run));
+    if !cli.dry_run {
+        listen_for_signals(&runtime)?;
+    }
+    let ctx = match Context::new(&cli, Arc::clone(&runtime), shard_count) {
+        Ok(ctx) => ctx,
+        // Stopped while compose read the model: nothing ran, nothing was made.
+        Err(failure) => {
+            return match runtime.stop.exit_code() {
+                Some(code) => {
+                    runtime.progress.note(&format!("{:#}", failure.error()));
+                    Ok(code)
+                }
+                None => Err(failure),
+            };
+        }
+    };
     if cli.dry_run {
         return dry_run(&ctx, &plan, &selected).exit_code(exit::USAGE);
     }
     ctx.layout
         .create(&plan, &selected, cli.force)
         .exit_code(exit::USAGE)?;
+    ctx.runtime.stop.on_force(force_stop(&ctx));
+    // From here every path, a stop included, ends in `execute`'s result lines.
     execute(&ctx, &plan, &selected, cli.jobs)
 }
 
@@ -95,7 +112,6 @@ fn execute(
     jobs: Option<u32>,
 ) -> Result<i32, Failure> {
     let started = Instant::now();
-    install_signals(ctx)?;
     let jobs = jobs.map_or(selected.len(), |j| j as usize).max(1);
     // Shards start their sidecars while the images build.
     let results = std::thread::scope(|scope| {
@@ -124,7 +140,14 @@ fn execute(
 fn clean_up(ctx: &Context) {
     let runtime = &ctx.runtime;
     if !runtime.kept.load(Ordering::SeqCst) {
-        if let Err(err) = sweep(&runtime.children, labels::RUN, &ctx.names.run_id, false) {
+        let (children, run_id) = (&runtime.children, &ctx.names.run_id);
+        // After a stop, killed compose clients may have left requests in flight.
+        let swept = if runtime.stop.requested() {
+            sweep_settled(children, labels::RUN, run_id)
+        } else {
+            sweep(children, labels::RUN, run_id, false)
+        };
+        if let Err(err) = swept {
             runtime.progress.note(&format!("cleanup failed: {err:#}"));
         }
     }
@@ -187,28 +210,47 @@ impl std::fmt::Display for Summary {
     }
 }
 
-fn install_signals(ctx: &Context) -> Result<(), Failure> {
-    let progress = Arc::clone(&ctx.runtime.progress);
+/// Listen for SIGINT and SIGTERM from now on: the first is noted (the
+/// workers see it and stop in order), the second runs [`force_stop`].
+fn listen_for_signals(runtime: &Runtime) -> Result<(), Failure> {
+    let progress = Arc::clone(&runtime.progress);
     let on_first = move |signal: i32| {
         progress.note(&format!(
             "signal {signal}: stopping every shard and tearing down (send it again to force)"
         ));
     };
-    let children = Arc::clone(&ctx.runtime.children);
-    let progress = Arc::clone(&ctx.runtime.progress);
-    let run_id = ctx.names.run_id.clone();
-    let images = images(ctx);
-    let on_force = move |first: i32| {
-        progress.note("second signal: removing everything of this run now");
-        children.kill_all();
-        let _ = sweep(&children, labels::RUN, &run_id, false);
-        untag(&children, &images);
-        std::process::exit(128 + first);
-    };
-    signals::install(Arc::clone(&ctx.runtime.stop), on_first, on_force)
+    signals::listen(Arc::clone(&runtime.stop), on_first)
         .context("cannot listen for signals")
         .exit_code(exit::INFRA)
 }
+
+/// The second signal's action: kill every child, remove everything of the
+/// run by label, and say nothing more. The shards' own teardowns die with
+/// their `docker` commands, so whatever they would report is about this kill,
+/// not about the run; hence no result lines from here on.
+fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
+    let runtime = Arc::clone(&ctx.runtime);
+    let run_id = ctx.names.run_id.clone();
+    let images = images(ctx);
+    move || {
+        let progress = &runtime.progress;
+        progress.note("second signal: removing everything of this run now");
+        progress.finish();
+        progress.silence();
+        runtime.children.kill_all();
+        let _ = sweep_settled(&runtime.children, labels::RUN, &run_id);
+        // A build in its last step is left to finish (see `build`): wait for
+        // it, a little, so that its image goes with the run's tag.
+        let deadline = Instant::now() + BUILD_FINISH;
+        if !images.is_empty() {
+            runtime.built.wait(|| Instant::now() >= deadline);
+        }
+        untag(&runtime.children, &images);
+    }
+}
+
+/// How long a second signal waits for a build's last step.
+const BUILD_FINISH: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Run the shards on `jobs` workers and print each result as it comes;
 /// shards a stop kept from starting get a result too.

@@ -6,6 +6,7 @@
 //! change of state, which reads well after the fact.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,6 +38,8 @@ enum Target {
 
 pub struct Progress {
     live: bool,
+    /// Set by a second signal: what follows would report the kill, not the run.
+    silent: AtomicBool,
     shards: u32,
     board: Mutex<Board>,
 }
@@ -59,6 +62,7 @@ impl Progress {
             .collect();
         let progress = Arc::new(Progress {
             live,
+            silent: AtomicBool::new(false),
             shards,
             board: Mutex::new(Board {
                 lines,
@@ -81,6 +85,9 @@ impl Progress {
 
     /// A shard moved to a new state; `done` when it is its last.
     pub fn state(&self, shard: u32, state: &str, detail: &str, done: bool) {
+        if self.silenced() {
+            return;
+        }
         {
             let mut board = self.lock();
             if let Some(line) = board.lines.iter_mut().find(|l| l.shard == shard) {
@@ -118,6 +125,9 @@ impl Progress {
 
     /// A message of its own, above the live lines or timestamped.
     pub fn note(&self, text: &str) {
+        if self.silenced() {
+            return;
+        }
         if self.live {
             self.redraw(Some((&format!("stack-run: {text}"), Target::Stderr)));
         } else {
@@ -127,6 +137,9 @@ impl Progress {
 
     /// A line of data for stdout; above the live lines when they share a terminal.
     pub fn print(&self, line: &str) -> std::io::Result<()> {
+        if self.silenced() {
+            return Ok(());
+        }
         if self.live && std::io::stdout().is_terminal() {
             self.redraw(Some((line, Target::Stdout)));
             return Ok(());
@@ -134,6 +147,15 @@ impl Progress {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{line}")?;
         stdout.flush()
+    }
+
+    /// Print nothing more, neither progress nor result lines.
+    pub fn silence(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+    }
+
+    fn silenced(&self) -> bool {
+        self.silent.load(Ordering::SeqCst)
     }
 
     /// Draw the lines one last time and leave them in place.

@@ -3,19 +3,22 @@
 //! A cancelled CI job sends SIGTERM and waits a little before SIGKILL; Ctrl-C
 //! sends SIGINT. On the first, the workers stop launching shards, stop the
 //! running ones and tear every stack down (in parallel, each worker its own).
-//! On the second, `on_force` removes everything by label and the process ends.
+//! On the second, the run's force action removes everything by label and the
+//! process ends. Listening starts before the first child process does, so no
+//! signal finds stack-run without its handlers.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Which signal asked the run to stop, if any.
+/// Which signal asked the run to stop, if any, and what a second one does.
 #[derive(Default)]
 pub struct Stop {
     signal: AtomicI32,
+    on_force: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Stop {
@@ -35,14 +38,17 @@ impl Stop {
             signal => Some(128 + signal),
         }
     }
+
+    /// What the second signal does before the process exits; set once, when
+    /// the run knows what it will create.
+    pub fn on_force(&self, action: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_force.set(Box::new(action));
+    }
 }
 
-/// Start listening; `on_force` runs on the second signal, and must not return.
-pub fn install(
-    stop: Arc<Stop>,
-    on_first: impl Fn(i32) + Send + 'static,
-    on_force: impl Fn(i32) + Send + 'static,
-) -> anyhow::Result<()> {
+/// Start listening: `on_first` runs on the first signal; on the second, the
+/// force action (if set yet) runs and the process exits with the first's status.
+pub fn listen(stop: Arc<Stop>, on_first: impl Fn(i32) + Send + 'static) -> anyhow::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     thread::spawn(move || {
         for signal in signals.forever() {
@@ -53,7 +59,10 @@ pub fn install(
             {
                 on_first(signal);
             } else {
-                on_force(stop.signal());
+                if let Some(action) = stop.on_force.get() {
+                    action();
+                }
+                std::process::exit(128 + stop.signal());
             }
         }
     });

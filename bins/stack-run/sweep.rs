@@ -72,6 +72,24 @@ pub fn sweep(children: &Children, label: &str, value: &str, images: bool) -> any
 /// How many times a sweep lists and removes before it gives up (500 ms apart).
 const ATTEMPTS: usize = 20;
 
+/// Sweep until a pass a moment after the last finds nothing: a compose
+/// client killed a moment ago may have asked the daemon for a container or a
+/// network that it creates only now.
+pub fn sweep_settled(children: &Children, label: &str, value: &str) -> anyhow::Result<usize> {
+    let mut removed = sweep(children, label, value, false)?;
+    for _ in 0..ATTEMPTS {
+        thread::sleep(SETTLE);
+        match sweep(children, label, value, false)? {
+            0 => return Ok(removed),
+            more => removed += more,
+        }
+    }
+    bail!("objects labelled {label}={value} kept appearing")
+}
+
+/// How long after a sweep a settled sweep looks again.
+const SETTLE: Duration = Duration::from_millis(500);
+
 /// Remove these image tags; an image that has another tag stays.
 pub fn untag(children: &Children, tags: &[String]) {
     if tags.is_empty() {
