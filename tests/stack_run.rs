@@ -15,20 +15,20 @@ use shared::results::{ShardResult, Status};
 use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
 
 /// One test's resources: its prefix, and a scratch folder for OUT.
-struct Stacks {
-    prefix: String,
+pub struct Stacks {
+    pub prefix: String,
     dir: Dir,
 }
 
 impl Stacks {
-    fn new(name: &str) -> Stacks {
+    pub fn new(name: &str) -> Stacks {
         Stacks {
             prefix: format!("srt-{name}-{}", std::process::id()),
             dir: Dir::new(),
         }
     }
 
-    fn out(&self, name: &str) -> PathBuf {
+    pub fn out(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
@@ -46,7 +46,12 @@ impl Stacks {
     }
 
     /// The same, as a child process still running.
-    fn spawn(&self, file: &str, out: &str, plan: &str, extra: &[&str]) -> Child {
+    pub fn spawn(&self, file: &str, out: &str, plan: &str, extra: &[&str]) -> Child {
+        self.child_command(file, out, plan, extra).spawn().unwrap()
+    }
+
+    /// The command `spawn` starts, its output piped.
+    pub fn child_command(&self, file: &str, out: &str, plan: &str, extra: &[&str]) -> Command {
         let plan_path = self.dir.write(&format!("{out}.plan"), plan);
         let mut cmd = Command::new(bin("stack-run"));
         cmd.arg("-f")
@@ -61,11 +66,11 @@ impl Stacks {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        cmd.spawn().unwrap()
+        cmd
     }
 
     /// The containers, networks and volumes left with this test's prefix label.
-    fn leftovers(&self) -> Vec<String> {
+    pub fn leftovers(&self) -> Vec<String> {
         let filter = labels::filter(labels::PREFIX, &self.prefix);
         [
             vec!["ps", "-aq"],
@@ -78,7 +83,7 @@ impl Stacks {
     }
 
     /// Containers of `--shard`'s `compose run` (the test command), running now.
-    fn running_commands(&self, shard: Option<u32>) -> Vec<String> {
+    pub fn running_commands(&self, shard: Option<u32>) -> Vec<String> {
         let mut args = vec![
             "ps".to_string(),
             "-q".into(),
@@ -104,7 +109,7 @@ impl Drop for Stacks {
     }
 }
 
-fn docker(args: &[&str]) -> Vec<String> {
+pub fn docker(args: &[&str]) -> Vec<String> {
     let output = Command::new("docker").args(args).output().unwrap();
     assert!(output.status.success(), "docker {args:?} failed");
     String::from_utf8_lossy(&output.stdout)
@@ -114,7 +119,7 @@ fn docker(args: &[&str]) -> Vec<String> {
 }
 
 /// The result lines, sorted by shard.
-fn results(outcome: &Outcome) -> Vec<ShardResult> {
+pub fn results(outcome: &Outcome) -> Vec<ShardResult> {
     let mut results: Vec<ShardResult> = outcome
         .stdout
         .lines()
@@ -125,14 +130,14 @@ fn results(outcome: &Outcome) -> Vec<ShardResult> {
 }
 
 /// Expect these statuses, shard by shard; on a mismatch, show every result line.
-fn expect_statuses(results: &[ShardResult], expected: &[Status], context: &str) {
+pub fn expect_statuses(results: &[ShardResult], expected: &[Status], context: &str) {
     let statuses: Vec<Status> = results.iter().map(|r| r.first.status).collect();
     let lines: Vec<String> = results.iter().map(ShardResult::to_line).collect();
     assert_eq!(statuses, expected, "{context}\n{}", lines.join("\n"));
 }
 
 /// Wait for a child, with its output; it must end within `limit`.
-fn finish(mut child: Child, limit: Duration) -> Outcome {
+pub fn finish(mut child: Child, limit: Duration) -> Outcome {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > limit {
@@ -150,7 +155,7 @@ fn finish(mut child: Child, limit: Duration) -> Outcome {
 }
 
 /// Poll until `ready` holds; panics after two minutes.
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
+pub fn wait_until(what: &str, ready: impl Fn() -> bool) {
     let start = Instant::now();
     while !ready() {
         assert!(
@@ -275,28 +280,6 @@ fn a_failed_build_is_an_error_for_every_shard() {
     }
     let log = read(&stacks.out("out/.stack-run/build.log"));
     assert!(log.contains("this build fails"), "{log}");
-    assert_eq!(stacks.leftovers(), Vec::<String>::new());
-}
-
-#[test]
-fn sigint_tears_every_stack_down() {
-    let _lock = docker_lock();
-    let stacks = Stacks::new("sigint");
-    let child = stacks.spawn("light.yml", "out", "1\tsleep:600\n2\tsleep:600\n", &[]);
-    wait_until("both shards running", || {
-        stacks.running_commands(None).len() == 2
-    });
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let outcome = finish(child, Duration::from_secs(60)).code(130);
-    expect_statuses(
-        &results(&outcome),
-        &[Status::Interrupted, Status::Interrupted],
-        "",
-    );
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 

@@ -13,6 +13,7 @@ mod junit_merge;
 mod man;
 mod pipeline;
 mod shard_plan;
+mod signals;
 mod stack_report;
 mod stack_run;
 mod wait_for;
