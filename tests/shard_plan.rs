@@ -572,3 +572,65 @@ fn an_endless_input_stops_being_read_at_a_line_too_long() {
         .fails_with(2, "/dev/zero:1: a line longer than 16777216 bytes");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn batches_for_a_queue_take_the_longest_tests_first_and_shrink() {
+    let out = tool("shard-plan")
+        .args(["--batches", "auto", "--stacks", "2", "--min-batch", "0.1"])
+        .args(["--summary", "-d", &durations("durations.json")])
+        .stdin(read("collect.txt"))
+        .succeeds();
+    // The plan's contract holds: batch numbers are shard numbers to every tool.
+    let batches = entries(&out.stdout).iter().map(|(b, _)| *b).max().unwrap();
+    assert_valid(&out.stdout, &collected("collect.txt"), batches);
+    // Batch 1 holds the longest test (0.301 s); each takes a quarter (1/(2 x 2
+    // stacks)) of the time left, at least the 0.1 s floor, the last what is left.
+    assert_eq!(
+        out.stderr,
+        "batch    seconds   tests   units\n    \
+            1     0.552       2       2\n    \
+            2     0.352       2       2\n    \
+            3     0.205       2       2\n    \
+            4     0.141       2       2\n    \
+            5     0.137       3       3\n    \
+            6     0.123       3       3\n    \
+            7     0.032       2       2\n\
+         7 batches on 2 stacks: the first free at 0.725 s, the last at 0.816 s (before start-up costs)\n\
+         durations: 16 of 16 tests recorded, 0 estimated; 0 recorded durations unused (tests no longer collected)\n"
+    );
+    // The two longest tests, in collection order; the third longest next.
+    assert!(out.stdout.starts_with(
+        "1\ttests/api/test_search.py::test_empty\n\
+         1\ttests/test_orders.py::TestOrders::test_create\n\
+         2\ttests/test_users.py::TestSignup::test_email\n"
+    ));
+}
+
+#[test]
+fn a_batch_count_and_its_options() {
+    let out = tool("shard-plan")
+        .args(["--batches", "3"])
+        .stdin(read("collect.txt"))
+        .succeeds();
+    assert_valid(&out.stdout, &collected("collect.txt"), 3);
+    let sizes: Vec<usize> = (1..=3)
+        .map(|b| entries(&out.stdout).iter().filter(|(s, _)| *s == b).count())
+        .collect();
+    // No durations: 1 s each, in 3, 2 and 1 parts of 16 s.
+    assert_eq!(sizes, [8, 6, 2]);
+    tool("shard-plan")
+        .args(["--batches", "auto"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "--batches auto needs --stacks");
+    tool("shard-plan")
+        .args(["--batches", "2", "--shards", "2"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "cannot be used with");
+    tool("shard-plan")
+        .args(["--batches", "17"])
+        .stdin(read("collect.txt"))
+        .run()
+        .fails_with(2, "17 shards asked for, but there are only 16 units");
+}

@@ -26,6 +26,10 @@ use shared::planner::GroupBy;
 /// function, else of its class, else of its file, else of all known tests,
 /// else 1 second. No shard is ever empty.
 ///
+/// --batches cuts the suite for a queue instead: batches longest first,
+/// shrinking towards the end, for `stack-run --stacks N` to hand to whichever
+/// stack is free. The plan keeps its format, the batch number first.
+///
 /// --save-durations closes the loop: after a run, read the old durations and
 /// the merged JUnit report, and save what the next plan should use.
 #[derive(Parser, Debug)]
@@ -37,9 +41,26 @@ pub struct Cli {
         short = 'n',
         long,
         value_name = "N|auto",
-        required_unless_present = "save_durations"
+        group = "layout",
+        required_unless_present_any = ["save_durations", "batches"]
     )]
     pub shards: Option<Shards>,
+
+    /// Batches for a queue instead of shards: `auto` sizes them for --stacks
+    /// stacks (each takes 1/(2 x stacks) of what is left, at least
+    /// --min-batch seconds); a number gives that many, shrinking in steps.
+    #[arg(long, value_name = "N|auto", group = "layout")]
+    pub batches: Option<Shards>,
+
+    /// With --batches: how many stacks will take batches at once (`auto`
+    /// sizes the batches for them; --summary predicts when they finish).
+    #[arg(long, value_name = "N", requires = "batches", value_parser = clap::value_parser!(u32).range(1..))]
+    pub stacks: Option<u32>,
+
+    /// With `--batches auto`: the shortest batch worth its start (a fresh
+    /// test-runner process, its database connections) in seconds.
+    #[arg(long, value_name = "SECONDS", requires = "batches", default_value_t = DEFAULT_MIN_BATCH)]
+    pub min_batch: f64,
 
     /// Recorded durations: pytest-split's `.test_durations` JSON, JUnit XML
     /// of an earlier run (with or without `file` attributes), or
@@ -53,7 +74,7 @@ pub struct Cli {
     pub group_by: GroupBy,
 
     /// Print only shard K's test ids, bare, one a line: a file for `pytest @FILE`.
-    #[arg(long, value_name = "K", requires = "shards")]
+    #[arg(long, value_name = "K", requires = "layout")]
     pub shard: Option<u32>,
 
     /// With `--shards auto`: the longest a shard may be predicted to take.
@@ -68,11 +89,11 @@ pub struct Cli {
 
     /// Print each shard's predicted seconds and test count, the balance, and
     /// how many durations were estimated or unused, to stderr.
-    #[arg(short, long, requires = "shards")]
+    #[arg(short, long, requires = "layout")]
     pub summary: bool,
 
     /// Write the plan to FILE (replaced only when complete) instead of stdout.
-    #[arg(short, long, value_name = "FILE", requires = "shards")]
+    #[arg(short, long, value_name = "FILE", requires = "layout")]
     pub output: Option<PathBuf>,
 
     /// Save the durations read, as pytest-split's `.test_durations` (a JSON
@@ -88,7 +109,11 @@ pub struct Cli {
     pub tests: PathBuf,
 }
 
-/// `--shards`: a count, or `auto`.
+/// `--min-batch`'s default: starting a batch in a running stack costs a few
+/// seconds (compose run, the runner's start-up); ten keeps that small.
+pub const DEFAULT_MIN_BATCH: f64 = 10.0;
+
+/// `--shards` and `--batches`: a count, or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shards {
     Count(u32),
@@ -129,6 +154,10 @@ pub const EXAMPLES: &[Example] = &[
     Example {
         about: "Older durations first, the latest run's last: where both have a test, the latest wins",
         command: "shard-plan -n 4 -d .test_durations -d last-run/unit.xml < tests.txt",
+    },
+    Example {
+        about: "Batches for 4 stacks that pull work from a queue (stack-run --stacks 4)",
+        command: "shard-plan --batches auto --stacks 4 -d .test_durations < tests.txt > batches.tsv",
     },
     Example {
         about: "After a run: fold the merged report into .test_durations, so the next plan is better",

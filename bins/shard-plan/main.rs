@@ -12,7 +12,7 @@ use clap::Parser;
 use cli::{Cli, Shards};
 use shared::durations::{Durations, Resolved};
 use shared::exit::{self, ExitContext};
-use shared::planner::{self, Balancer, Plan};
+use shared::planner::{self, Balancer, BatchRule, Plan};
 
 fn main() -> std::process::ExitCode {
     shared::cli::run("shard-plan", || run(Cli::parse()).exit_code(exit::USAGE))
@@ -51,8 +51,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         durations.read(path)?;
     }
     let resolved = durations.resolve(ids.iter().copied());
-    if let Some(shards) = cli.shards {
-        plan(&cli, shards, target, ids, &resolved)?;
+    if let Some(layout) = layout(&cli)? {
+        plan(&cli, layout, target, ids, &resolved)?;
     }
     if let Some(path) = &cli.save_durations {
         save_durations(path, ids, &resolved.seconds)?;
@@ -60,10 +60,36 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     Ok(shared::exit::SUCCESS)
 }
 
-/// Plan `shards` shards and write the plan (and its summary).
+/// What the plan cuts the suite into.
+enum Layout {
+    Shards(Shards),
+    Batches(BatchRule),
+}
+
+fn layout(cli: &Cli) -> anyhow::Result<Option<Layout>> {
+    if !(cli.min_batch.is_finite() && cli.min_batch >= 0.0) {
+        bail!("--min-batch must be 0 or more seconds");
+    }
+    Ok(match (cli.shards, cli.batches) {
+        (Some(shards), _) => Some(Layout::Shards(shards)),
+        (None, Some(Shards::Count(count))) => Some(Layout::Batches(BatchRule::Count(count))),
+        (None, Some(Shards::Auto)) => {
+            let Some(stacks) = cli.stacks else {
+                bail!("--batches auto needs --stacks: how many stacks take batches at once");
+            };
+            Some(Layout::Batches(BatchRule::Guided {
+                stacks,
+                floor: planner::nanos(cli.min_batch),
+            }))
+        }
+        (None, None) => None,
+    })
+}
+
+/// Plan the shards or batches and write the plan (and its summary).
 fn plan(
     cli: &Cli,
-    shards: Shards,
+    layout: Layout,
     target: Option<u64>,
     ids: &[&str],
     resolved: &Resolved,
@@ -74,10 +100,13 @@ fn plan(
     let balancer = Balancer::new(&units);
 
     let unit_name = format!("{:?}", cli.group_by).to_lowercase();
-    let plan = match (shards, target) {
-        (Shards::Count(n), _) => balancer.plan(n),
-        (Shards::Auto, Some(target)) => balancer.auto(target, cli.max_shards.unwrap_or(u32::MAX)),
-        (Shards::Auto, None) => bail!("--shards auto needs --target-seconds"),
+    let plan = match (layout, target) {
+        (Layout::Batches(rule), _) => balancer.batches(rule),
+        (Layout::Shards(Shards::Count(n)), _) => balancer.plan(n),
+        (Layout::Shards(Shards::Auto), Some(target)) => {
+            balancer.auto(target, cli.max_shards.unwrap_or(u32::MAX))
+        }
+        (Layout::Shards(Shards::Auto), None) => bail!("--shards auto needs --target-seconds"),
     }
     .with_context(|| format!("--group-by {unit_name}"))?;
     if let Some(target) = target.filter(|&t| plan.longest() > t) {
@@ -98,7 +127,11 @@ fn plan(
     out.commit()?;
 
     if cli.summary {
-        eprint!("{}", summary(&plan, &balancer, &estimates, resolved.unused));
+        let text = match cli.batches {
+            Some(_) => batch_summary(&plan, cli.stacks.unwrap_or(1)),
+            None => summary(&plan, &balancer),
+        };
+        eprint!("{text}{}", durations_summary(&estimates, resolved.unused));
     }
     Ok(())
 }
@@ -151,13 +184,8 @@ fn write_plan(
     Ok(())
 }
 
-/// What `--summary` prints: per shard, then the balance, then the durations.
-fn summary(
-    plan: &Plan,
-    balancer: &Balancer,
-    estimates: &planner::Estimates,
-    unused: usize,
-) -> String {
+/// What `--summary` prints for shards: per shard, then the balance.
+fn summary(plan: &Plan, balancer: &Balancer) -> String {
     let mut text = String::from("shard    seconds   tests   units\n");
     for (number, load) in plan.shards.iter().enumerate() {
         text += &format!(
@@ -178,11 +206,46 @@ fn summary(
         planner::seconds(balancer.lower_bound(shards)),
         planner::seconds(balancer.longest_unit()),
     );
-    let tests = estimates.seconds.len();
+    text
+}
+
+/// What `--summary` prints for batches: per batch, then when `stacks` stacks
+/// taking them in order, each as it comes free, are predicted to finish.
+fn batch_summary(plan: &Plan, stacks: u32) -> String {
+    let mut text = String::from("batch    seconds   tests   units\n");
+    let mut free_at = vec![0u64; stacks as usize];
+    for (number, load) in plan.shards.iter().enumerate() {
+        text += &format!(
+            "{:>5} {:>9.3} {:>7} {:>7}\n",
+            number + 1,
+            planner::seconds(load.nanos),
+            load.tests,
+            load.units
+        );
+        let first_free = (0..free_at.len())
+            .min_by_key(|&stack| free_at[stack])
+            .expect("at least one stack");
+        free_at[first_free] += load.nanos;
+    }
+    let (first, last) = (
+        free_at.iter().min().copied().unwrap_or(0),
+        free_at.iter().max().copied().unwrap_or(0),
+    );
     text += &format!(
+        "{} batches on {stacks} stacks: the first free at {:.3} s, the last at {:.3} s (before start-up costs)\n",
+        plan.shards.len(),
+        planner::seconds(first),
+        planner::seconds(last),
+    );
+    text
+}
+
+/// The summary's last line: how many durations were recorded or estimated.
+fn durations_summary(estimates: &planner::Estimates, unused: usize) -> String {
+    let tests = estimates.seconds.len();
+    format!(
         "durations: {} of {tests} tests recorded, {} estimated; {unused} recorded durations unused (tests no longer collected)\n",
         tests - estimates.estimated,
         estimates.estimated,
-    );
-    text
+    )
 }

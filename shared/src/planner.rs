@@ -310,6 +310,56 @@ impl Plan {
     }
 }
 
+/// How [`Balancer::batches`] sizes the batches of a queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchRule {
+    /// Guided self-scheduling: each batch holds 1/(`GUIDED_SHARE` × `stacks`)
+    /// of the time still unplanned, and never less than `floor` nanoseconds
+    /// (what starting a batch costs must stay small beside it). Early batches
+    /// are long, the last ones short, so the stacks end close together.
+    Guided { stacks: u32, floor: u64 },
+    /// This many batches, their sizes shrinking in steps: N, N-1, ... 1 parts.
+    Count(u32),
+}
+
+/// The guided rule's divisor per stack: 2 ("factoring") hedges against
+/// durations that are off, at the price of more batches than plain guided
+/// self-scheduling's 1.
+pub const GUIDED_SHARE: u64 = 2;
+
+impl BatchRule {
+    /// Batch `batch`'s target nanoseconds, opened with `remaining` of `total` unplanned.
+    fn target(self, batch: u32, remaining: u64, total: u64) -> u64 {
+        match self {
+            BatchRule::Guided { stacks, floor } => {
+                (remaining / (GUIDED_SHARE * u64::from(stacks.max(1)))).max(floor)
+            }
+            BatchRule::Count(count) => {
+                let (count, batch) = (u128::from(count), u128::from(batch));
+                let parts = count * (count + 1) / 2;
+                (u128::from(total) * (count - batch + 1) / parts) as u64
+            }
+        }
+    }
+
+    /// Whether batch `batch` may open at all.
+    fn may_open(self, batch: u32) -> bool {
+        match self {
+            BatchRule::Guided { .. } => true,
+            BatchRule::Count(count) => batch <= count,
+        }
+    }
+
+    /// Whether batch `batch` must close with `left` units still to place:
+    /// every batch still to come needs one.
+    fn must_close(self, batch: u32, left: usize) -> bool {
+        match self {
+            BatchRule::Guided { .. } => false,
+            BatchRule::Count(count) => left <= (count - batch) as usize,
+        }
+    }
+}
+
 /// Deals units out to shards; sorts them once for any number of shards.
 pub struct Balancer<'u, 'a> {
     units: &'u Units<'a>,
@@ -414,6 +464,56 @@ impl<'u, 'a> Balancer<'u, 'a> {
             }
         }
         self.plan(most.max(1))
+    }
+
+    /// The suite cut into batches for a queue: units longest first, batch
+    /// sizes shrinking as `rule` says, so that stacks taking the batches in
+    /// order, each as it comes free, finish together. Batch 1 is taken first.
+    pub fn batches(&self, rule: BatchRule) -> Result<Plan, TooManyShards> {
+        if let BatchRule::Count(count) = rule {
+            if count == 0 || count as usize > self.units() {
+                return Err(TooManyShards {
+                    shards: count,
+                    units: self.units(),
+                });
+            }
+        }
+        let total = self.total();
+        let mut batch_of_unit = vec![0u32; self.units()];
+        let mut loads: Vec<Load> = Vec::new();
+        // The open batch's target, set when it opens.
+        let mut target = 0;
+        let mut remaining = total;
+        for (placed, &unit) in self.order.iter().enumerate() {
+            let opened = loads.len() as u32;
+            let close = loads.last().is_none_or(|load| {
+                load.nanos >= target || rule.must_close(opened, self.units() - placed)
+            });
+            if close && rule.may_open(opened + 1) {
+                loads.push(Load {
+                    nanos: 0,
+                    tests: 0,
+                    units: 0,
+                });
+                target = rule.target(opened + 1, remaining, total);
+            }
+            let weight = self.units.weights[unit as usize];
+            let load = loads.last_mut().expect("a batch is open");
+            load.nanos += weight;
+            load.tests += self.units.tests[unit as usize];
+            load.units += 1;
+            batch_of_unit[unit as usize] = loads.len() as u32;
+            remaining -= weight;
+        }
+        Ok(Plan {
+            shard_of: self
+                .units
+                .unit_of
+                .iter()
+                .map(|&unit| batch_of_unit[unit as usize])
+                .collect(),
+            shards: loads,
+        })
     }
 
     /// Longest unit first onto the least loaded shard (lowest number on ties).
@@ -735,5 +835,68 @@ mod tests {
                 assert!(p.longest() >= balancer.lower_bound(shards));
             }
         }
+    }
+
+    fn batch_plan(seconds: &[f64], rule: BatchRule) -> Plan {
+        let ids: Vec<String> = (0..seconds.len())
+            .map(|i| format!("t.py::test_{i:03}"))
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let units = group(&ids, seconds, GroupBy::Test);
+        Balancer::new(&units).batches(rule).unwrap()
+    }
+
+    #[test]
+    fn guided_batches_shrink_to_the_floor_and_hold_every_test_once() {
+        let mut random = Random(11);
+        let seconds: Vec<f64> = (0..400)
+            .map(|_| (random.next() % 100) as f64 / 10.0)
+            .collect();
+        let floor = nanos(5.0);
+        let plan = batch_plan(&seconds, BatchRule::Guided { stacks: 4, floor });
+        let loads: Vec<u64> = plan.shards.iter().map(|load| load.nanos).collect();
+        let total: u64 = seconds.iter().map(|&s| nanos(s).max(1)).sum();
+        assert_eq!(loads.iter().sum::<u64>(), total);
+        assert_eq!(plan.shards.iter().map(|l| l.tests).sum::<usize>(), 400);
+        // The first holds about an eighth of the suite (1/(2 x 4 stacks)).
+        assert!(loads[0] >= total / 8 && loads[0] < total / 8 + nanos(10.0));
+        // Each batch but the last reaches its floor, and they never grow by
+        // more than one test's worth (the longest tests come first).
+        let (last, rest) = loads.split_last().unwrap();
+        assert!(rest.iter().all(|&load| load >= floor), "{loads:?}");
+        assert!(*last <= floor + nanos(10.0));
+        assert!(
+            loads.windows(2).all(|w| w[1] <= w[0] + nanos(10.0)),
+            "{loads:?}"
+        );
+        assert!(
+            plan.shard_of
+                .iter()
+                .all(|&b| b >= 1 && b as usize <= loads.len())
+        );
+    }
+
+    #[test]
+    fn a_batch_count_gives_that_many_batches_in_shrinking_steps() {
+        let seconds = vec![1.0; 60];
+        let plan = batch_plan(&seconds, BatchRule::Count(3));
+        let tests: Vec<usize> = plan.shards.iter().map(|load| load.tests).collect();
+        // 3, 2 and 1 parts of 60 seconds.
+        assert_eq!(tests, [30, 20, 10]);
+        // Fewer units than batches would leave one empty.
+        let units = group(&["a", "b"], &[1.0, 1.0], GroupBy::Test);
+        assert_eq!(
+            Balancer::new(&units).batches(BatchRule::Count(3)),
+            Err(TooManyShards {
+                shards: 3,
+                units: 2
+            })
+        );
+        // Every batch gets a unit even when the first could take them all.
+        let plan = batch_plan(&[100.0, 1.0, 1.0, 1.0], BatchRule::Count(4));
+        assert_eq!(
+            plan.shards.iter().map(|l| l.tests).collect::<Vec<_>>(),
+            [1, 1, 1, 1]
+        );
     }
 }
