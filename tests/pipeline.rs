@@ -41,9 +41,14 @@ struct Pipeline {
 impl Pipeline {
     /// Plan IDS in two shards.
     fn new(name: &str) -> Pipeline {
+        Pipeline::planned(name, &["--shards", "2"])
+    }
+
+    /// Plan IDS as shard-plan's `how` says.
+    fn planned(name: &str, how: &[&str]) -> Pipeline {
         let dir = Dir::new();
         let plan = tool("shard-plan")
-            .args(["--shards", "2"])
+            .args(how)
             .stdin(IDS.join("\n"))
             .succeeds()
             .stdout;
@@ -146,6 +151,45 @@ fn two_slices_merge_as_one_run() {
         (0, vec![(1, Status::Passed), (2, Status::Passed)])
     );
 
+    let (slices_counts, slices) = read(&pipeline.merge(&["node-1", "node-2"]));
+    let (whole_counts, one_run) = read(&pipeline.merge(&["whole"]));
+    assert_eq!(slices, one_run);
+    assert_eq!(slices.len(), IDS.len());
+    assert!(slices.values().all(|&outcome| outcome == Outcome::Passed));
+    let count = |c: &Counts| (c.tests, c.failures, c.errors, c.skipped);
+    assert_eq!(count(&slices_counts), count(&whole_counts));
+    assert_eq!(count(&slices_counts), (IDS.len() as u64, 0, 0, 0));
+}
+
+#[test]
+fn batches_on_two_stacks_and_on_two_nodes_merge_as_one_run() {
+    let _docker = docker_lock();
+    let pipeline = Pipeline::planned("batches", &["--batches", "4"]);
+    let stacks = |results: &[ShardResult]| {
+        let mut stacks: Vec<u32> = results.iter().filter_map(|r| r.stack).collect();
+        stacks.sort();
+        stacks.dedup();
+        stacks
+    };
+    let passed = |batches: &[u32]| {
+        batches
+            .iter()
+            .map(|&b| (b, Status::Passed))
+            .collect::<Vec<_>>()
+    };
+
+    let (code, whole) = pipeline.stack_run("whole", &["--stacks", "2"]);
+    assert_eq!((code, shards_of(&whole)), (0, passed(&[1, 2, 3, 4])));
+    assert_eq!(stacks(&whole), [1, 2]);
+    // A node runs its slice of the batches (1 and 3, or 2 and 4) on its own stack.
+    let (code, node1) = pipeline.stack_run("node-1", &["--stacks", "1", "--node", "1/2"]);
+    assert_eq!((code, shards_of(&node1)), (0, passed(&[1, 3])));
+    let (code, node2) = pipeline.stack_run("node-2", &["--stacks", "1", "--node", "2/2"]);
+    assert_eq!((code, shards_of(&node2)), (0, passed(&[2, 4])));
+    assert_eq!((stacks(&node1), stacks(&node2)), (vec![1], vec![1]));
+
+    // Every planned test merged exactly once (junit-merge --expect checks
+    // the plan, `read` that no case comes twice), the same either way.
     let (slices_counts, slices) = read(&pipeline.merge(&["node-1", "node-2"]));
     let (whole_counts, one_run) = read(&pipeline.merge(&["whole"]));
     assert_eq!(slices, one_run);

@@ -193,7 +193,7 @@ fn four_stacks_at_once_from_a_file_that_publishes_ports_and_names_containers() {
         // The runner proved its Redis was its own, and wrote where {out} pointed.
         assert_eq!(
             read(&dir.join("result.txt")),
-            format!("{tests} shard-{shard}-of-4\n")
+            format!("{tests} shard-{shard}-of-4 1\n")
         );
         assert_eq!(read(&dir.join("tests.txt")), "ok\n".repeat(tests));
         assert!(read(&dir.join("log.txt")).contains("ok PASSED [100%]"));
@@ -325,7 +325,7 @@ fn two_runs_at_once_do_not_interfere() {
         expect_statuses(&results, &[Status::Passed; 2], name);
         for shard in 1..=2 {
             let result = stacks.out(&format!("{name}/shard-{shard}/result.txt"));
-            assert_eq!(read(&result), "1 \n", "{name}");
+            assert_eq!(read(&result), "1  1\n", "{name}");
         }
     }
     assert_eq!(stacks.leftovers(), Vec::<String>::new());

@@ -21,15 +21,19 @@ use crate::verdict::{self, Happened, StopCause, Verdict};
 /// Variables every shard's command gets unless `-e` sets them. Coverage
 /// data goes to the shard's folder: with the source tree bind-mounted, every
 /// shard would otherwise write the same `.coverage` file.
-const DEFAULT_ENV: [(&str, &str); 3] = [
+const DEFAULT_ENV: [(&str, &str); 4] = [
     ("SHARDSTACK_SHARD", "{shard}"),
     ("SHARDSTACK_SHARDS", "{shards}"),
+    ("SHARDSTACK_STACK", "{stack}"),
     ("COVERAGE_FILE", "{out}/.coverage"),
 ];
 
 /// What an attempt runs, and where.
 pub struct Spec {
     pub shard: u32,
+    /// `{stack}`: the stack it runs in, whose progress line it shows on (a
+    /// shard's own stack has the shard's number).
+    pub stack: u32,
     pub project: String,
     /// How many tests its id file holds.
     pub test_count: usize,
@@ -39,6 +43,9 @@ pub struct Spec {
     pub mounted_folder: String,
     /// `{tests}`: its id file inside the service container.
     pub mounted_tests_file: String,
+    /// The host folder `compose run` mounts at [`OUT_MOUNT`]: a batch's, in a
+    /// stack whose compose file cannot know it. `None` when the file mounts it.
+    pub run_mount: Option<PathBuf>,
 }
 
 impl Spec {
@@ -46,11 +53,24 @@ impl Spec {
     pub fn first(ctx: &Context, shard: u32, test_count: usize) -> Spec {
         Spec {
             shard,
+            stack: shard,
             project: ctx.names.project(shard),
             test_count,
             folder: ctx.layout.shard_folder(shard),
             mounted_folder: OUT_MOUNT.to_string(),
             mounted_tests_file: mounted_tests_file(OUT_MOUNT),
+            run_mount: None,
+        }
+    }
+
+    /// Batch `batch` (`OUT/shard-K` as a shard's) in stack `stack`'s project,
+    /// which runs batch after batch.
+    pub fn batch(ctx: &Context, batch: u32, test_count: usize, stack: u32, project: &str) -> Spec {
+        Spec {
+            stack,
+            project: project.to_string(),
+            run_mount: Some(ctx.layout.absolute_shard_folder(batch)),
+            ..Spec::first(ctx, batch, test_count)
         }
     }
 
@@ -70,33 +90,44 @@ impl Spec {
     }
 
     /// The second attempt at the tests that failed, in `OUT/shard-K/rerun`.
-    pub fn rerun(ctx: &Context, shard: u32, test_count: usize) -> Spec {
+    pub fn rerun(ctx: &Context, shard: u32, test_count: usize, stack: u32) -> Spec {
         let mounted_folder = mounted_rerun_folder();
         Spec {
             shard,
+            stack,
             project: ctx.names.rerun_project(shard),
             test_count,
             folder: ctx.layout.rerun_folder(shard),
             mounted_tests_file: mounted_tests_file(&mounted_folder),
             mounted_folder,
+            run_mount: None,
         }
     }
 }
 
 /// When an attempt must stop: a signal, or its `--timeout` passed.
-struct Limits<'a> {
+pub struct Limits<'a> {
     stop: &'a Stop,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
 }
 
 impl Limits<'_> {
-    fn reached(&self) -> bool {
+    /// The limits of what starts now: `--timeout` from now, and any signal.
+    pub fn from_now(ctx: &Context) -> Limits<'_> {
+        Limits {
+            stop: &ctx.runtime.stop,
+            timeout: ctx.config.timeout,
+            deadline: ctx.config.timeout.map(|timeout| Instant::now() + timeout),
+        }
+    }
+
+    pub fn reached(&self) -> bool {
         self.stop.requested() || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Why, once reached.
-    fn cause(&self) -> StopCause {
+    pub fn cause(&self) -> StopCause {
         if self.stop.requested() {
             StopCause::Signal
         } else {
@@ -133,12 +164,12 @@ pub fn run(ctx: &Context, spec: &Spec) -> Attempt {
     let verdict = end(ctx, spec, &file, &log, verdict, &mut attempt);
     ctx.runtime
         .progress
-        .state(spec.shard, verdict.status.as_str(), &verdict.detail(), true);
+        .state(spec.stack, verdict.status.as_str(), &verdict.detail(), true);
     settle(&mut attempt, verdict);
     attempt
 }
 
-fn settle(attempt: &mut Attempt, verdict: Verdict) {
+pub fn settle(attempt: &mut Attempt, verdict: Verdict) {
     attempt.status = verdict.status;
     attempt.exit_code = verdict.exit_code;
     attempt.message = verdict.message;
@@ -152,7 +183,7 @@ fn prepare(ctx: &Context, spec: &Spec) -> Result<(Log, PathBuf), String> {
         &ctx.names.shard_labels(spec.shard),
         &ctx.stack.images,
         &ctx.stack.service,
-        &ctx.layout.absolute_shard_folder(spec.shard),
+        Some(&ctx.layout.absolute_shard_folder(spec.shard)),
     );
     std::fs::write(&file, derived.to_string())
         .map_err(|err| format!("cannot write {}: {err}", file.display()))?;
@@ -168,14 +199,9 @@ fn start_and_run(
     attempt: &mut Attempt,
 ) -> Happened {
     let start = Instant::now();
-    let limits = Limits {
-        stop: &ctx.runtime.stop,
-        timeout: ctx.config.timeout,
-        deadline: ctx.config.timeout.map(|timeout| start + timeout),
-    };
-    let progress = &ctx.runtime.progress;
-    progress.state(
-        spec.shard,
+    let limits = Limits::from_now(ctx);
+    ctx.runtime.progress.state(
+        spec.stack,
         "starting",
         &ctx.stack.sidecars.join(", "),
         false,
@@ -186,11 +212,24 @@ fn start_and_run(
         let stop = limits.reached().then(|| limits.cause());
         return Happened::StartFailed { message, stop };
     }
-    progress.state(spec.shard, "running", "", false);
+    ctx.runtime.progress.state(spec.stack, "running", "", false);
+    run_command(ctx, spec, file, log, &limits, attempt)
+}
+
+/// Run the command in the stack that is up, timing it; its output goes to
+/// `log` and its progress to the live line `line`.
+pub fn run_command(
+    ctx: &Context,
+    spec: &Spec,
+    file: &Path,
+    log: &Log,
+    limits: &Limits,
+    attempt: &mut Attempt,
+) -> Happened {
     let running = Instant::now();
-    let shard = spec.shard;
-    let progress = Arc::clone(progress);
-    let on_line = Arc::new(move |line: &str| progress.output(shard, line));
+    let line = spec.stack;
+    let progress = Arc::clone(&ctx.runtime.progress);
+    let on_line = Arc::new(move |text: &str| progress.output(line, text));
     let (cmd, shown) = command(ctx, spec, file);
     log.line(&format!("stack-run: $ {shown}"));
     let ended = ctx
@@ -224,26 +263,33 @@ fn end(
     }
     ctx.runtime
         .progress
-        .state(spec.shard, "stopping", "", false);
-    let down = Instant::now();
-    let torn_down = sweep(
-        &ctx.runtime.children,
-        labels::COMPOSE_PROJECT,
-        &spec.project,
-        false,
-    );
-    attempt.down_seconds = down.elapsed().as_secs_f64();
+        .state(spec.stack, "stopping", "", false);
+    let (torn_down, seconds) = tear_down(ctx, &spec.project);
+    attempt.down_seconds = seconds;
     match torn_down {
-        Ok(_) => verdict,
+        Ok(()) => verdict,
         Err(err) => {
-            log.line(&format!("stack-run: teardown failed: {err:#}"));
-            verdict.teardown_failed(&format!("{err:#}"))
+            log.line(&format!("stack-run: teardown failed: {err}"));
+            verdict.teardown_failed(&err)
         }
     }
 }
 
+/// Remove everything of compose project `project`; how it went, and how long it took.
+pub fn tear_down(ctx: &Context, project: &str) -> (Result<(), String>, f64) {
+    let down = Instant::now();
+    let swept = sweep(
+        &ctx.runtime.children,
+        labels::COMPOSE_PROJECT,
+        project,
+        false,
+    );
+    let outcome = swept.map(|_| ()).map_err(|err| format!("{err:#}"));
+    (outcome, down.elapsed().as_secs_f64())
+}
+
 /// Leave the stack running, and say how to reach and remove it.
-fn keep(ctx: &Context, spec: &Spec, file: &Path) {
+pub fn keep(ctx: &Context, spec: &Spec, file: &Path) {
     let compose = &ctx.stack.compose;
     let reach = format!(
         "{} -p {} -f {} --project-directory {}",
@@ -263,7 +309,7 @@ fn keep(ctx: &Context, spec: &Spec, file: &Path) {
 }
 
 /// Get the stack ready for the command: the sidecars up and ready, the image built.
-fn start_sidecars(
+pub fn start_sidecars(
     ctx: &Context,
     project: &str,
     file: &Path,
@@ -331,10 +377,15 @@ pub fn command(ctx: &Context, spec: &Spec, file: &Path) -> (std::process::Comman
         out_folder: &spec.mounted_folder,
         shard: spec.shard,
         shard_count: ctx.config.shard_count,
+        stack: spec.stack,
     };
     let env = &ctx.config.env;
     let mut cmd = ctx.stack.compose.project(&spec.project, file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
+    if let Some(folder) = &spec.run_mount {
+        cmd.arg("-v")
+            .arg(format!("{}:{OUT_MOUNT}", folder.display()));
+    }
     let mut shown = describe(&cmd);
     for (key, value) in DEFAULT_ENV {
         if !env.iter().any(|(k, _)| k == key) {
@@ -359,7 +410,7 @@ pub fn command(ctx: &Context, spec: &Spec, file: &Path) -> (std::process::Comman
 }
 
 /// `compose logs` of the whole stack, to services.log in `folder`.
-fn save_service_logs(ctx: &Context, project: &str, file: &Path, folder: &Path) {
+pub fn save_service_logs(ctx: &Context, project: &str, file: &Path, folder: &Path) {
     let mut cmd = ctx.stack.compose.project(project, file);
     cmd.args(["logs", "--no-color", "--timestamps"]);
     let text = match ctx.runtime.children.capture(cmd) {

@@ -21,8 +21,10 @@ use shared::help::{Example, after_help};
 /// with the shard's test ids, one a line (pytest reads it as `@{tests}`);
 /// `{out}` is the shard's artifact folder inside the container, which is
 /// OUT/shard-K on the host; `{shard}` and `{shards}` are the shard's number
-/// and the plan's shard count. `-e` values take placeholders too. Unless
-/// `-e` sets them, the command gets SHARDSTACK_SHARD, SHARDSTACK_SHARDS and
+/// and the plan's shard count; `{stack}` is the stack's number (the shard's
+/// own, or with --stacks the one running the batch). `-e` values take
+/// placeholders too. Unless `-e` sets them, the command gets
+/// SHARDSTACK_SHARD, SHARDSTACK_SHARDS, SHARDSTACK_STACK and
 /// COVERAGE_FILE={out}/.coverage (shards sharing a bind-mounted source tree
 /// would otherwise write one `.coverage` file).
 ///
@@ -89,6 +91,15 @@ pub struct Cli {
     /// How many stacks run at once (default: every selected shard at once)
     #[arg(short, long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+
+    /// Treat the plan's shards as batches (from `shard-plan --batches`) and
+    /// run them on N stacks: each stack is brought up once and, whenever it
+    /// is free, runs the next batch in plan order, with that batch's {tests}
+    /// and {out} ({stack} is the stack's number). A stack whose batch ended
+    /// in an error or a timeout, or whose sidecars died, is replaced by a
+    /// fresh one. Results say which stack ran each batch
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "jobs")]
+    pub stacks: Option<u32>,
 
     /// Run only this CI node's slice of the shards: node I of M runs shards
     /// I, I+M, I+2M, …. `auto` reads I and M from the CI's variables:

@@ -47,6 +47,9 @@ pub struct Config {
     pub keep_on_failure: bool,
     /// Run a failed shard's failed tests once more, in a fresh stack.
     pub rerun_failed: bool,
+    /// `--stacks`: the plan's shards are batches, run on this many stacks
+    /// kept up from one batch to the next.
+    pub stacks: Option<u32>,
 }
 
 /// What every shard's stack is made from.
@@ -83,13 +86,21 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// The handles for a run of `selected` shards out of `shard_count`;
-    /// progress is drawn live when `may_draw` (and stderr is a terminal).
-    pub fn new(shard_count: u32, selected: &[u32], may_draw: bool) -> Runtime {
+    /// The handles for a run of `selected` shards out of `shard_count`, or
+    /// of batches on `stacks` stacks; progress is drawn live when `may_draw`
+    /// (and stderr is a terminal).
+    pub fn new(shard_count: u32, selected: &[u32], stacks: Option<u32>, may_draw: bool) -> Runtime {
+        let progress = match stacks {
+            Some(stacks) => {
+                let lines: Vec<u32> = (1..=stacks).collect();
+                Progress::new("stack", stacks, &lines, may_draw)
+            }
+            None => Progress::new("shard", shard_count, selected, may_draw),
+        };
         Runtime {
             children: Arc::new(Children::default()),
             stop: Arc::new(Stop::default()),
-            progress: Progress::new(shard_count, selected, may_draw),
+            progress,
             kept: AtomicBool::new(false),
             built: Gate::default(),
             started: Instant::now(),
@@ -101,7 +112,12 @@ impl Context {
     /// Lower the command line: find compose, read the user's model, name the
     /// run. `shard_count` comes from the plan; `runtime` exists already, so
     /// that signals are heard while compose reads the model.
-    pub fn new(cli: &Cli, runtime: Arc<Runtime>, shard_count: u32) -> Result<Context, Failure> {
+    pub fn new(
+        cli: &Cli,
+        runtime: Arc<Runtime>,
+        shard_count: u32,
+        selected_count: u32,
+    ) -> Result<Context, Failure> {
         let service = cli.service.clone().expect("clap requires --service");
         let compose = Compose::detect(project_directory(cli).exit_code(exit::USAGE)?)?;
         let model = compose
@@ -133,6 +149,7 @@ impl Context {
                 ready_timeout: cli.ready_timeout,
                 keep_on_failure: cli.keep_on_failure,
                 rerun_failed: cli.rerun_failed,
+                stacks: cli.stacks.map(|n| n.min(selected_count)),
             },
             stack: Stack {
                 compose,
@@ -169,6 +186,15 @@ impl Names {
         format!("{}-{}-s{shard}", self.prefix, self.run_id)
     }
 
+    /// Stack K's project with `--stacks`; `generation` counts the fresh
+    /// stacks that replaced one that died.
+    pub fn stack_project(&self, stack: u32, generation: u32) -> String {
+        match generation {
+            1 => format!("{}-{}-k{stack}", self.prefix, self.run_id),
+            _ => format!("{}-{}-k{stack}-{generation}", self.prefix, self.run_id),
+        }
+    }
+
     /// Shard K's second attempt's: a fresh stack.
     pub fn rerun_project(&self, shard: u32) -> String {
         format!("{}-rerun", self.project(shard))
@@ -193,6 +219,15 @@ impl Names {
     /// the same image, and `--clean` still finds it.
     pub fn build_labels(&self) -> Labels {
         vec![(labels::PREFIX.to_string(), self.prefix.clone())]
+    }
+
+    /// The labels on stack K's containers, networks and volumes (`--stacks`).
+    pub fn stack_labels(&self, stack: u32) -> Labels {
+        vec![
+            (labels::PREFIX.to_string(), self.prefix.clone()),
+            (labels::RUN.to_string(), self.run_id.clone()),
+            (labels::STACK.to_string(), stack.to_string()),
+        ]
     }
 
     /// The labels on a shard's containers, networks and volumes.

@@ -115,13 +115,15 @@ impl Model {
     }
 
     /// The file one shard runs: built images instead of `build:`, and the
-    /// shard's artifact folder mounted at [`OUT_MOUNT`] in `service`.
+    /// shard's artifact folder, if given, mounted at [`OUT_MOUNT`] in
+    /// `service` (a stack that runs batch after batch mounts each one's with
+    /// its `compose run`).
     pub fn shard_file(
         &self,
         labels: &Labels,
         images: &BTreeMap<String, String>,
         service: &str,
-        out: &Path,
+        out: Option<&Path>,
     ) -> Value {
         let mut doc = self.isolated(labels);
         for (name, image) in images {
@@ -131,6 +133,7 @@ impl Model {
                 config.insert("image".into(), json!(image));
             }
         }
+        let Some(out) = out else { return doc };
         let mount = json!({
             "type": "bind",
             "source": out.display().to_string(),
@@ -461,7 +464,7 @@ volumes:
             &labels(),
             &images(),
             "app",
-            Path::new("/out/shard-2"),
+            Some(Path::new("/out/shard-2")),
         )
     }
 
@@ -484,7 +487,7 @@ volumes:
                 &labels(),
                 &images(),
                 "app",
-                Path::new("/out/shard-2"),
+                Some(Path::new("/out/shard-2")),
             );
             let app = &doc["services"]["app"];
             assert_eq!(app.get("container_name"), None);
@@ -529,7 +532,7 @@ volumes:
     fn compose_v2_output_is_labelled_alike() {
         let model = Model::parse(CONFIG_V2).unwrap();
         assert_eq!(model.sidecars("app").unwrap(), ["cache", "db"]);
-        let doc = model.shard_file(&labels(), &images(), "app", Path::new("/out/shard-2"));
+        let doc = model.shard_file(&labels(), &images(), "app", Some(Path::new("/out/shard-2")));
         assert_eq!(
             doc["services"]["cache"]["labels"],
             json!({"x": "y", "io.shardstack.run": "abc123"})

@@ -57,6 +57,16 @@ impl Layout {
             .join(format!("{}.compose.json", shard_folder(shard)))
     }
 
+    /// The derived compose file of a stack that runs batches, and its log
+    /// (start-up and teardown; each batch's command logs to its own folder).
+    pub fn stack_files(&self, project_suffix: &str) -> (PathBuf, PathBuf) {
+        let folder = self.work_folder();
+        (
+            folder.join(format!("stack-{project_suffix}.compose.json")),
+            folder.join(format!("stack-{project_suffix}.log")),
+        )
+    }
+
     pub fn build_compose_file(&self) -> PathBuf {
         self.work_folder().join("build.compose.json")
     }

@@ -15,7 +15,7 @@ pub fn run_shard(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
     let started_seconds = ctx.runtime.started.elapsed().as_secs_f64();
     let first = attempt::run(ctx, &Spec::first(ctx, shard, planned.len()));
     let rerun = if first.status == Status::Failed && ctx.config.rerun_failed {
-        second_attempt(ctx, shard, planned)
+        second_attempt(ctx, shard, planned, shard)
     } else {
         None
     };
@@ -25,15 +25,22 @@ pub fn run_shard(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
         first,
         started_seconds: Some(started_seconds),
         rerun,
+        stack: None,
     }
 }
 
 /// The result of a shard the run was interrupted before.
 pub fn never_started(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
     let spec = Spec::first(ctx, shard, planned.len());
-    ctx.runtime
-        .progress
-        .state(shard, "interrupted", "never started", true);
+    let progress = &ctx.runtime.progress;
+    match ctx.config.stacks {
+        // Progress lines are the stacks'.
+        Some(_) => progress.note(&format!(
+            "batch {shard}/{}: interrupted (never started)",
+            ctx.config.shard_count
+        )),
+        None => progress.state(shard, "interrupted", "never started", true),
+    }
     ShardResult {
         shard,
         shards: ctx.config.shard_count,
@@ -43,12 +50,18 @@ pub fn never_started(ctx: &Context, shard: u32, planned: &[String]) -> ShardResu
         ),
         started_seconds: None,
         rerun: None,
+        stack: None,
     }
 }
 
-/// Run the failed tests of a failed first attempt once more; `None` when
-/// there is nothing to rerun or no way to.
-fn second_attempt(ctx: &Context, shard: u32, planned: &[String]) -> Option<Attempt> {
+/// Run the failed tests of a failed first attempt once more, showing on
+/// stack `stack`'s progress line; `None` when there is nothing to rerun or no way to.
+pub fn second_attempt(
+    ctx: &Context,
+    shard: u32,
+    planned: &[String],
+    stack: u32,
+) -> Option<Attempt> {
     if ctx.runtime.stop.requested() {
         return None;
     }
@@ -66,7 +79,7 @@ fn second_attempt(ctx: &Context, shard: u32, planned: &[String]) -> Option<Attem
             return None;
         }
     };
-    let spec = Spec::rerun(ctx, shard, failed.len());
+    let spec = Spec::rerun(ctx, shard, failed.len(), stack);
     if let Err(err) = attempt_folder(&spec.folder, &failed) {
         progress.note(&format!("shard {shard}: cannot rerun: {err:#}"));
         return None;

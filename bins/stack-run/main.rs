@@ -18,6 +18,7 @@ mod gate;
 mod layout;
 mod lifecycle;
 mod orchestrate;
+mod pool;
 mod proc;
 mod progress;
 mod ready;

@@ -20,6 +20,7 @@ use crate::build::build_and_open;
 use crate::cli::Cli;
 use crate::context::{Context, Runtime};
 use crate::lifecycle::{never_started, run_shard};
+use crate::pool;
 use crate::proc::Children;
 use crate::selection::{self, Plan, read_plan, select};
 use crate::signals;
@@ -41,11 +42,18 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
-    let runtime = Arc::new(Runtime::new(shard_count, &selected, !cli.dry_run));
+    // With --stacks, never more stacks than batches (Context::new does the same).
+    let stacks = cli.stacks.map(|n| n.min(selected.len() as u32));
+    let runtime = Arc::new(Runtime::new(shard_count, &selected, stacks, !cli.dry_run));
     if !cli.dry_run {
         listen_for_signals(&runtime)?;
     }
-    let ctx = match Context::new(&cli, Arc::clone(&runtime), shard_count) {
+    let ctx = match Context::new(
+        &cli,
+        Arc::clone(&runtime),
+        shard_count,
+        selected.len() as u32,
+    ) {
         Ok(ctx) => ctx,
         // Stopped while compose read the model: nothing ran, nothing was made.
         Err(failure) => {
@@ -112,20 +120,28 @@ fn execute(
     jobs: Option<u32>,
 ) -> Result<i32, Failure> {
     let started = Instant::now();
-    let jobs = jobs.map_or(selected.len(), |j| j as usize).max(1);
+    let workers = ctx
+        .config
+        .stacks
+        .or(jobs)
+        .map_or(selected.len(), |n| n as usize)
+        .max(1);
     // Shards start their sidecars while the images build.
     let results = std::thread::scope(|scope| {
         scope.spawn(|| build_and_open(ctx));
-        run_all(ctx, plan, selected, jobs)
+        run_all(ctx, plan, selected, workers)
     });
     clean_up(ctx);
     if let Some(code) = ctx.runtime.stop.exit_code() {
         return Ok(code);
     }
     let summary = Summary::of(&results);
+    let what = match ctx.config.stacks {
+        Some(stacks) => format!("{} batches on {stacks} stacks", results.len()),
+        None => format!("{} shards", results.len()),
+    };
     ctx.runtime.progress.note(&format!(
-        "{} shards in {:.1}s: {summary}",
-        results.len(),
+        "{what} in {:.1}s: {summary}",
         started.elapsed().as_secs_f64(),
     ));
     // A failed build is what every shard's error comes from.
@@ -252,18 +268,33 @@ fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
 /// How long a second signal waits for a build's last step.
 const BUILD_FINISH: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Run the shards on `jobs` workers and print each result as it comes;
-/// shards a stop kept from starting get a result too.
-fn run_all(ctx: &Context, plan: &Plan, selected: &[u32], jobs: usize) -> Vec<ShardResult> {
+/// Run the shards on `workers` workers (each with a stack of its own for
+/// batches, with --stacks) and print each result as it comes; shards a stop
+/// kept from starting get a result too.
+fn run_all(ctx: &Context, plan: &Plan, selected: &[u32], workers: usize) -> Vec<ShardResult> {
     let queue: Mutex<VecDeque<u32>> = Mutex::new(selected.iter().copied().collect());
+    // The next shard, unless the run stops.
+    let next = || {
+        if ctx.runtime.stop.requested() {
+            return None;
+        }
+        queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+    };
     let (sender, receiver) = mpsc::channel();
     let mut printer = Printer { stdout_open: true };
     let mut results = Vec::new();
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(selected.len()) {
+        for worker in 1..=workers.min(selected.len()) as u32 {
             let sender = sender.clone();
-            let queue = &queue;
-            scope.spawn(move || work(ctx, plan, queue, sender));
+            let next = &next;
+            scope.spawn(move || match ctx.config.stacks {
+                Some(_) => pool::work(ctx, plan, next, worker, &sender),
+                None => {
+                    while let Some(shard) = next() {
+                        let _ = sender.send(run_shard(ctx, shard, &plan[&shard]));
+                    }
+                }
+            });
         }
         drop(sender);
         for result in receiver {
@@ -278,22 +309,6 @@ fn run_all(ctx: &Context, plan: &Plan, selected: &[u32], jobs: usize) -> Vec<Sha
         results.push(result);
     }
     results
-}
-
-/// A worker: take the next shard until none is left or the run stops.
-fn work(
-    ctx: &Context,
-    plan: &Plan,
-    queue: &Mutex<VecDeque<u32>>,
-    sender: mpsc::Sender<ShardResult>,
-) {
-    while !ctx.runtime.stop.requested() {
-        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-        let Some(shard) = next else { break };
-        if sender.send(run_shard(ctx, shard, &plan[&shard])).is_err() {
-            break;
-        }
-    }
 }
 
 /// Result lines to stdout. A closed stdout must not stop the teardown: it

@@ -38,6 +38,8 @@ enum Target {
 
 pub struct Progress {
     live: bool,
+    /// What a line is: `shard`, or `stack` when stacks run batches.
+    unit: &'static str,
     /// Set by a second signal: what follows would report the kill, not the run.
     silent: AtomicBool,
     shards: u32,
@@ -45,8 +47,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Live lines when `may_draw`, stderr is a terminal and no CI is set.
-    pub fn new(shards: u32, selected: &[u32], may_draw: bool) -> Arc<Progress> {
+    /// A line for each of `selected` of `shards` `unit`s (shards, or stacks);
+    /// live lines when `may_draw`, stderr is a terminal and no CI is set.
+    pub fn new(unit: &'static str, shards: u32, selected: &[u32], may_draw: bool) -> Arc<Progress> {
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let live = may_draw && std::io::stderr().is_terminal() && !ci && !dumb;
@@ -62,6 +65,7 @@ impl Progress {
             .collect();
         let progress = Arc::new(Progress {
             live,
+            unit,
             silent: AtomicBool::new(false),
             shards,
             board: Mutex::new(Board {
@@ -108,7 +112,8 @@ impl Progress {
             } else {
                 format!(" ({detail})")
             };
-            self.note(&format!("shard {shard}/{}: {state}{detail}", self.shards));
+            let unit = self.unit;
+            self.note(&format!("{unit} {shard}/{}: {state}{detail}", self.shards));
         }
     }
 
@@ -196,8 +201,8 @@ impl Progress {
                 None => String::new(),
             };
             text.push_str(&format!(
-                "  shard {:>2}/{}  {:<12} {:>5}  {}\n",
-                line.shard, self.shards, line.state, elapsed, line.detail
+                "  {} {:>2}/{}  {:<12} {:>5}  {}\n",
+                self.unit, line.shard, self.shards, line.state, elapsed, line.detail
             ));
         }
         board.drawn = board.lines.len();

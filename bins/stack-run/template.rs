@@ -1,5 +1,5 @@
-//! The command template: `{tests}`, `{out}`, `{shard}` and `{shards}` filled
-//! in per shard. Each argument stays one argument: nothing is split or
+//! The command template: `{tests}`, `{out}`, `{shard}`, `{shards}` and
+//! `{stack}` filled in per shard. Each argument stays one argument: nothing is split or
 //! handed to a shell, so test ids and paths cannot inject anything.
 
 /// The values of the placeholders for one shard.
@@ -12,6 +12,8 @@ pub struct Vars<'a> {
     pub shard: u32,
     /// `{shards}`: how many the plan has.
     pub shard_count: u32,
+    /// `{stack}`: the stack it runs in (with --stacks; else the shard's own, `{shard}`).
+    pub stack: u32,
 }
 
 /// Fill in every placeholder of one argument; other braces stay as they are.
@@ -20,6 +22,7 @@ pub fn expand(arg: &str, vars: &Vars) -> String {
         .replace("{out}", vars.out_folder)
         .replace("{shards}", &vars.shard_count.to_string())
         .replace("{shard}", &vars.shard.to_string())
+        .replace("{stack}", &vars.stack.to_string())
 }
 
 #[cfg(test)]
@@ -33,12 +36,14 @@ mod tests {
             out_folder: "/shardstack/out",
             shard: 2,
             shard_count: 4,
+            stack: 1,
         };
         let args = [
             "@{tests}",
             "--junit-xml={out}/junit.xml",
             "-k {x}",
             "{shard}/{shards}",
+            "stack-{stack}",
         ];
         let expanded: Vec<String> = args.iter().map(|a| expand(a, &vars)).collect();
         assert_eq!(
@@ -47,7 +52,8 @@ mod tests {
                 "@/shardstack/out/tests.txt",
                 "--junit-xml=/shardstack/out/junit.xml",
                 "-k {x}",
-                "2/4"
+                "2/4",
+                "stack-1"
             ]
         );
     }

@@ -39,6 +39,8 @@ pub mod labels {
     pub const RUN: &str = "io.shardstack.run";
     /// The shard a stack belongs to.
     pub const SHARD: &str = "io.shardstack.shard";
+    /// The stack, of `stack-run --stacks N`, that runs batch after batch.
+    pub const STACK: &str = "io.shardstack.stack";
     /// Compose's own label for a project: one attempt's stack.
     pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
     /// Compose's label for a service's containers.

@@ -88,6 +88,10 @@ pub struct ShardResult {
     /// The failed tests' second attempt in a fresh stack (`--rerun-failed`).
     #[serde(default)]
     pub rerun: Option<Attempt>,
+    /// With `stack-run --stacks`, the shard is a batch and this the stack
+    /// that ran it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<u32>,
 }
 
 /// One go at a shard's tests in a stack of its own: the first attempt, or
@@ -222,6 +226,7 @@ mod tests {
             first: attempt(),
             started_seconds: Some(12.5),
             rerun: None,
+            stack: None,
         }
     }
 
