@@ -377,3 +377,37 @@ fn endless_results_stop_being_read_at_a_line_too_long() {
         .run()
         .fails_with(2, "/dev/zero:1: a line longer than 16777216 bytes");
 }
+
+#[test]
+fn batches_are_drawn_on_their_stacks_rows_and_listed_with_their_stack() {
+    let results = fixture("stack-report/batches.jsonl");
+    let svg = tool("stack-report")
+        .args(["--format", "svg", "--results"])
+        .arg(&results)
+        .succeeds()
+        .stdout;
+    // A row per stack, each holding its batches' segments in the order they ran.
+    let rows: Vec<&str> = svg.lines().filter(|l| l.starts_with("<g id=")).collect();
+    assert_eq!(rows.len(), 2, "{svg}");
+    let batches_in = |row: &str| -> Vec<String> {
+        row.split("<title>batch ")
+            .skip(1)
+            .map(|t| t.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(rows[0].starts_with("<g id=\"stack-1\">"));
+    assert_eq!(batches_in(rows[0]), ["1", "1", "4", "4"]);
+    assert_eq!(batches_in(rows[1]), ["2", "2", "3", "5", "5"]);
+    assert!(svg.contains("<title>5 batches, 5.8 s</title>"));
+
+    let markdown = tool("stack-report")
+        .arg("--results")
+        .arg(&results)
+        .succeeds()
+        .stdout;
+    assert!(
+        markdown.contains("5 batches on 2 stacks in 5.8 s"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| 3 | 2 | ✅ passed | 1 | 0.0 s | 0.9 s | 0.0 s |  |"));
+}

@@ -126,11 +126,21 @@ fn run_line(out: &mut String, results: &[ShardResult]) {
             ended.push(format!("{n} {status}"));
         }
     }
+    let mut stacks: Vec<u32> = results.iter().filter_map(|r| r.stack).collect();
+    stacks.sort();
+    stacks.dedup();
+    let what = match (stacks.len(), results.len()) {
+        (0, 1) => "1 shard".to_string(),
+        (0, n) => format!("{n} shards"),
+        (k, n) => format!(
+            "{n} batch{} on {k} stack{}",
+            if n == 1 { "" } else { "es" },
+            if k == 1 { "" } else { "s" }
+        ),
+    };
     let _ = writeln!(
         out,
-        "\n{} shard{} in {} from the first start-up to the last teardown: {}.",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
+        "\n{what} in {} from the first start-up to the last teardown: {}.",
         seconds((end - start.min(end)).max(0.0)),
         ended.join(", ")
     );
@@ -150,11 +160,16 @@ fn slowest_tests(out: &mut String, report: &Report, count: usize) {
     }
 }
 
+/// A row per shard; per batch, with the stack that ran it, for `--stacks` runs.
 fn shards(out: &mut String, results: &[ShardResult]) {
-    out.push_str(
+    let batches = results.iter().any(|r| r.stack.is_some());
+    out.push_str(if batches {
+        "\n### Batches\n\n| batch | stack | status | tests | start-up | tests run | teardown | rerun |\n\
+         | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n"
+    } else {
         "\n### Shards\n\n| shard | status | tests | start-up | tests run | teardown | rerun |\n\
-         | ---: | --- | ---: | ---: | ---: | ---: | --- |\n",
-    );
+         | ---: | --- | ---: | ---: | ---: | ---: | --- |\n"
+    });
     for r in results {
         let rerun = r.rerun.as_ref().map_or(String::new(), |rerun| {
             format!(
@@ -171,9 +186,14 @@ fn shards(out: &mut String, results: &[ShardResult]) {
             status.push_str(": ");
             status.push_str(&text(message));
         }
+        let stack = match (batches, r.stack) {
+            (false, _) => String::new(),
+            (true, Some(stack)) => format!(" {stack} |"),
+            (true, None) => " – |".to_string(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {status} | {} | {} | {} | {} | {rerun} |",
+            "| {} |{stack} {status} | {} | {} | {} | {} | {rerun} |",
             r.shard,
             first.test_count,
             seconds(first.up_seconds),

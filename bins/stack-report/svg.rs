@@ -1,10 +1,13 @@
 //! The SVG timeline: one bar per shard on a time axis, start-up, tests and
 //! teardown (then the rerun's) side by side, widths proportional to seconds.
+//! Batches run by `stack-run --stacks` go on their stack's row instead, one
+//! after another: a row per stack, a segment run per batch.
 //!
 //! Small enough to embed anywhere: a few kilobytes, no scripts, no external
 //! fonts (the generic `sans-serif`), colours in one `<style>`; each segment
 //! carries a `<title>`, which browsers show on hover.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use shared::results::ShardResult;
@@ -12,7 +15,7 @@ use shared::results::ShardResult;
 use crate::markdown::{busy, seconds};
 
 const WIDTH: f64 = 720.0;
-/// Room for the `shard K` labels on the left.
+/// Room for the `shard K` (or `stack K`) labels on the left.
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 8.0;
@@ -21,7 +24,8 @@ const BAR: f64 = 14.0;
 const AXIS: f64 = 26.0;
 const LEGEND: f64 = 22.0;
 
-const STYLE: &str = "text{font:11px sans-serif;fill:#333}\
+// A thin white edge tells apart the segments of one colour that batches put side by side.
+const STYLE: &str = "text{font:11px sans-serif;fill:#333}rect{stroke:#fff;stroke-width:.5}\
 .up{fill:#74c0fc}.down{fill:#ced4da}.passed{fill:#40c057}.failed{fill:#fa5252}\
 .error{fill:#fd7e14}.timeout{fill:#be4bdb}.interrupted{fill:#868e96}\
 .rerun{fill-opacity:.6}.axis{stroke:#adb5bd;stroke-width:1}";
@@ -34,6 +38,39 @@ struct Segment {
     seconds: f64,
 }
 
+/// One row of the timeline: a shard, or a stack and the batches it ran.
+struct Row<'a> {
+    label: String,
+    results: Vec<&'a ShardResult>,
+}
+
+/// A row per shard; a row per stack when the results are batches (those a
+/// stop kept from starting ran nowhere and have no row).
+fn rows(results: &[ShardResult]) -> Vec<Row<'_>> {
+    if results.iter().all(|r| r.stack.is_none()) {
+        return results
+            .iter()
+            .map(|r| Row {
+                label: format!("shard {}", r.shard),
+                results: vec![r],
+            })
+            .collect();
+    }
+    let mut stacks: BTreeMap<u32, Vec<&ShardResult>> = BTreeMap::new();
+    for result in results {
+        if let Some(stack) = result.stack {
+            stacks.entry(stack).or_default().push(result);
+        }
+    }
+    stacks
+        .into_iter()
+        .map(|(stack, results)| Row {
+            label: format!("stack {stack}"),
+            results,
+        })
+        .collect()
+}
+
 pub fn timeline(results: &[ShardResult]) -> String {
     let origin = results.iter().map(start_of).reduce(f64::min).unwrap_or(0.0);
     let end = results
@@ -42,43 +79,56 @@ pub fn timeline(results: &[ShardResult]) -> String {
         .fold(origin, f64::max);
     let span = (end - origin).max(0.001);
     let scale = (WIDTH - LEFT - RIGHT) / span;
-    let axis_y = TOP + ROW * results.len() as f64 + 4.0;
+    let batches = results.iter().any(|r| r.stack.is_some());
+    let rows = rows(results);
+    let axis_y = TOP + ROW * rows.len() as f64 + 4.0;
     let height = axis_y + AXIS + LEGEND;
 
     let mut svg = String::new();
     let _ = writeln!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
-         viewBox=\"0 0 {w} {h}\" role=\"img\"><title>{n} shard{s}, {span}</title>\
+         viewBox=\"0 0 {w} {h}\" role=\"img\"><title>{n} {unit}, {span}</title>\
          <style>{STYLE}</style>",
         w = num(WIDTH),
         h = num(height),
         n = results.len(),
-        s = if results.len() == 1 { "" } else { "s" },
+        unit = match (batches, results.len()) {
+            (false, 1) => "shard",
+            (false, _) => "shards",
+            (true, 1) => "batch",
+            (true, _) => "batches",
+        },
         span = seconds(span),
     );
-    for (row, result) in results.iter().enumerate() {
-        let y = TOP + ROW * row as f64;
+    for (number, row) in rows.iter().enumerate() {
+        let y = TOP + ROW * number as f64;
         let _ = write!(
             svg,
-            "<g id=\"shard-{k}\"><text x=\"{x}\" y=\"{ty}\" text-anchor=\"end\">shard {k}</text>",
-            k = result.shard,
+            "<g id=\"{id}\"><text x=\"{x}\" y=\"{ty}\" text-anchor=\"end\">{label}</text>",
+            id = row.label.replace(' ', "-"),
+            label = row.label,
             x = num(LEFT - 6.0),
             ty = num(y + BAR - 3.0),
         );
-        for segment in segments(result) {
-            let _ = write!(
-                svg,
-                "<rect class=\"{class}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{BAR}\">\
-                 <title>shard {k} {what}: {secs}</title></rect>",
-                class = segment.class,
-                x = num(LEFT + (segment.start - origin) * scale),
-                y = num(y),
-                w = num(segment.seconds * scale),
-                k = result.shard,
-                what = segment.what,
-                secs = seconds(segment.seconds),
-            );
+        for result in &row.results {
+            let name = match result.stack {
+                Some(_) => format!("batch {}", result.shard),
+                None => format!("shard {}", result.shard),
+            };
+            for segment in segments(result) {
+                let _ = write!(
+                    svg,
+                    "<rect class=\"{class}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{BAR}\">\
+                     <title>{name} {what}: {secs}</title></rect>",
+                    class = segment.class,
+                    x = num(LEFT + (segment.start - origin) * scale),
+                    y = num(y),
+                    w = num(segment.seconds * scale),
+                    what = segment.what,
+                    secs = seconds(segment.seconds),
+                );
+            }
         }
         svg.push_str("</g>\n");
     }
