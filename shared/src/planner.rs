@@ -310,6 +310,19 @@ impl Plan {
     }
 }
 
+/// A hash that is the same on every machine and every run, so every CI node
+/// scrambles ties alike: FNV-1a, then SplitMix64's finaliser, so that the
+/// last bytes (where neighbouring ids differ) move the high bits too.
+fn stable_hash(text: &str) -> u64 {
+    let fnv = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut z = fnv;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// How [`Balancer::batches`] sizes the batches of a queue.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BatchRule {
@@ -484,7 +497,7 @@ impl<'u, 'a> Balancer<'u, 'a> {
         // The open batch's target, set when it opens.
         let mut target = 0;
         let mut remaining = total;
-        for (placed, &unit) in self.order.iter().enumerate() {
+        for (placed, &unit) in self.queue_order().iter().enumerate() {
             let opened = loads.len() as u32;
             let close = loads.last().is_none_or(|load| {
                 load.nanos >= target || rule.must_close(opened, self.units() - placed)
@@ -514,6 +527,21 @@ impl<'u, 'a> Balancer<'u, 'a> {
                 .collect(),
             shards: loads,
         })
+    }
+
+    /// The order units join batches: longest first, as for shards, but equal
+    /// ones in an order scrambled by a hash of their key. Equal weights mean
+    /// estimates (no durations), and tests next to each other by id are often
+    /// alike (one slow module, one slow parametrization): consecutive units
+    /// fill one batch, so in id order they would pile into the same one.
+    fn queue_order(&self) -> Vec<u32> {
+        let mut order = self.order.clone();
+        let weights = &self.units.weights;
+        order.sort_by_cached_key(|&unit| {
+            let key = self.units.keys[unit as usize];
+            (Reverse(weights[unit as usize]), stable_hash(key), key)
+        });
+        order
     }
 
     /// Longest unit first onto the least loaded shard (lowest number on ties).
@@ -897,6 +925,36 @@ mod tests {
         assert_eq!(
             plan.shards.iter().map(|l| l.tests).collect::<Vec<_>>(),
             [1, 1, 1, 1]
+        );
+    }
+
+    #[test]
+    fn without_durations_neighbours_by_id_spread_over_the_batches() {
+        // One slow module among quick ones, all estimated alike: in id order
+        // the slow module would be one batch, the queue's tail.
+        let ids: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    "tests/test_{}.py::test_{i:02}",
+                    if i < 10 { "slow" } else { "quick" }
+                )
+            })
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let units = group(&ids, &[1.0; 40], GroupBy::Test);
+        let plan = Balancer::new(&units).batches(BatchRule::Count(4)).unwrap();
+        let slow_per_batch: Vec<usize> = (1..=4)
+            .map(|batch| {
+                ids.iter()
+                    .zip(&plan.shard_of)
+                    .filter(|(id, b)| **b == batch && id.contains("slow"))
+                    .count()
+            })
+            .collect();
+        assert!(slow_per_batch.iter().all(|&n| n < 10), "{slow_per_batch:?}");
+        assert!(
+            slow_per_batch.iter().filter(|&&n| n > 0).count() >= 3,
+            "{slow_per_batch:?}"
         );
     }
 }
