@@ -81,10 +81,12 @@ fn a_stack_whose_sidecar_dies_is_replaced_by_a_fresh_one() {
     let _lock = docker_lock();
     let stacks = Stacks::new("replace");
     let child = spawn(&stacks, "1\tsleep:15\n2\tok\n", 1);
-    wait_until("batch 1 running", || {
-        stacks.running_commands(None).len() == 1
+    // Once its runner has counted in Redis, batch 1 only sleeps: kill that
+    // Redis under it.
+    let log = stacks.out("out/shard-1/log.txt");
+    wait_until("batch 1 past its Redis", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("redis counted 1"))
     });
-    // Kill the stack's Redis under the running batch (whose runner is done with it).
     let filter = labels::filter(labels::COMPOSE_SERVICE, "cache");
     let prefix = labels::filter(labels::PREFIX, &stacks.prefix);
     let caches = docker(&["ps", "-q", "--filter", &filter, "--filter", &prefix]);

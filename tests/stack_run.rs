@@ -382,7 +382,7 @@ fn dry_run_starts_nothing_and_hides_env_values() {
     );
     assert!(lines[1].ends_with(
         "run --rm -T --no-deps -e SHARDSTACK_SHARD=2 -e SHARDSTACK_SHARDS=4 \
-         -e COVERAGE_FILE=/shardstack/out/.coverage -e TOKEN=… \
+         -e SHARDSTACK_STACK=2 -e COVERAGE_FILE=/shardstack/out/.coverage -e TOKEN=… \
          app pytest @/shardstack/out/tests.txt --junit-xml=/shardstack/out/junit.xml"
     ));
     assert!(lines[2].starts_with("shard 4/4 (1 tests): "));
