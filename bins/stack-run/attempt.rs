@@ -10,10 +10,12 @@ use shared::contract::{LOG_FILE, SERVICES_LOG, labels};
 use shared::results::{Attempt, Status};
 
 use crate::context::Context;
+use crate::derive::Labels;
 use crate::layout::{OUT_MOUNT, mounted_rerun_folder, mounted_tests_file};
 use crate::proc::{Ended, Log, describe};
 use crate::ready;
 use crate::signals::Stop;
+use crate::subnets;
 use crate::sweep::sweep;
 use crate::template::{Vars, expand};
 use crate::verdict::{self, Happened, StopCause, Verdict};
@@ -142,6 +144,8 @@ pub fn run(ctx: &Context, spec: &Spec) -> Attempt {
     let (log, file) = match prepare(ctx, spec) {
         Ok(prepared) => prepared,
         Err(message) => {
+            // Networks made before the failure go too.
+            let _ = tear_down(ctx, &spec.project);
             settle(
                 &mut attempt,
                 verdict::decide(&Happened::NotPrepared(message)),
@@ -175,19 +179,44 @@ pub fn settle(attempt: &mut Attempt, verdict: Verdict) {
     attempt.message = verdict.message;
 }
 
-/// The attempt's log and derived compose file.
+/// The attempt's log and derived compose file (its networks created).
 fn prepare(ctx: &Context, spec: &Spec) -> Result<(Log, PathBuf), String> {
     let log = Log::create(&spec.folder.join(LOG_FILE)).map_err(|err| format!("{err:#}"))?;
     let file = ctx.layout.compose_file(spec.shard);
-    let derived = ctx.stack.model.shard_file(
-        &ctx.names.shard_labels(spec.shard),
-        &ctx.stack.images,
-        &ctx.stack.service,
-        Some(&ctx.layout.absolute_shard_folder(spec.shard)),
-    );
-    std::fs::write(&file, derived.to_string())
-        .map_err(|err| format!("cannot write {}: {err}", file.display()))?;
+    let labels = ctx.names.shard_labels(spec.shard);
+    let out = ctx.layout.absolute_shard_folder(spec.shard);
+    derive_file(ctx, &spec.project, &labels, Some(&out), &file)?;
     Ok((log, file))
+}
+
+/// Create `project`'s networks (see `subnets`) and write its derived
+/// compose file to `file`. What was created before a failure is left to
+/// the caller's teardown.
+pub fn derive_file(
+    ctx: &Context,
+    project: &str,
+    labels: &Labels,
+    out: Option<&Path>,
+    file: &Path,
+) -> Result<(), String> {
+    let stack = &ctx.stack;
+    let placed = subnets::create(
+        &ctx.runtime.children,
+        ctx.config.subnet_pool,
+        project,
+        &stack.networks,
+        labels,
+    )
+    .map_err(|err| format!("{err:#}"))?;
+    let derived = stack.model.shard_file(
+        labels,
+        &stack.images,
+        &stack.service,
+        out,
+        (project, &placed),
+    );
+    std::fs::write(file, derived.to_string())
+        .map_err(|err| format!("cannot write {}: {err}", file.display()))
 }
 
 /// Start the stack and run the command in it, timing both.

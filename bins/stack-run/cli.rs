@@ -92,6 +92,14 @@ pub struct Cli {
     #[arg(short, long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 
+    /// Where every stack's networks get their subnets: stack-run creates each
+    /// stack's bridge networks with a subnet of this pool (/24, or the size
+    /// of a subnet the compose file fixes, whose pinned addresses keep their
+    /// offset), so stacks never exhaust Docker's default pools (about 30
+    /// networks a host) nor collide on a fixed subnet
+    #[arg(long, value_name = "CIDR", default_value = DEFAULT_SUBNET_POOL)]
+    pub subnet_pool: shared::subnet::Subnet,
+
     /// Treat the plan's shards as batches (from `shard-plan --batches`) and
     /// run them on N stacks: each stack is brought up once and, whenever it
     /// is free, runs the next batch in plan order, with that batch's {tests}
@@ -199,6 +207,10 @@ fn parse_prefix(text: &str) -> Result<String, String> {
         ))
     }
 }
+
+/// `--subnet-pool`'s default: outside Docker's default pools (172.17-31/16,
+/// 192.168/16) and the ranges homes and offices use most; 256 networks of /24.
+pub const DEFAULT_SUBNET_POOL: &str = "10.213.0.0/16";
 
 pub const EXAMPLES: &[Example] = &[
     Example {

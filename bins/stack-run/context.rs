@@ -27,6 +27,7 @@ use crate::layout::Layout;
 use crate::proc::Children;
 use crate::progress::Progress;
 use crate::signals::Stop;
+use crate::subnets::{Network, Subnet};
 
 pub struct Context {
     pub config: Config,
@@ -50,6 +51,8 @@ pub struct Config {
     /// `--stacks`: the plan's shards are batches, run on this many stacks
     /// kept up from one batch to the next.
     pub stacks: Option<u32>,
+    /// Where every stack's networks get their subnets.
+    pub subnet_pool: Subnet,
 }
 
 /// What every shard's stack is made from.
@@ -62,6 +65,8 @@ pub struct Stack {
     pub sidecars: Vec<String>,
     /// Built services and the image each gets for this run.
     pub images: BTreeMap<String, String>,
+    /// The networks stack-run creates for each stack, with their configs.
+    pub networks: Vec<(Network, serde_json::Value)>,
 }
 
 /// The names of what this invocation creates.
@@ -125,6 +130,7 @@ impl Context {
             .and_then(|yaml| Model::parse(&yaml))
             .exit_code(exit::USAGE)?;
         let sidecars = model.sidecars(&service).exit_code(exit::USAGE)?;
+        let networks = model.managed_networks().exit_code(exit::USAGE)?;
         for warning in model.warnings() {
             eprintln!("stack-run: warning: {warning}");
         }
@@ -150,6 +156,7 @@ impl Context {
                 keep_on_failure: cli.keep_on_failure,
                 rerun_failed: cli.rerun_failed,
                 stacks: cli.stacks.map(|n| n.min(selected_count)),
+                subnet_pool: cli.subnet_pool,
             },
             stack: Stack {
                 compose,
@@ -157,6 +164,7 @@ impl Context {
                 service,
                 sidecars,
                 images,
+                networks,
             },
             names,
             layout: Layout::new(&cli.out).exit_code(exit::USAGE)?,

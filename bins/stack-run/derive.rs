@@ -15,6 +15,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
+use crate::subnets::{Network, Subnet, network_name};
+
 /// Where the shard's artifact folder is mounted in the service container.
 pub const OUT_MOUNT: &str = "/shardstack/out";
 
@@ -114,18 +116,35 @@ impl Model {
         doc
     }
 
-    /// The file one shard runs: built images instead of `build:`, and the
-    /// shard's artifact folder, if given, mounted at [`OUT_MOUNT`] in
-    /// `service` (a stack that runs batch after batch mounts each one's with
-    /// its `compose run`).
+    /// The networks stack-run creates for each stack (see `subnets`), with
+    /// their configs: every bridge network the stack has, `default` included.
+    pub fn managed_networks(&self) -> anyhow::Result<Vec<(Network, Value)>> {
+        let doc = self.isolated(&Labels::new());
+        let mut managed = Vec::new();
+        for (name, config) in doc["networks"].as_object().into_iter().flatten() {
+            if let Some(network) = Network::of(name, config)? {
+                managed.push((network, config.clone()));
+            }
+        }
+        Ok(managed)
+    }
+
+    /// The file one shard runs: built images instead of `build:`, the
+    /// networks stack-run created for `project` (`placed`, each with its
+    /// subnet) as external ones, addresses pinned in a user's subnet moved to
+    /// the same offset in the stack's, and the shard's artifact folder, if
+    /// given, mounted at [`OUT_MOUNT`] in `service` (a stack that runs batch
+    /// after batch mounts each one's with its `compose run`).
     pub fn shard_file(
         &self,
         labels: &Labels,
         images: &BTreeMap<String, String>,
         service: &str,
         out: Option<&Path>,
+        (project, placed): (&str, &BTreeMap<String, Subnet>),
     ) -> Value {
         let mut doc = self.isolated(labels);
+        place_networks(&mut doc, project, placed);
         for (name, image) in images {
             let config = &mut doc["services"][name];
             if let Some(config) = config.as_object_mut() {
@@ -193,6 +212,51 @@ impl Model {
             }
         }
         doc
+    }
+}
+
+/// Point the derived file at the networks created for `project`, and move
+/// the addresses services pin in a fixed subnet to the stack's subnet.
+fn place_networks(doc: &mut Value, project: &str, placed: &BTreeMap<String, Subnet>) {
+    let mut moved: BTreeMap<&str, (Subnet, Subnet)> = BTreeMap::new();
+    if let Some(networks) = doc["networks"].as_object_mut() {
+        for (name, &subnet) in placed {
+            let Some(config) = networks.get_mut(name) else {
+                continue;
+            };
+            if let Ok(Some(Network {
+                fixed: Some(fixed), ..
+            })) = Network::of(name, config)
+            {
+                moved.insert(name, (fixed, subnet));
+            }
+            *config = json!({ "external": true, "name": network_name(project, name) });
+        }
+    }
+    for config in doc["services"]
+        .as_object_mut()
+        .into_iter()
+        .flatten()
+        .map(|(_, c)| c)
+    {
+        let Some(networks) = config.get_mut("networks").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (name, attachment) in networks.iter_mut() {
+            let Some(&(from, to)) = moved.get(name.as_str()) else {
+                continue;
+            };
+            let Some(address) = attachment.get_mut("ipv4_address") else {
+                continue;
+            };
+            let mapped = address
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .and_then(|a| from.map(a, to));
+            if let Some(mapped) = mapped {
+                *address = json!(mapped.to_string());
+            }
+        }
     }
 }
 
@@ -465,6 +529,7 @@ volumes:
             &images(),
             "app",
             Some(Path::new("/out/shard-2")),
+            ("p", &BTreeMap::new()),
         )
     }
 
@@ -488,6 +553,7 @@ volumes:
                 &images(),
                 "app",
                 Some(Path::new("/out/shard-2")),
+                ("p", &BTreeMap::new()),
             );
             let app = &doc["services"]["app"];
             assert_eq!(app.get("container_name"), None);
@@ -532,7 +598,13 @@ volumes:
     fn compose_v2_output_is_labelled_alike() {
         let model = Model::parse(CONFIG_V2).unwrap();
         assert_eq!(model.sidecars("app").unwrap(), ["cache", "db"]);
-        let doc = model.shard_file(&labels(), &images(), "app", Some(Path::new("/out/shard-2")));
+        let doc = model.shard_file(
+            &labels(),
+            &images(),
+            "app",
+            Some(Path::new("/out/shard-2")),
+            ("p", &BTreeMap::new()),
+        );
         assert_eq!(
             doc["services"]["cache"]["labels"],
             json!({"x": "y", "io.shardstack.run": "abc123"})
@@ -577,6 +649,48 @@ volumes:
                 "networks \"shared\" is external: every shard shares it",
                 "service \"unrelated\" uses the host network: its ports are shared by every shard"
             ]
+        );
+    }
+
+    #[test]
+    fn placed_networks_are_external_and_pinned_addresses_move_with_them() {
+        let config = r#"services:
+  app:
+    image: app
+    networks:
+      legacy:
+        ipv4_address: 10.231.77.10
+      default: null
+networks:
+  legacy:
+    ipam:
+      config:
+      - subnet: 10.231.77.0/24
+"#;
+        let model = Model::parse(config).unwrap();
+        let managed: Vec<String> = model
+            .managed_networks()
+            .unwrap()
+            .into_iter()
+            .map(|(network, _)| network.name)
+            .collect();
+        assert_eq!(managed, ["default", "legacy"]);
+        let placed = BTreeMap::from([
+            ("default".to_string(), "10.213.4.0/24".parse().unwrap()),
+            ("legacy".to_string(), "10.213.9.0/24".parse().unwrap()),
+        ]);
+        let doc = model.shard_file(&labels(), &BTreeMap::new(), "app", None, ("p-s1", &placed));
+        assert_eq!(
+            doc["networks"]["legacy"],
+            json!({"external": true, "name": "p-s1_legacy"})
+        );
+        assert_eq!(
+            doc["networks"]["default"],
+            json!({"external": true, "name": "p-s1_default"})
+        );
+        assert_eq!(
+            doc["services"]["app"]["networks"]["legacy"]["ipv4_address"],
+            json!("10.213.9.10")
         );
     }
 }

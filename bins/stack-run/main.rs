@@ -25,6 +25,7 @@ mod ready;
 mod rerun;
 mod selection;
 mod signals;
+mod subnets;
 mod sweep;
 mod template;
 mod verdict;

@@ -120,14 +120,11 @@ fn start_stack(
     };
     let (file, log_path) = ctx.layout.stack_files(&suffix);
     let log = Log::create(&log_path).map_err(|err| Happened::NotPrepared(format!("{err:#}")))?;
-    let derived = ctx.stack.model.shard_file(
-        &ctx.names.stack_labels(stack),
-        &ctx.stack.images,
-        &ctx.stack.service,
-        None,
-    );
-    std::fs::write(&file, derived.to_string())
-        .map_err(|err| Happened::NotPrepared(format!("cannot write {}: {err}", file.display())))?;
+    let labels = ctx.names.stack_labels(stack);
+    if let Err(message) = attempt::derive_file(ctx, project, &labels, None, &file) {
+        let _ = attempt::tear_down(ctx, project);
+        return Err(Happened::NotPrepared(message));
+    }
     ctx.runtime
         .progress
         .state(stack, "starting", &ctx.stack.sidecars.join(", "), false);

@@ -18,5 +18,6 @@ pub mod nodeid;
 pub mod plan;
 pub mod planner;
 pub mod results;
+pub mod subnet;
 pub mod timeout;
 pub mod xml;

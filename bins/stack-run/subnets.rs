@@ -1,0 +1,235 @@
+//! Addresses for every stack's networks, from a pool stack-run manages.
+//!
+//! Left to compose, each stack's networks take subnets from Docker's default
+//! address pools, which hold about 30 networks per host: the 31st stack
+//! fails to start. And a network with a fixed subnet in the user's file is
+//! the same subnet in every stack, so every stack after the first fails with
+//! "Pool overlaps". stack-run therefore creates each stack's bridge networks
+//! itself, before compose starts anything, each with a subnet of its own from
+//! `--subnet-pool` (a user's fixed subnet keeps its size, and the addresses
+//! services pin in it keep their offset), and hands them to compose as
+//! external networks. Docker refuses a subnet that overlaps any other, so
+//! two runs at once cannot take the same one: the loser tries the next.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+pub use shared::subnet::Subnet;
+
+use crate::proc::Children;
+use crate::sweep::{docker, list};
+
+/// The size of a network's subnet when the user's file gives none: 254
+/// addresses, far more than a test stack's containers.
+pub const DEFAULT_PREFIX: u8 = 24;
+
+/// A network stack-run creates for each stack: compose's name for it, its
+/// user-given subnet (if any), and the `docker network create` flags it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub fixed: Option<Subnet>,
+    flags: Vec<String>,
+}
+
+impl Network {
+    /// The network `name` as the model configures it; `None` when compose
+    /// must keep it (external, not a bridge, IPv6).
+    pub fn of(name: &str, config: &Value) -> anyhow::Result<Option<Network>> {
+        let external = config
+            .get("external")
+            .is_some_and(|e| e != &Value::Bool(false));
+        let driver = config
+            .get("driver")
+            .and_then(Value::as_str)
+            .unwrap_or("bridge");
+        let ipv6 = config.get("enable_ipv6").and_then(Value::as_bool) == Some(true);
+        if external || driver != "bridge" || ipv6 {
+            return Ok(None);
+        }
+        let mut flags = Vec::new();
+        for (flag, key) in [("--internal", "internal"), ("--attachable", "attachable")] {
+            if config.get(key).and_then(Value::as_bool) == Some(true) {
+                flags.push(flag.to_string());
+            }
+        }
+        for (key, value) in config
+            .get("driver_opts")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            flags.push("--opt".into());
+            flags.push(format!("{key}={value}"));
+        }
+        let fixed = match config
+            .pointer("/ipam/config/0/subnet")
+            .and_then(Value::as_str)
+        {
+            None => None,
+            Some(text) => Some(text.parse::<Subnet>().map_err(|err| {
+                anyhow::anyhow!("network {name:?}: subnet {err}; stack-run maps IPv4 subnets only")
+            })?),
+        };
+        Ok(Some(Network {
+            name: name.to_string(),
+            fixed,
+            flags,
+        }))
+    }
+
+    fn prefix(&self) -> u8 {
+        self.fixed.map_or(DEFAULT_PREFIX, |s| s.prefix())
+    }
+
+    /// The user's gateway moved into `subnet`, if the file gives one.
+    fn gateway(&self, config: &Value, subnet: Subnet) -> Option<Ipv4Addr> {
+        let gateway = config
+            .pointer("/ipam/config/0/gateway")?
+            .as_str()?
+            .parse()
+            .ok()?;
+        self.fixed?.map(gateway, subnet)
+    }
+}
+
+/// Docker network names: compose's, `PROJECT_NETWORK`.
+pub fn network_name(project: &str, network: &str) -> String {
+    format!("{project}_{network}")
+}
+
+/// Create `project`'s networks, each with a free subnet of `pool`, labelled
+/// like compose's own (so a teardown by project removes them) and with
+/// `labels`. Returns each network's subnet. On failure, those created stay
+/// for the caller's teardown.
+pub fn create(
+    children: &Children,
+    pool: Subnet,
+    project: &str,
+    networks: &[(Network, Value)],
+    labels: &[(String, String)],
+) -> anyhow::Result<BTreeMap<String, Subnet>> {
+    let mut taken = existing_subnets(children)?;
+    let mut created = BTreeMap::new();
+    // Start where this project's name points, so runs at once rarely meet.
+    let start = project
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    for (network, config) in networks {
+        let name = network_name(project, &network.name);
+        let mut placed = None;
+        for subnet in pool.slots(network.prefix(), start) {
+            if taken.iter().any(|t| t.overlaps(subnet)) {
+                continue;
+            }
+            let mut cmd = docker(&["network", "create", "--driver", "bridge"]);
+            cmd.arg("--subnet").arg(subnet.to_string());
+            if let Some(gateway) = network.gateway(config, subnet) {
+                cmd.arg("--gateway").arg(gateway.to_string());
+            }
+            cmd.args(&network.flags);
+            let compose_labels = [
+                ("com.docker.compose.project", project),
+                ("com.docker.compose.network", network.name.as_str()),
+            ];
+            for (key, value) in compose_labels
+                .iter()
+                .map(|&(k, v)| (k, v))
+                .chain(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            {
+                cmd.arg("--label").arg(format!("{key}={value}"));
+            }
+            cmd.arg(&name);
+            let output = children.capture(cmd)?;
+            if output.status.success() {
+                placed = Some(subnet);
+                break;
+            }
+            let reason = String::from_utf8_lossy(&output.stderr);
+            // Taken since we looked (another run, another tool): the next one.
+            if reason.contains("overlaps") {
+                taken.push(subnet);
+                continue;
+            }
+            bail!("cannot create network {name}: {}", reason.trim());
+        }
+        let Some(subnet) = placed else {
+            bail!(
+                "no free /{} left in the subnet pool {pool} for network {name}: \
+                 give --subnet-pool a larger range, remove unused networks, or run fewer stacks at once (--jobs)",
+                network.prefix()
+            );
+        };
+        taken.push(subnet);
+        created.insert(network.name.clone(), subnet);
+    }
+    Ok(created)
+}
+
+/// Every IPv4 subnet Docker's networks use now.
+fn existing_subnets(children: &Children) -> anyhow::Result<Vec<Subnet>> {
+    let ids = list(children, &["network", "ls", "-q"])?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cmd = docker(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ]);
+    cmd.args(&ids);
+    let output = children.capture(cmd)?;
+    // A network removed since the listing fails the inspect: what the others said still counts.
+    let text =
+        String::from_utf8(output.stdout).context("docker network inspect printed non-UTF-8")?;
+    Ok(text
+        .split_whitespace()
+        .filter_map(|cidr| cidr.parse().ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn which_networks_stack_run_creates() {
+        let subnet = |text: &str| -> Subnet { text.parse().unwrap() };
+        let fixed = json!({"ipam": {"config": [{"subnet": "10.231.77.0/24", "gateway": "10.231.77.1"}]},
+                           "internal": true, "driver_opts": {"com.docker.network.bridge.enable_icc": "true"}});
+        let network = Network::of("legacy", &fixed).unwrap().unwrap();
+        assert_eq!(network.fixed, Some(subnet("10.231.77.0/24")));
+        assert_eq!(
+            network.flags,
+            [
+                "--internal",
+                "--opt",
+                "com.docker.network.bridge.enable_icc=true"
+            ]
+        );
+        assert_eq!(
+            network.gateway(&fixed, subnet("10.213.5.0/24")),
+            Some("10.213.5.1".parse().unwrap())
+        );
+        assert_eq!(
+            Network::of("plain", &json!({})).unwrap().unwrap().prefix(),
+            24
+        );
+        for kept in [
+            json!({"external": true}),
+            json!({"driver": "overlay"}),
+            json!({"enable_ipv6": true}),
+        ] {
+            assert_eq!(Network::of("n", &kept).unwrap(), None, "{kept}");
+        }
+        let bad = json!({"ipam": {"config": [{"subnet": "fd00::/64"}]}});
+        assert!(Network::of("v6", &bad).is_err());
+    }
+}
