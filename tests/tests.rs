@@ -13,6 +13,7 @@ mod install;
 mod junit_merge;
 mod man;
 mod pipeline;
+mod scale;
 mod shard_plan;
 mod signals;
 mod stack_report;
