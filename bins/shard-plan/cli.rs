@@ -6,7 +6,7 @@ use std::str::FromStr;
 use clap::Parser;
 use shared::exit;
 use shared::help::{Example, after_help};
-use shared::planner::GroupBy;
+use shared::planner::{DEFAULT_MIN_BATCH, GroupBy};
 
 /// Split a test suite into shards that take about as long as each other.
 ///
@@ -108,10 +108,6 @@ pub struct Cli {
     #[arg(value_name = "TESTS", default_value = "-")]
     pub tests: PathBuf,
 }
-
-/// `--min-batch`'s default: starting a batch in a running stack costs a few
-/// seconds (compose run, the runner's start-up); ten keeps that small.
-pub const DEFAULT_MIN_BATCH: f64 = 10.0;
 
 /// `--shards` and `--batches`: a count, or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -79,6 +79,7 @@ fn layout(cli: &Cli) -> anyhow::Result<Option<Layout>> {
             };
             Some(Layout::Batches(BatchRule::Guided {
                 stacks,
+                share: planner::GUIDED_SHARE,
                 floor: planner::nanos(cli.min_batch),
             }))
         }

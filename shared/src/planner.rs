@@ -326,11 +326,12 @@ fn stable_hash(text: &str) -> u64 {
 /// How [`Balancer::batches`] sizes the batches of a queue.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BatchRule {
-    /// Guided self-scheduling: each batch holds 1/(`GUIDED_SHARE` × `stacks`)
-    /// of the time still unplanned, and never less than `floor` nanoseconds
+    /// Guided self-scheduling: each batch holds 1/(`share` × `stacks`) of
+    /// the time still unplanned, and never less than `floor` nanoseconds
     /// (what starting a batch costs must stay small beside it). Early batches
     /// are long, the last ones short, so the stacks end close together.
-    Guided { stacks: u32, floor: u64 },
+    /// shard-plan uses [`GUIDED_SHARE`]; `bench/sim` compares others.
+    Guided { stacks: u32, share: u32, floor: u64 },
     /// This many batches, their sizes shrinking in steps: N, N-1, ... 1 parts.
     Count(u32),
 }
@@ -338,15 +339,22 @@ pub enum BatchRule {
 /// The guided rule's divisor per stack: 2 ("factoring") hedges against
 /// durations that are off, at the price of more batches than plain guided
 /// self-scheduling's 1.
-pub const GUIDED_SHARE: u64 = 2;
+pub const GUIDED_SHARE: u32 = 2;
+
+/// The guided rule's floor in seconds unless told otherwise (shard-plan's
+/// `--min-batch`): starting a batch in a running stack costs a few seconds
+/// (compose run, the runner's start-up); ten keeps that small.
+pub const DEFAULT_MIN_BATCH: f64 = 10.0;
 
 impl BatchRule {
     /// Batch `batch`'s target nanoseconds, opened with `remaining` of `total` unplanned.
     fn target(self, batch: u32, remaining: u64, total: u64) -> u64 {
         match self {
-            BatchRule::Guided { stacks, floor } => {
-                (remaining / (GUIDED_SHARE * u64::from(stacks.max(1)))).max(floor)
-            }
+            BatchRule::Guided {
+                stacks,
+                share,
+                floor,
+            } => (remaining / (u64::from(share.max(1)) * u64::from(stacks.max(1)))).max(floor),
             BatchRule::Count(count) => {
                 let (count, batch) = (u128::from(count), u128::from(batch));
                 let parts = count * (count + 1) / 2;
@@ -881,7 +889,14 @@ mod tests {
             .map(|_| (random.next() % 100) as f64 / 10.0)
             .collect();
         let floor = nanos(5.0);
-        let plan = batch_plan(&seconds, BatchRule::Guided { stacks: 4, floor });
+        let plan = batch_plan(
+            &seconds,
+            BatchRule::Guided {
+                stacks: 4,
+                share: GUIDED_SHARE,
+                floor,
+            },
+        );
         let loads: Vec<u64> = plan.shards.iter().map(|load| load.nanos).collect();
         let total: u64 = seconds.iter().map(|&s| nanos(s).max(1)).sum();
         assert_eq!(loads.iter().sum::<u64>(), total);
