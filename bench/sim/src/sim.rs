@@ -120,14 +120,33 @@ pub fn static_wall(plan: &Plan, actual: &[f64], costs: Costs) -> f64 {
 
 /// A queue's wall time: the batches of `plan`, in order, on `stacks` stacks.
 pub fn queue_wall(plan: &Plan, actual: &[f64], stacks: u32, costs: Costs) -> f64 {
-    let mut free_at = vec![costs.startup; stacks.max(1) as usize];
-    for load in actual_loads(plan, actual) {
-        let first_free = (0..free_at.len())
-            .min_by(|&a, &b| free_at[a].total_cmp(&free_at[b]).then(a.cmp(&b)))
-            .expect("at least one stack");
-        free_at[first_free] += costs.batch + load;
-    }
-    free_at.into_iter().fold(0.0, f64::max)
+    queue_wall_on_nodes(plan, actual, 1, stacks, costs)
+}
+
+/// The same queue sliced over `nodes` CI nodes as `stack-run --node I/M`
+/// slices it (node I takes batches I, I+M, I+2M, ...), each node with
+/// `stacks` stacks of its own: the wall time of the last node.
+pub fn queue_wall_on_nodes(
+    plan: &Plan,
+    actual: &[f64],
+    nodes: u32,
+    stacks: u32,
+    costs: Costs,
+) -> f64 {
+    let nodes = nodes.max(1) as usize;
+    let loads = actual_loads(plan, actual);
+    (0..nodes)
+        .map(|node| {
+            let mut free_at = vec![costs.startup; stacks.max(1) as usize];
+            for load in loads.iter().skip(node).step_by(nodes) {
+                let first_free = (0..free_at.len())
+                    .min_by(|&a, &b| free_at[a].total_cmp(&free_at[b]).then(a.cmp(&b)))
+                    .expect("at least one stack");
+                free_at[first_free] += costs.batch + load;
+            }
+            free_at.into_iter().fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// No run on `stacks` stacks ends sooner: the longest test, or an even share
@@ -177,6 +196,19 @@ mod tests {
         assert_eq!(wall, 23.0);
         // A stack per batch: the longest batch ends last.
         assert_eq!(queue_wall(&p, &[8.0, 4.0, 3.0, 1.0], 9, COSTS), 20.0);
+    }
+
+    #[test]
+    fn nodes_take_every_mth_batch_on_stacks_of_their_own() {
+        // Batches of 8, 4, 3 and 1 s on 2 nodes of 1 stack: the first node
+        // runs 8 and 3 (10 + 10 + 5), the second 4 and 1 (10 + 6 + 3).
+        let p = plan(&[1, 2, 3, 4]);
+        let actual = [8.0, 4.0, 3.0, 1.0];
+        assert_eq!(queue_wall_on_nodes(&p, &actual, 2, 1, COSTS), 25.0);
+        assert_eq!(
+            queue_wall_on_nodes(&p, &actual, 1, 2, COSTS),
+            queue_wall(&p, &actual, 2, COSTS)
+        );
     }
 
     #[test]

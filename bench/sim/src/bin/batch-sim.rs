@@ -33,6 +33,11 @@ struct Cli {
     /// Seconds to start the runner for each shard or batch.
     #[arg(long, value_delimiter = ',', default_value = "2,5")]
     batch_cost: Vec<f64>,
+    /// CI nodes the stacks are spread over (`stack-run --node I/M`): each
+    /// count in --stacks is the total, that many divided by M on each node,
+    /// and a node takes every Mth batch.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    nodes: u32,
     /// Seconds to bring one stack up.
     #[arg(long, default_value_t = 10.0)]
     startup: f64,
@@ -70,6 +75,12 @@ type Cells = BTreeMap<(usize, usize, u32), Cell>;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(stacks) = cli.stacks.iter().find(|&&n| n == 0 || n % cli.nodes != 0) {
+        anyhow::bail!(
+            "--stacks {stacks} cannot be shared evenly by {} nodes",
+            cli.nodes
+        );
+    }
     let rules = candidates();
     let recorded = match &cli.durations {
         Some(path) => Some(read(path)?),
@@ -115,7 +126,13 @@ fn main() -> anyhow::Result<()> {
                     cell.static_wall += wall;
                     cell.static_ratio += wall / bound;
                     for (r, queue) in queues.iter().enumerate() {
-                        let wall = sim::queue_wall(queue, &case.actual, stacks, costs);
+                        let wall = sim::queue_wall_on_nodes(
+                            queue,
+                            &case.actual,
+                            cli.nodes,
+                            stacks / cli.nodes,
+                            costs,
+                        );
                         cell.queue_wall[r] += wall;
                         cell.queue_ratio[r] += wall / bound;
                     }
@@ -157,10 +174,14 @@ fn describe(suite: &Suite, cli: &Cli) -> String {
     };
     format!(
         "Suite: {source}; first run {} tests, {total:.0} s in all, longest {longest:.1} s. \
-         Averaged over {} runs; stack start-up {} s.\n\n",
+         Averaged over {} runs; stack start-up {} s{}.\n\n",
         suite.ids.len(),
         cli.runs,
         cli.startup,
+        match cli.nodes {
+            1 => String::new(),
+            nodes => format!("; the stacks spread over {nodes} CI nodes"),
+        },
     )
 }
 
