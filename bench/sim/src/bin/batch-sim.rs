@@ -262,9 +262,9 @@ fn report(cli: &Cli, rules: &[Candidate], cells: &Cells) -> String {
         let _ = write!(
             text,
             "\n## Batch start {batch} s\n\nSeconds, and in brackets over the bound.\n\n\
-             | durations | N | bound | static | chosen: {} | lowest mean: {} | best rule at this row |\n\
+             | durations | N | bound | static | current default: {} | lowest mean: {} | best rule at this row |\n\
              | --- | ---: | ---: | ---: | ---: | ---: | --- |\n",
-            rules[chosen].label(),
+            rules[default].label(),
             rules[best].label()
         );
         for (k, knowledge) in Knowledge::ALL.into_iter().enumerate() {
@@ -282,7 +282,7 @@ fn report(cli: &Cli, rules: &[Candidate], cells: &Cells) -> String {
                     cell.bound,
                     cell.static_wall,
                     cell.static_ratio,
-                    queue(chosen),
+                    queue(default),
                     queue(best),
                     rules[here].label(),
                     cell.queue_ratio[here],
