@@ -45,7 +45,7 @@ pub struct Model {
     pub heavy: Tier,
     /// Slow functions: imports, crawls, browser tests.
     pub slow: Tier,
-    /// Slow tests gather in a few files (onegov-cloud's browser tests: 26 of
+    /// Slow tests gather in a few files (onegov-cloud's browser tests: 16 of
     /// its 100 tests of 5 s or more are in one file): this share of files
     /// holds slow functions at `slow_file_share` instead of `slow.share`.
     pub slow_files: f64,
