@@ -944,6 +944,40 @@ mod tests {
     }
 
     #[test]
+    fn batches_do_not_depend_on_input_order() {
+        // Every CI node cuts its own queue, and --node slices it by batch
+        // number: ties (many here) must be broken the same way on each.
+        let mut random = Random(13);
+        let (ids, seconds) = suite(&mut random, 400);
+        let rules = [
+            BatchRule::Guided {
+                stacks: 3,
+                share: GUIDED_SHARE,
+                floor: nanos(2.0),
+            },
+            BatchRule::Count(12),
+        ];
+        for rule in rules {
+            let batch_by_id = |pairs: &[(&str, f64)]| {
+                let (ids, seconds): (Vec<&str>, Vec<f64>) = pairs.iter().copied().unzip();
+                let units = group(&ids, &seconds, GroupBy::Test);
+                let plan = Balancer::new(&units).batches(rule).unwrap();
+                by_id(&ids, &plan)
+            };
+            let mut pairs: Vec<(&str, f64)> = ids
+                .iter()
+                .map(String::as_str)
+                .zip(seconds.clone())
+                .collect();
+            let first = batch_by_id(&pairs);
+            for _ in 0..3 {
+                random.shuffle(&mut pairs);
+                assert_eq!(batch_by_id(&pairs), first, "{rule:?}");
+            }
+        }
+    }
+
+    #[test]
     fn without_durations_neighbours_by_id_spread_over_the_batches() {
         // One slow module among quick ones, all estimated alike: in id order
         // the slow module would be one batch, the queue's tail.
