@@ -583,3 +583,26 @@ fn node_auto_with_bad_values_names_the_variable() {
     node_auto(&[("CI_NODE_INDEX", "1")])
         .fails_with(2, "CI_NODE_INDEX=1 is set but CI_NODE_TOTAL is not\n");
 }
+
+#[test]
+fn jobs_auto_says_how_many_stacks_this_host_holds() {
+    let stacks = Stacks::new("auto");
+    let outcome = stacks
+        .command("light.yml", "out")
+        .args(["--dry-run", "--jobs", "auto", "--", "true", "{tests}"])
+        .stdin("1\ta\n")
+        .succeeds();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        outcome.stderr.contains("--jobs auto: ")
+            && outcome.stderr.contains(&format!("({cores} cores, ")),
+        "{}",
+        outcome.stderr
+    );
+    stacks
+        .command("light.yml", "out")
+        .args(["--dry-run", "--stacks", "0", "--", "true", "{tests}"])
+        .stdin("1\ta\n")
+        .run()
+        .fails_with(2, "expected a whole number from 1 up, or auto");
+}

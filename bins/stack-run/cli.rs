@@ -88,9 +88,11 @@ pub struct Cli {
     #[arg(long)]
     pub force: bool,
 
-    /// How many stacks run at once (default: every selected shard at once)
-    #[arg(short, long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
-    pub jobs: Option<u32>,
+    /// How many stacks run at once (default: every selected shard at once).
+    /// `auto`: one per core the process may use, and no more than the memory
+    /// available holds at 1 GiB a stack (cgroup limits count), at least one
+    #[arg(short, long, value_name = "P|auto", value_parser = parse_count)]
+    pub jobs: Option<Count>,
 
     /// Where every stack's networks get their subnets: stack-run creates each
     /// stack's bridge networks with a subnet of this pool (/24, or the size
@@ -105,9 +107,10 @@ pub struct Cli {
     /// is free, runs the next batch in plan order, with that batch's {tests}
     /// and {out} ({stack} is the stack's number). A stack whose batch ended
     /// in an error or a timeout, or whose sidecars died, is replaced by a
-    /// fresh one. Results say which stack ran each batch
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "jobs")]
-    pub stacks: Option<u32>,
+    /// fresh one. Results say which stack ran each batch. `auto`: as many as
+    /// --jobs auto would run
+    #[arg(long, value_name = "N|auto", value_parser = parse_count, conflicts_with = "jobs")]
+    pub stacks: Option<Count>,
 
     /// Run only this CI node's slice of the shards: node I of M runs shards
     /// I, I+M, I+2M, …. `auto` reads I and M from the CI's variables:
@@ -174,6 +177,23 @@ pub struct Cli {
 pub enum NodeArg {
     Fixed(Node),
     Auto,
+}
+
+/// `--jobs` and `--stacks`: a number, or `auto` for what the host holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Fixed(u32),
+    Auto,
+}
+
+fn parse_count(text: &str) -> Result<Count, String> {
+    match text {
+        "auto" => Ok(Count::Auto),
+        _ => match text.parse() {
+            Ok(n) if n >= 1 => Ok(Count::Fixed(n)),
+            _ => Err("expected a whole number from 1 up, or auto".into()),
+        },
+    }
 }
 
 fn parse_node(text: &str) -> Result<NodeArg, String> {

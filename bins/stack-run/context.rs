@@ -115,13 +115,13 @@ impl Runtime {
 
 impl Context {
     /// Lower the command line: find compose, read the user's model, name the
-    /// run. `shard_count` comes from the plan; `runtime` exists already, so
+    /// run. `shard_count` comes from the plan, `stacks` from --stacks; `runtime` exists already, so
     /// that signals are heard while compose reads the model.
     pub fn new(
         cli: &Cli,
         runtime: Arc<Runtime>,
         shard_count: u32,
-        selected_count: u32,
+        stacks: Option<u32>,
     ) -> Result<Context, Failure> {
         let service = cli.service.clone().expect("clap requires --service");
         let compose = Compose::detect(project_directory(cli).exit_code(exit::USAGE)?)?;
@@ -155,7 +155,7 @@ impl Context {
                 ready_timeout: cli.ready_timeout,
                 keep_on_failure: cli.keep_on_failure,
                 rerun_failed: cli.rerun_failed,
-                stacks: cli.stacks.map(|n| n.min(selected_count)),
+                stacks,
                 subnet_pool: cli.subnet_pool,
             },
             stack: Stack {

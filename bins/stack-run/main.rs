@@ -10,6 +10,7 @@
 
 mod attempt;
 mod build;
+mod capacity;
 mod cli;
 mod compose;
 mod context;

@@ -17,7 +17,8 @@ use shared::results::{ShardResult, Status};
 
 use crate::attempt::{self, Spec};
 use crate::build::build_and_open;
-use crate::cli::Cli;
+use crate::capacity;
+use crate::cli::{Cli, Count};
 use crate::context::{Context, Runtime};
 use crate::lifecycle::{never_started, run_shard};
 use crate::pool;
@@ -42,18 +43,16 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
-    // With --stacks, never more stacks than batches (Context::new does the same).
-    let stacks = cli.stacks.map(|n| n.min(selected.len() as u32));
+    // With --stacks, never more stacks than batches.
+    let stacks = cli
+        .stacks
+        .map(|count| resolve(count, "--stacks").min(selected.len() as u32));
+    let jobs = cli.jobs.map(|count| resolve(count, "--jobs"));
     let runtime = Arc::new(Runtime::new(shard_count, &selected, stacks, !cli.dry_run));
     if !cli.dry_run {
         listen_for_signals(&runtime)?;
     }
-    let ctx = match Context::new(
-        &cli,
-        Arc::clone(&runtime),
-        shard_count,
-        selected.len() as u32,
-    ) {
+    let ctx = match Context::new(&cli, Arc::clone(&runtime), shard_count, stacks) {
         Ok(ctx) => ctx,
         // Stopped while compose read the model: nothing ran, nothing was made.
         Err(failure) => {
@@ -74,7 +73,19 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         .exit_code(exit::USAGE)?;
     ctx.runtime.stop.on_force(force_stop(&ctx));
     // From here every path, a stop included, ends in `execute`'s result lines.
-    execute(&ctx, &plan, &selected, cli.jobs)
+    execute(&ctx, &plan, &selected, jobs)
+}
+
+/// A `--jobs` or `--stacks` count; `auto` is what this host holds (said on stderr).
+fn resolve(count: Count, flag: &str) -> u32 {
+    match count {
+        Count::Fixed(n) => n,
+        Count::Auto => {
+            let (stacks, why) = capacity::this_host();
+            eprintln!("stack-run: {flag} auto: {why}");
+            stacks
+        }
+    }
 }
 
 /// Print, one line per shard, the command each would run.
