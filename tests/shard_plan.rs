@@ -429,8 +429,15 @@ fn save_durations_folds_the_last_run_into_test_durations() {
         .filter(|id| collected.contains(*id))
         .cloned()
         .collect();
-    assert_eq!(new.keys().cloned().collect::<BTreeSet<_>>(), recorded);
-    assert_eq!(new.len(), 15);
+    let tests: BTreeSet<String> = new
+        .keys()
+        .filter(|key| !key.starts_with("<session setup>"))
+        .cloned()
+        .collect();
+    assert_eq!(tests, recorded);
+    assert_eq!(new.len(), 16);
+    // The report's one session: its setup under a key of its own.
+    assert!(new["<session setup>::shard-1"].is_number());
     // The later JUnit report wins over the older JSON (its times have 3 decimals).
     assert_eq!(new["tests/api/test_search.py::test_query[a]"], 0.041);
 
@@ -633,4 +640,91 @@ fn a_batch_count_and_its_options() {
         .stdin(read("collect.txt"))
         .run()
         .fails_with(2, "17 shards asked for, but there are only 16 units");
+}
+
+#[test]
+fn session_setup_is_saved_apart_from_the_first_tests_and_summarized() {
+    // Two shards' reports: each session's first test carries 30 s of setup.
+    let dir = Dir::new();
+    let report = |first: &str, second: &str| {
+        format!(
+            r#"<testsuites><testsuite name="pytest">
+            <testcase classname="t" name="{first}" file="t.py" time="30.5"/>
+            <testcase classname="t" name="{second}" file="t.py" time="0.5"/>
+            </testsuite></testsuites>"#
+        )
+    };
+    let one = dir.write("reports/shard-1/junit.xml", report("test_a", "test_b"));
+    let two = dir.write("reports/shard-2/junit.xml", report("test_c", "test_d"));
+    let ids = "t.py::test_a\nt.py::test_b\nt.py::test_c\nt.py::test_d\n";
+    let saved = dir.join(".test_durations");
+    tool("shard-plan")
+        .arg("-d")
+        .arg(&one)
+        .arg("-d")
+        .arg(&two)
+        .arg("--save-durations")
+        .arg(&saved)
+        .stdin(ids)
+        .succeeds();
+    let new: serde_json::Value = serde_json::from_str(&dir.read(".test_durations")).unwrap();
+    assert_eq!(
+        new,
+        serde_json::json!({
+            "<session setup>::shard-1": 30.0,
+            "<session setup>::shard-2": 30.0,
+            "t.py::test_a": 0.5,
+            "t.py::test_b": 0.5,
+            "t.py::test_c": 0.5,
+            "t.py::test_d": 0.5,
+        })
+    );
+    // The next plan: no test alone on a shard, and the setup shown per shard.
+    let out = tool("shard-plan")
+        .args(["-n", "2", "--summary", "-d"])
+        .arg(&saved)
+        .stdin(ids)
+        .succeeds();
+    assert_eq!(
+        out.stderr.lines().take(3).collect::<Vec<_>>(),
+        [
+            "shard    seconds   tests   units   session setup",
+            "    1     1.000       2       2          30.000",
+            "    2     1.000       2       2          30.000",
+        ]
+    );
+}
+
+#[test]
+fn setup_outliers_in_someone_elses_durations_are_capped_with_a_warning() {
+    // The shape of a published .test_durations: one test per CI worker
+    // holds that worker's database setup, in three unrelated files.
+    let mut durations = serde_json::Map::new();
+    let mut ids = String::new();
+    for (file, setup) in [("a", 41.6), ("b", 40.8), ("c", 35.6)] {
+        for test in 0..4 {
+            let id = format!("{file}.py::test_{test}");
+            let seconds = if test == 1 { setup } else { 0.1 };
+            durations.insert(id.clone(), serde_json::json!(seconds));
+            ids += &format!("{id}\n");
+        }
+    }
+    // A genuinely slow test, alone of its kind: kept.
+    durations.insert("d.py::test_big".into(), serde_json::json!(60.0));
+    ids += "d.py::test_big\n";
+    let dir = Dir::new();
+    let file = dir.write("durations.json", serde_json::to_string(&durations).unwrap());
+    let out = tool("shard-plan")
+        .args(["-n", "2", "--summary", "-d"])
+        .arg(&file)
+        .stdin(&ids)
+        .succeeds();
+    assert!(
+        out.stderr.contains(
+            "shard-plan: warning: 3 tests look like they carry session setup (far above their siblings, about as long as each other, in 3 different files: once per worker), capped at their siblings' median: a.py::test_1 (41.60 s -> 0.100 s), b.py::test_1 (40.80 s -> 0.100 s), c.py::test_1 (35.60 s -> 0.100 s)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("longest 60.000 s"), "{}", out.stderr);
 }

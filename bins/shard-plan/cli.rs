@@ -31,7 +31,19 @@ use shared::planner::{DEFAULT_MIN_BATCH, GroupBy};
 /// stack is free. The plan keeps its format, the batch number first.
 ///
 /// --save-durations closes the loop: after a run, read the old durations and
-/// the merged JUnit report, and save what the next plan should use.
+/// the shards' JUnit reports, and save what the next plan should use.
+///
+/// Session setup (pytest-django's test database, a browser: a session
+/// fixture) is charged by pytest to the first test that needs it. In a JUnit
+/// report the first case of each suite ran first in its session: it keeps
+/// the duration its siblings suggest when it took a second or more beyond
+/// that, and the rest is the session's setup, saved under the key
+/// `<session setup>::shard-K` (K from the report's `shard-K` folder, else the
+/// session's number in the order read; pytest-split ignores such keys) and
+/// shown by --summary. In durations shard-plan did not save, tests 20 times
+/// above their siblings' median and 5 s more, about as long as each other
+/// (within 25%) in at least 3 files, are the setup of one CI worker each:
+/// they are capped at their siblings' median, with a warning naming them.
 #[derive(Parser, Debug)]
 #[command(name = "shard-plan", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
@@ -87,8 +99,9 @@ pub struct Cli {
     #[arg(long, value_name = "M", requires = "target_seconds")]
     pub max_shards: Option<u32>,
 
-    /// Print each shard's predicted seconds and test count, the balance, and
-    /// how many durations were estimated or unused, to stderr.
+    /// Print each shard's predicted seconds and test count (and its session
+    /// setup, when recorded), the balance, and how many durations were
+    /// estimated or unused, to stderr.
     #[arg(short, long, requires = "layout")]
     pub summary: bool,
 
@@ -156,8 +169,8 @@ pub const EXAMPLES: &[Example] = &[
         command: "shard-plan --batches auto --stacks 4 -d .test_durations < tests.txt > batches.tsv",
     },
     Example {
-        about: "After a run: fold the merged report into .test_durations, so the next plan is better",
-        command: "shard-plan -d .test_durations -d unit.xml --save-durations .test_durations < tests.txt",
+        about: "After a run: fold the shards' reports into .test_durations, so the next plan is better",
+        command: "shard-plan -d .test_durations -d reports/*/junit.xml --save-durations .test_durations < tests.txt",
     },
 ];
 

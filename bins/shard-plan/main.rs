@@ -13,6 +13,7 @@ use cli::{Cli, Shards};
 use shared::durations::{Durations, Resolved};
 use shared::exit::{self, ExitContext};
 use shared::planner::{self, Balancer, BatchRule, Plan};
+use shared::setup;
 
 fn main() -> std::process::ExitCode {
     shared::cli::run("shard-plan", || run(Cli::parse()).exit_code(exit::USAGE))
@@ -50,14 +51,60 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     for path in &cli.durations {
         durations.read(path)?;
     }
-    let resolved = durations.resolve(ids.iter().copied());
+    let mut resolved = durations.resolve(ids.iter().copied());
+    let setups = take_out_setup(ids, &mut resolved, &durations);
     if let Some(layout) = layout(&cli)? {
-        plan(&cli, layout, target, ids, &resolved)?;
+        plan(&cli, layout, target, ids, &resolved, &setups)?;
     }
     if let Some(path) = &cli.save_durations {
-        save_durations(path, ids, &resolved.seconds)?;
+        save_durations(path, ids, &resolved.seconds, &setups)?;
     }
     Ok(shared::exit::SUCCESS)
+}
+
+/// Take session setup out of the tests' durations: the first test of each
+/// session in a JUnit report gives its setup back, and someone else's
+/// durations lose the once-per-worker outliers (with a warning naming
+/// them). Each shard's session setup: this run's reports', else the last
+/// saved `.test_durations`'.
+fn take_out_setup(
+    ids: &[&str],
+    resolved: &mut Resolved,
+    durations: &Durations,
+) -> BTreeMap<u32, f64> {
+    let firsts = std::mem::take(&mut resolved.firsts);
+    let split = setup::split_first_tests(ids, &mut resolved.seconds, &firsts);
+    let opened: std::collections::HashSet<usize> = firsts.iter().map(|f| f.test).collect();
+    let clean = &resolved.clean;
+    let capped = setup::cap_setup_outliers(ids, &mut resolved.seconds, |test| {
+        !clean[test] && !opened.contains(&test)
+    });
+    if !capped.is_empty() {
+        let named: Vec<String> = capped
+            .iter()
+            .map(|c| format!("{} ({:.2} s -> {:.3} s)", ids[c.test], c.recorded, c.capped))
+            .collect();
+        eprintln!(
+            "shard-plan: warning: {} tests look like they carry session setup (far above their siblings, about as long as each other, in {} different files: once per worker), capped at their siblings' median: {}",
+            capped.len(),
+            capped
+                .iter()
+                .map(|c| ids[c.test].split("::").next().unwrap_or_default())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            named.join(", ")
+        );
+    }
+    if split.is_empty() {
+        durations.setups().clone()
+    } else {
+        let mut setups = BTreeMap::new();
+        for (session, seconds) in split {
+            // A report holding several sessions of one shard: they add up.
+            *setups.entry(session).or_insert(0.0) += seconds;
+        }
+        setups
+    }
 }
 
 /// What the plan cuts the suite into.
@@ -94,6 +141,7 @@ fn plan(
     target: Option<u64>,
     ids: &[&str],
     resolved: &Resolved,
+    setups: &BTreeMap<u32, f64>,
 ) -> anyhow::Result<()> {
     let estimates = planner::estimate(ids, &resolved.seconds);
     planner::check_total(&estimates.seconds).map_err(anyhow::Error::msg)?;
@@ -130,7 +178,7 @@ fn plan(
     if cli.summary {
         let text = match cli.batches {
             Some(_) => batch_summary(&plan, cli.stacks.unwrap_or(1)),
-            None => summary(&plan, &balancer),
+            None => summary(&plan, &balancer, setups),
         };
         eprint!("{text}{}", durations_summary(&estimates, resolved.unused));
     }
@@ -138,12 +186,27 @@ fn plan(
 }
 
 /// Write the recorded durations of the collected tests as pytest-split's
-/// `.test_durations`, replacing `path` only once complete.
-fn save_durations(path: &Path, ids: &[&str], seconds: &[Option<f64>]) -> anyhow::Result<()> {
+/// `.test_durations`, with each shard's session setup under its own key,
+/// replacing `path` only once complete.
+fn save_durations(
+    path: &Path,
+    ids: &[&str],
+    seconds: &[Option<f64>],
+    setups: &BTreeMap<u32, f64>,
+) -> anyhow::Result<()> {
+    let setup_keys: Vec<(String, f64)> = setups
+        .iter()
+        .map(|(&shard, &seconds)| (setup::key(shard), seconds))
+        .collect();
     let recorded: BTreeMap<&str, f64> = ids
         .iter()
         .zip(seconds)
         .filter_map(|(&id, &seconds)| Some((id, seconds?)))
+        .chain(
+            setup_keys
+                .iter()
+                .map(|(key, seconds)| (key.as_str(), *seconds)),
+        )
         .collect();
     let mut out = shared::io::Output::create(Some(path))?;
     serde_json::to_writer_pretty(&mut out, &recorded)
@@ -185,17 +248,29 @@ fn write_plan(
     Ok(())
 }
 
-/// What `--summary` prints for shards: per shard, then the balance.
-fn summary(plan: &Plan, balancer: &Balancer) -> String {
-    let mut text = String::from("shard    seconds   tests   units\n");
+/// What `--summary` prints for shards: per shard, then the balance. With
+/// recorded session setup, a column says what each shard paid for it last
+/// time: not part of its tests' seconds, nor of the balance.
+fn summary(plan: &Plan, balancer: &Balancer, setups: &BTreeMap<u32, f64>) -> String {
+    let mut text = String::from("shard    seconds   tests   units");
+    text += if setups.is_empty() {
+        "\n"
+    } else {
+        "   session setup\n"
+    };
     for (number, load) in plan.shards.iter().enumerate() {
         text += &format!(
-            "{:>5} {:>9.3} {:>7} {:>7}\n",
+            "{:>5} {:>9.3} {:>7} {:>7}",
             number + 1,
             planner::seconds(load.nanos),
             load.tests,
             load.units
         );
+        text += &match setups.get(&(number as u32 + 1)) {
+            _ if setups.is_empty() => "\n".to_string(),
+            Some(seconds) => format!(" {seconds:>15.3}\n"),
+            None => format!(" {:>15}\n", "-"),
+        };
     }
     let shards = plan.shards.len() as u32;
     let total = planner::seconds(balancer.total());

@@ -12,7 +12,13 @@
 //! directly. The others (xunit2) only give classname and name, which cannot
 //! be turned back into a node id reliably, so they are kept by that key and
 //! matched against the collected ids in [`Durations::resolve`].
+//!
+//! Session setup is told apart here only as far as reading goes: the first
+//! case of each JUnit suite is marked as its session's opener, and a
+//! `.test_durations` that carries [`crate::setup`]'s keys is marked clean;
+//! [`crate::setup`] does the rest.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead};
 use std::path::Path;
@@ -23,6 +29,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::junit::read::{Event, Reader};
 use crate::nodeid;
+use crate::setup::{self, First};
 
 /// Every duration read so far, by node id or by JUnit key.
 #[derive(Default)]
@@ -31,6 +38,10 @@ pub struct Durations {
     by_junit_key: HashMap<(String, String), Record>,
     /// How many values were read so far: the order that decides which wins.
     read: u64,
+    /// Each shard's session setup, as `.test_durations` recorded it.
+    setups: BTreeMap<u32, f64>,
+    /// How many JUnit sessions were read from reports that name no shard.
+    sessions: u32,
 }
 
 /// One recorded value and when it was read.
@@ -38,6 +49,10 @@ pub struct Durations {
 struct Record {
     seconds: f64,
     order: u64,
+    /// The session this test ran first in (its time holds the session's setup).
+    session: Option<u32>,
+    /// Read from a `.test_durations` that shard-plan saved: setup already taken out.
+    clean: bool,
 }
 
 /// The shapes a durations file comes in.
@@ -58,6 +73,11 @@ pub struct Resolved {
     pub seconds: Vec<Option<f64>>,
     /// Recorded values that matched no collected test (tests since removed or renamed).
     pub unused: usize,
+    /// The collected tests that ran first in a session of a JUnit report.
+    pub firsts: Vec<First>,
+    /// For each collected id: its value came from a `.test_durations` saved
+    /// by shard-plan, whose setup was already taken out.
+    pub clean: Vec<bool>,
 }
 
 impl Durations {
@@ -76,20 +96,22 @@ impl Durations {
 
     /// Record `seconds` for a node id, replacing what was read before.
     pub fn insert(&mut self, id: String, seconds: f64) {
-        let record = self.record(seconds);
+        let record = self.record(seconds, None);
         self.by_id.insert(id, record);
     }
 
-    fn insert_junit_key(&mut self, classname: String, name: String, seconds: f64) {
-        let record = self.record(seconds);
-        self.by_junit_key.insert((classname, name), record);
+    /// Each shard's session setup, from the `.test_durations` read last that had it.
+    pub fn setups(&self) -> &BTreeMap<u32, f64> {
+        &self.setups
     }
 
-    fn record(&mut self, seconds: f64) -> Record {
+    fn record(&mut self, seconds: f64, session: Option<u32>) -> Record {
         self.read += 1;
         Record {
             seconds,
             order: self.read,
+            session,
+            clean: false,
         }
     }
 
@@ -102,7 +124,9 @@ impl Durations {
         let format = detect(&mut input.reader).with_context(|| format!("cannot read {name}"))?;
         match format {
             Format::Json => self.read_json(&name, input.reader),
-            Format::Junit => self.read_junit(Reader::new(Box::new(input.reader), path, &name)?),
+            Format::Junit => {
+                self.read_junit(path, Reader::new(Box::new(input.reader), path, &name)?)
+            }
             Format::Tsv => self.read_tsv(&name, input.reader),
         }?;
         Ok(format)
@@ -118,11 +142,22 @@ impl Durations {
         // Growing a map of a million ids step by step costs more than parsing
         // them; an entry takes some 60 to 120 bytes.
         self.by_id.reserve(text.len() / 100);
+        let before = self.read;
+        let mut setups = BTreeMap::new();
         let mut json = serde_json::Deserializer::from_slice(&text);
-        JsonObject(self)
+        JsonObject(self, &mut setups)
             .deserialize(&mut json)
             .and_then(|()| json.end())
-            .map_err(|err| json_error(name, &err))
+            .map_err(|err| json_error(name, &err))?;
+        // Session setup keys mark a file shard-plan saved: its tests' values
+        // hold no setup any more.
+        if !setups.is_empty() {
+            self.setups = setups;
+            for record in self.by_id.values_mut() {
+                record.clean |= record.order > before;
+            }
+        }
+        Ok(())
     }
 
     fn read_tsv(&mut self, name: &str, reader: impl BufRead) -> anyhow::Result<()> {
@@ -146,18 +181,40 @@ impl Durations {
     }
 
     /// Every `<testcase>` with a time: by node id when it names its file,
-    /// else by JUnit key. A case without a readable time says nothing.
-    fn read_junit(&mut self, mut report: Reader) -> anyhow::Result<()> {
+    /// else by JUnit key. A case without a readable time says nothing. The
+    /// first case of each suite ran first in its session: it is marked with
+    /// the session's shard (from a `shard-K` folder in `path`), else with the
+    /// session's number in the order read.
+    fn read_junit(&mut self, path: &Path, mut report: Reader) -> anyhow::Result<()> {
+        let shard = shard_in_path(path);
+        let mut suite_begins = true;
         while let Some(event) = report.next_event()? {
-            let Event::Case(case) = event else { continue };
+            let case = match event {
+                Event::Case(case) => case,
+                Event::Suite { .. } => {
+                    suite_begins = true;
+                    continue;
+                }
+                Event::Xml { .. } => continue,
+            };
             let Some(time) = case.time else { continue };
-            let seconds = time.as_secs_f64();
+            let session = suite_begins.then(|| {
+                shard.unwrap_or_else(|| {
+                    self.sessions += 1;
+                    self.sessions
+                })
+            });
+            suite_begins = false;
+            let record = self.record(time.as_secs_f64(), session);
             match case.file {
-                Some(file) => self.insert(
-                    nodeid::from_junit(&file, &case.classname, &case.name),
-                    seconds,
-                ),
-                None => self.insert_junit_key(case.classname, case.name, seconds),
+                Some(file) => {
+                    let id = nodeid::from_junit(&file, &case.classname, &case.name);
+                    self.by_id.insert(id, record);
+                }
+                None => {
+                    self.by_junit_key
+                        .insert((case.classname, case.name), record);
+                }
             }
         }
         Ok(())
@@ -166,6 +223,8 @@ impl Durations {
     /// Look up every collected id, in order, and count the values nothing matched.
     pub fn resolve<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Resolved {
         let mut seconds = Vec::new();
+        let mut firsts = Vec::new();
+        let mut clean = Vec::new();
         let mut ids_hit = 0;
         let mut keys_hit = HashSet::default();
         for id in ids {
@@ -185,14 +244,34 @@ impl Durations {
                 (Some(a), Some(b)) => Some(if a.order > b.order { a } else { b }),
                 (a, b) => a.or(b),
             };
+            if let Some(session) = newest.and_then(|record| record.session) {
+                firsts.push(First {
+                    test: seconds.len(),
+                    session,
+                });
+            }
+            clean.push(newest.is_some_and(|record| record.clean));
             seconds.push(newest.map(|record| record.seconds));
         }
         Resolved {
+            firsts,
+            clean,
             seconds,
             unused: self.by_id.len().saturating_sub(ids_hit) + self.by_junit_key.len()
                 - keys_hit.len(),
         }
     }
+}
+
+/// The shard a report belongs to: the last `shard-K` folder in its path.
+fn shard_in_path(path: &Path) -> Option<u32> {
+    path.parent()?.components().rev().find_map(|part| {
+        part.as_os_str()
+            .to_str()?
+            .strip_prefix("shard-")?
+            .parse()
+            .ok()
+    })
 }
 
 /// Peek at the first non-blank byte: `{` is JSON, `<` is XML, anything else TSV.
@@ -224,8 +303,9 @@ fn json_error(name: &str, err: &serde_json::Error) -> anyhow::Error {
     anyhow::anyhow!("{name}:{line}:{column}: {message}")
 }
 
-/// Reads a JSON object of durations straight into [`Durations`], in file order.
-struct JsonObject<'a>(&'a mut Durations);
+/// Reads a JSON object of durations straight into [`Durations`], in file
+/// order; session setup keys go to the second map.
+struct JsonObject<'a>(&'a mut Durations, &'a mut BTreeMap<u32, f64>);
 
 impl<'de> DeserializeSeed<'de> for JsonObject<'_> {
     type Value = ();
@@ -245,7 +325,12 @@ impl<'de> Visitor<'de> for JsonObject<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(id) = map.next_key::<String>()? {
             let Seconds(seconds) = map.next_value()?;
-            self.0.insert(id, seconds);
+            match setup::shard_of_key(&id) {
+                Some(shard) => {
+                    self.1.insert(shard, seconds);
+                }
+                None => self.0.insert(id, seconds),
+            }
         }
         Ok(())
     }
@@ -411,5 +496,50 @@ mod tests {
         let resolved = d.resolve(["t.py::a", "a", "b"]);
         assert_eq!(resolved.seconds, [Some(7.0), Some(1.0), Some(3.0)]);
         assert_eq!(resolved.unused, 1);
+    }
+
+    #[test]
+    fn the_first_case_of_each_suite_opened_a_session() {
+        let xml = r#"<testsuites>
+            <testsuite><testcase classname="t" name="a" file="t.py" time="9"/><testcase classname="t" name="b" file="t.py" time="1"/></testsuite>
+            <testsuite><testcase classname="t" name="c" file="t.py" time="8"/></testsuite>
+            </testsuites>"#;
+        let (_, d) = read(xml);
+        let resolved = d.resolve(["t.py::c", "t.py::b", "t.py::a"]);
+        assert_eq!(
+            resolved.firsts,
+            [
+                First {
+                    test: 0,
+                    session: 2
+                },
+                First {
+                    test: 2,
+                    session: 1
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_report_in_a_shard_folder_names_its_shard() {
+        assert_eq!(
+            shard_in_path(Path::new("reports/shard-12/junit.xml")),
+            Some(12)
+        );
+        assert_eq!(shard_in_path(Path::new("reports/unit.xml")), None);
+    }
+
+    #[test]
+    fn setup_keys_mark_a_saved_file_clean() {
+        let (_, d) = read_all(&[
+            "{\"t.py::a\": 1}",
+            "{\"<session setup>::shard-2\": 30.5, \"t.py::b\": 2}",
+        ])
+        .unwrap();
+        assert_eq!(d.setups().iter().collect::<Vec<_>>(), [(&2, &30.5)]);
+        let resolved = d.resolve(["t.py::a", "t.py::b"]);
+        assert_eq!(resolved.clean, [false, true]);
+        assert_eq!(resolved.unused, 0);
     }
 }

@@ -18,6 +18,7 @@ pub mod nodeid;
 pub mod plan;
 pub mod planner;
 pub mod results;
+pub mod setup;
 pub mod subnet;
 pub mod timeout;
 pub mod xml;

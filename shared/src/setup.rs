@@ -1,0 +1,336 @@
+//! Session setup: time a test run spends once, that pytest charges to a test.
+//!
+//! A session fixture (pytest-django's test database with every migration, a
+//! browser) runs inside the first test that asks for it, and pytest adds its
+//! time to that test's duration. Believed as the test's own, it makes the
+//! planner put that test alone on a shard, and the durations loop writes it
+//! back every run. Every shard pays it once, whatever tests it gets, so it
+//! is not a test's duration at all.
+//!
+//! Two ways to tell it apart. A shardstack run's reports say which test ran
+//! first in each session (the first case of each `<testsuite>`):
+//! [`split_first_tests`] gives that test its siblings' duration and keeps the
+//! rest as the session's setup. Someone else's `.test_durations` does not say
+//! which tests came first, but the pattern shows: a test far above its
+//! siblings, repeated at about the same size in unrelated files, once per CI
+//! worker. [`cap_setup_outliers`] finds it and caps those tests.
+
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::planner;
+
+/// The key prefix under which `.test_durations` records a shard's session
+/// setup. No pytest node id starts with `<`, and pytest-split looks up only
+/// the ids it collected, so it keeps these keys without planning by them.
+pub const KEY_PREFIX: &str = "<session setup>::shard-";
+
+/// The `.test_durations` key of shard `shard`'s session setup.
+pub fn key(shard: u32) -> String {
+    format!("{KEY_PREFIX}{shard}")
+}
+
+/// The shard whose session setup `key` records, if it is such a key.
+pub fn shard_of_key(key: &str) -> Option<u32> {
+    key.strip_prefix(KEY_PREFIX)?.parse().ok()
+}
+
+/// A test that opened a session: its index among the collected ids, and the
+/// session's label (the shard, when its report's folder says so).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct First {
+    pub test: usize,
+    pub session: u32,
+}
+
+/// Less than this beyond its siblings is not worth telling apart as setup.
+const SETUP_MIN_SECONDS: f64 = 1.0;
+
+/// Give each session's first test the duration its siblings suggest, and
+/// return each session's setup: what the first test took beyond that (when
+/// that is at least [`SETUP_MIN_SECONDS`]; else the test keeps its time).
+/// `seconds` are the recorded durations of `ids`, changed in place.
+pub fn split_first_tests(
+    ids: &[&str],
+    seconds: &mut [Option<f64>],
+    firsts: &[First],
+) -> Vec<(u32, f64)> {
+    // Estimated as if the first tests were never recorded: from the others only.
+    let mut others = seconds.to_vec();
+    for first in firsts {
+        others[first.test] = None;
+    }
+    let estimates = planner::estimate(ids, &others);
+    let mut setups = Vec::new();
+    for first in firsts {
+        let Some(recorded) = seconds[first.test] else {
+            continue;
+        };
+        let estimate = estimates.seconds[first.test];
+        // A little above its siblings is the test's own variation.
+        let own = if recorded - estimate >= SETUP_MIN_SECONDS {
+            estimate
+        } else {
+            recorded
+        };
+        seconds[first.test] = Some(own);
+        setups.push((first.session, recorded - own));
+    }
+    setups.sort_by_key(|&(session, _)| session);
+    setups
+}
+
+/// A test whose recorded duration was capped as setup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capped {
+    pub test: usize,
+    pub recorded: f64,
+    pub capped: f64,
+}
+
+/// A test is a setup suspect when it took at least this many times its
+/// siblings' median...
+const OUTLIER_FACTOR: f64 = 20.0;
+/// ...and at least this many seconds more: below that, noise.
+const OUTLIER_EXCESS: f64 = 5.0;
+/// Suspects of one pattern lie within this factor of each other...
+const PATTERN_SPREAD: f64 = 1.25;
+/// ...and there are at least this many of them, in as many files.
+const PATTERN_MIN: usize = 3;
+
+/// Find the once-per-worker pattern among the tests `suspect` allows and cap
+/// those tests at their siblings' median. Returns the capped tests, largest
+/// first; nothing when there is no pattern.
+///
+/// A suspect took [`OUTLIER_FACTOR`] times its siblings' median and
+/// [`OUTLIER_EXCESS`] seconds more (siblings: the other parametrizations of
+/// its function, else its class, else its file; at least two). The pattern
+/// is the largest set of suspects within [`PATTERN_SPREAD`] of each other;
+/// it counts when it holds [`PATTERN_MIN`] tests from as many files. Then the
+/// suspects below it down to half its smallest are capped too (a worker that
+/// started late, or with part of the setup done). A genuinely slow family of
+/// tests sits in one file and is left alone.
+pub fn cap_setup_outliers(
+    ids: &[&str],
+    seconds: &mut [Option<f64>],
+    suspect: impl Fn(usize) -> bool,
+) -> Vec<Capped> {
+    let mut suspects = suspects(ids, seconds, suspect);
+    suspects.sort_by(|a, b| b.recorded.total_cmp(&a.recorded).then(a.test.cmp(&b.test)));
+    let mut pattern = 0..0;
+    for start in 0..suspects.len() {
+        let top = suspects[start].recorded;
+        let end = start
+            + suspects[start..]
+                .iter()
+                .take_while(|s| top <= PATTERN_SPREAD * s.recorded)
+                .count();
+        if end - start > pattern.len() {
+            pattern = start..end;
+        }
+    }
+    let files: BTreeSet<&str> = suspects[pattern.clone()]
+        .iter()
+        .map(|s| file_of(ids[s.test]))
+        .collect();
+    if pattern.len() < PATTERN_MIN || files.len() < PATTERN_MIN {
+        return Vec::new();
+    }
+    let smallest = suspects[pattern.end - 1].recorded;
+    let late = suspects[pattern.end..]
+        .iter()
+        .take_while(|s| s.recorded >= smallest / 2.0)
+        .count();
+    let capped: Vec<Capped> = suspects.drain(pattern.start..pattern.end + late).collect();
+    for test in &capped {
+        seconds[test.test] = Some(test.capped);
+    }
+    capped
+}
+
+/// Every test `suspect` allows that is far above its siblings.
+fn suspects(ids: &[&str], seconds: &[Option<f64>], suspect: impl Fn(usize) -> bool) -> Vec<Capped> {
+    let mut neighbours: [HashMap<&str, Vec<(usize, f64)>>; 3] = Default::default();
+    for (test, (id, recorded)) in ids.iter().zip(seconds.iter()).enumerate() {
+        let Some(recorded) = *recorded else { continue };
+        for (level, key) in neighbourhoods(id).into_iter().enumerate() {
+            if let Some(key) = key {
+                neighbours[level]
+                    .entry(key)
+                    .or_default()
+                    .push((test, recorded));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (test, id) in ids.iter().enumerate() {
+        let Some(recorded) = seconds[test] else {
+            continue;
+        };
+        if recorded < OUTLIER_EXCESS || !suspect(test) {
+            continue;
+        }
+        let baseline = neighbourhoods(id)
+            .into_iter()
+            .enumerate()
+            .find_map(|(level, key)| {
+                let mut others: Vec<f64> = neighbours[level]
+                    .get(key?)?
+                    .iter()
+                    .filter(|&&(other, _)| other != test)
+                    .map(|&(_, s)| s)
+                    .collect();
+                (others.len() >= 2).then(|| median(&mut others))
+            });
+        let Some(baseline) = baseline else { continue };
+        if recorded - baseline >= OUTLIER_EXCESS && recorded >= OUTLIER_FACTOR * baseline {
+            found.push(Capped {
+                test,
+                recorded,
+                capped: baseline,
+            });
+        }
+    }
+    found
+}
+
+/// A test's function, innermost class and file, as prefixes of its id.
+fn neighbourhoods(id: &str) -> [Option<&str>; 3] {
+    let function = &id[..id.find('[').unwrap_or(id.len())];
+    let file = file_of(function);
+    let class = function
+        .rfind("::")
+        .map(|end| &function[..end])
+        .filter(|class| class.len() > file.len());
+    [Some(function), class, Some(file)]
+}
+
+fn file_of(id: &str) -> &str {
+    &id[..id.find("::").unwrap_or(id.len())]
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_no_test_id_is_one() {
+        assert_eq!(key(3), "<session setup>::shard-3");
+        assert_eq!(shard_of_key(&key(3)), Some(3));
+        assert_eq!(shard_of_key("t.py::test_a"), None);
+    }
+
+    #[test]
+    fn a_first_test_keeps_its_siblings_duration_and_gives_back_the_rest() {
+        let ids = [
+            "t.py::test_a[1]",
+            "t.py::test_a[2]",
+            "t.py::test_a[3]",
+            "u.py::b",
+        ];
+        let mut seconds = [Some(30.5), Some(0.5), Some(0.5), Some(2.0)];
+        let firsts = [
+            First {
+                test: 0,
+                session: 2,
+            },
+            First {
+                test: 3,
+                session: 1,
+            },
+        ];
+        let setups = split_first_tests(&ids, &mut seconds, &firsts);
+        // u.py::b has no sibling: the median of every other test, 0.5 s.
+        assert_eq!(setups, [(1, 1.5), (2, 30.0)]);
+        assert_eq!(seconds, [Some(0.5), Some(0.5), Some(0.5), Some(0.5)]);
+    }
+
+    #[test]
+    fn a_first_test_near_its_siblings_gives_back_nothing() {
+        let ids = ["t.py::a", "t.py::b", "t.py::c"];
+        let mut seconds = [Some(0.1), Some(1.0), Some(1.0)];
+        let setups = split_first_tests(
+            &ids,
+            &mut seconds,
+            &[First {
+                test: 0,
+                session: 1,
+            }],
+        );
+        assert_eq!(setups, [(1, 0.0)]);
+        assert_eq!(seconds[0], Some(0.1));
+        // Above its siblings, but by less than a second: its own time.
+        let mut seconds = [Some(1.8), Some(1.0), Some(1.0)];
+        let setups = split_first_tests(
+            &ids,
+            &mut seconds,
+            &[First {
+                test: 0,
+                session: 1,
+            }],
+        );
+        assert_eq!(setups, [(1, 0.0)]);
+        assert_eq!(seconds[0], Some(1.8));
+    }
+
+    /// Three files of fast tests, each with one test at `slow[k]` seconds.
+    fn suite(slow: [f64; 3]) -> (Vec<String>, Vec<Option<f64>>) {
+        let mut ids = Vec::new();
+        let mut seconds = Vec::new();
+        for (file, &slow) in slow.iter().enumerate() {
+            for test in 0..4 {
+                ids.push(format!("f{file}.py::test_{test}"));
+                seconds.push(Some(if test == 2 { slow } else { 0.1 }));
+            }
+        }
+        (ids, seconds)
+    }
+
+    #[test]
+    fn a_repeated_outlier_in_three_files_is_capped() {
+        let (ids, mut seconds) = suite([41.0, 40.5, 38.0]);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let capped = cap_setup_outliers(&ids, &mut seconds, |_| true);
+        let tests: Vec<&str> = capped.iter().map(|c| ids[c.test]).collect();
+        assert_eq!(tests, ["f0.py::test_2", "f1.py::test_2", "f2.py::test_2"]);
+        assert_eq!(capped[0].recorded, 41.0);
+        assert!(seconds.iter().all(|s| *s == Some(0.1)));
+    }
+
+    #[test]
+    fn outliers_of_different_sizes_or_in_one_file_are_real_tests() {
+        let (ids, mut seconds) = suite([41.0, 20.0, 9.0]);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_eq!(cap_setup_outliers(&ids, &mut seconds, |_| true), []);
+        let ids = [
+            "t.py::a", "t.py::b", "t.py::c", "t.py::d", "t.py::e", "t.py::f",
+        ];
+        let mut seconds = [
+            Some(40.0),
+            Some(41.0),
+            Some(40.0),
+            Some(0.1),
+            Some(0.1),
+            Some(0.1),
+        ];
+        assert_eq!(cap_setup_outliers(&ids, &mut seconds, |_| true), []);
+    }
+
+    #[test]
+    fn only_suspects_are_capped() {
+        let (ids, mut seconds) = suite([41.0, 40.5, 38.0]);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_eq!(cap_setup_outliers(&ids, &mut seconds, |test| test != 2), []);
+    }
+}
