@@ -411,3 +411,53 @@ fn batches_are_drawn_on_their_stacks_rows_and_listed_with_their_stack() {
     );
     assert!(markdown.contains("| 3 | 2 | ✅ passed | 1 | 0.0 s | 0.9 s | 0.0 s |  |"));
 }
+
+#[test]
+fn session_setup_is_the_shards_not_its_first_tests() {
+    // Two shards whose first test carries 20 s of setup.
+    let dir = Dir::new();
+    let mut results = String::new();
+    for shard in 1..=2 {
+        dir.write(
+            &format!("out/shard-{shard}/junit.xml"),
+            format!(
+                r#"<testsuites><testsuite name="pytest">
+                <testcase classname="t{shard}" name="test_first" file="t{shard}.py" time="20.5"/>
+                <testcase classname="t{shard}" name="test_second" file="t{shard}.py" time="0.5"/>
+                <testcase classname="t{shard}" name="test_third" file="t{shard}.py" time="0.5"/>
+                </testsuite></testsuites>"#
+            ),
+        );
+        results += &format!(
+            r#"{{"shard":{shard},"shards":2,"project":"p-s{shard}","status":"passed","exit_code":0,"tests":3,"up_seconds":5,"run_seconds":25,"down_seconds":1,"out":"out/shard-{shard}","message":null,"started_seconds":0,"rerun":null}}"#
+        );
+        results.push('\n');
+    }
+    let results = dir.write("results.jsonl", results);
+    let out = tool("stack-report")
+        .arg("--results")
+        .arg(&results)
+        .arg("--junit")
+        .arg(dir.join("out/shard-1/junit.xml"))
+        .args(["--slowest", "1"])
+        .succeeds();
+    assert!(
+        out.stdout.contains(
+            "| shard | status | tests | start-up | session setup | tests run | teardown | rerun |"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("| 1 | ✅ passed | 3 | 5.0 s | 20.0 s | 25.0 s | 1.0 s |  |"),
+        "{}",
+        out.stdout
+    );
+    // The first test's own time: its siblings'.
+    assert!(
+        out.stdout.contains("| `t1.py::test_first` | 0.50 s |"),
+        "{}",
+        out.stdout
+    );
+}

@@ -18,6 +18,13 @@ use shared::help::{Example, after_help};
 /// stack-run's result lines (--results) and the merged JUnit XML (--junit),
 /// and leaves out the sections whose input is not given.
 ///
+/// Session setup: pytest charges a session fixture (pytest-django's test
+/// database) to the session's first test. The JUnit reports in each shard's
+/// folder (as the results name it, from here or beside the results file)
+/// say which test ran first; what it took a second or more beyond its
+/// siblings is shown as the shard's session setup (part of its tests' run),
+/// and the slowest tests are ranked by their own time.
+///
 /// The SVG timeline draws one bar per shard on a time axis: start-up, tests
 /// and teardown (then the same for a rerun), tests coloured by how the shard
 /// ended. It is a few kilobytes with no scripts and no external fonts, so it

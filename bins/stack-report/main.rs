@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod markdown;
 mod outputs;
+mod setup;
 mod svg;
 
 use std::io::Write;
@@ -44,7 +45,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     );
                 }
             }
-            markdown::summary(results.as_deref(), junit.as_ref(), cli.slowest)
+            let setups = results
+                .as_deref()
+                .map(|results| setup::read(results, cli.results.as_deref()))
+                .unwrap_or_default();
+            markdown::summary(results.as_deref(), junit.as_ref(), cli.slowest, &setups)
         }
     };
     let mut output = Output::create(cli.output.as_deref())?;

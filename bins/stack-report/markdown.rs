@@ -7,11 +7,17 @@ use std::time::Duration;
 use shared::results::{Attempt, ShardResult, Status};
 
 use crate::cases::{Report, TestCase};
+use crate::setup::Setups;
 
 /// At most this many failed or flaky tests are listed; the rest are counted.
 const LISTED: usize = 50;
 
-pub fn summary(results: Option<&[ShardResult]>, junit: Option<&Report>, slowest: usize) -> String {
+pub fn summary(
+    results: Option<&[ShardResult]>,
+    junit: Option<&Report>,
+    slowest: usize,
+    setups: &Setups,
+) -> String {
     let mut out = String::from("## Test results\n\n");
     if let Some(report) = junit {
         totals(&mut out, report);
@@ -64,10 +70,10 @@ pub fn summary(results: Option<&[ShardResult]>, junit: Option<&Report>, slowest:
             }
             more(&mut out, flaky.len());
         }
-        slowest_tests(&mut out, report, slowest);
+        slowest_tests(&mut out, report, slowest, setups);
     }
     if let Some(results) = results {
-        shards(&mut out, results);
+        shards(&mut out, results, setups);
     }
     out
 }
@@ -146,30 +152,56 @@ fn run_line(out: &mut String, results: &[ShardResult]) {
     );
 }
 
-fn slowest_tests(out: &mut String, report: &Report, count: usize) {
-    let mut cases: Vec<&TestCase> = report.cases.iter().collect();
+/// The slowest tests by their own time: a first test's session setup is
+/// its shard's, not its own.
+fn slowest_tests(out: &mut String, report: &Report, count: usize, setups: &Setups) {
+    let mut cases: Vec<(String, Duration)> = report
+        .cases
+        .iter()
+        .map(|case| {
+            let id = case.id();
+            let setup = setups.by_test.get(&id).copied().unwrap_or(0.0);
+            let own = case.time.saturating_sub(Duration::from_secs_f64(setup));
+            (id, own)
+        })
+        .collect();
     // Slowest first; ties in name order, so the list is the same every time.
-    cases.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id().cmp(&b.id())));
+    cases.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     cases.truncate(count);
     if cases.is_empty() {
         return;
     }
     out.push_str("\n### Slowest tests\n\n| test | time |\n| --- | ---: |\n");
-    for case in cases {
-        let _ = writeln!(out, "| {} | {} |", code(&case.id()), duration(case.time));
+    for (id, time) in cases {
+        let _ = writeln!(out, "| {} | {} |", code(&id), duration(time));
     }
 }
 
-/// A row per shard; per batch, with the stack that ran it, for `--stacks` runs.
-fn shards(out: &mut String, results: &[ShardResult]) {
+/// A row per shard; per batch, with the stack that ran it, for `--stacks`
+/// runs. When a session setup was found, a column says how much of the
+/// tests' run it took.
+fn shards(out: &mut String, results: &[ShardResult], setups: &Setups) {
     let batches = results.iter().any(|r| r.stack.is_some());
-    out.push_str(if batches {
-        "\n### Batches\n\n| batch | stack | status | tests | start-up | tests run | teardown | rerun |\n\
-         | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |\n"
+    let with_setup = setups.by_shard.values().any(|&s| s > 0.0);
+    let (setup_head, setup_rule) = if with_setup {
+        (" session setup |", " ---: |")
     } else {
-        "\n### Shards\n\n| shard | status | tests | start-up | tests run | teardown | rerun |\n\
-         | ---: | --- | ---: | ---: | ---: | ---: | --- |\n"
-    });
+        ("", "")
+    };
+    let _ = write!(
+        out,
+        "{}{setup_head} tests run | teardown | rerun |\n{}{setup_rule} ---: | ---: | --- |\n",
+        if batches {
+            "\n### Batches\n\n| batch | stack | status | tests | start-up |"
+        } else {
+            "\n### Shards\n\n| shard | status | tests | start-up |"
+        },
+        if batches {
+            "| ---: | ---: | --- | ---: | ---: |"
+        } else {
+            "| ---: | --- | ---: | ---: |"
+        },
+    );
     for r in results {
         let rerun = r.rerun.as_ref().map_or(String::new(), |rerun| {
             format!(
@@ -191,9 +223,14 @@ fn shards(out: &mut String, results: &[ShardResult]) {
             (true, Some(stack)) => format!(" {stack} |"),
             (true, None) => " – |".to_string(),
         };
+        let setup = match setups.by_shard.get(&r.shard) {
+            _ if !with_setup => String::new(),
+            Some(&setup) => format!(" {} |", seconds(setup)),
+            None => " – |".to_string(),
+        };
         let _ = writeln!(
             out,
-            "| {} |{stack} {status} | {} | {} | {} | {} | {rerun} |",
+            "| {} |{stack} {status} | {} | {} |{setup} {} | {} | {rerun} |",
             r.shard,
             first.test_count,
             seconds(first.up_seconds),
