@@ -824,3 +824,20 @@ fn a_file_name_xml_cannot_carry_is_refused_not_written() {
         .run()
         .fails_with(2, "which XML cannot carry");
 }
+
+#[test]
+fn a_map_that_matches_nothing_is_named() {
+    // coverage.py's JSON of a run in /code already names files relatively:
+    // `--map /code=.` then changes nothing, and says so.
+    let p = project();
+    let outcome = tool("cov-merge")
+        .args(["--format", "json", "--map", "/code=.", "--map", "shop=shop"])
+        .args(p.shards("json"))
+        .current_dir(p.dir.path())
+        .succeeds();
+    assert_eq!(
+        outcome.stderr,
+        "cov-merge: warning: --map /code=. matched no file in the inputs\n"
+    );
+    assert_eq!(outcome.stdout, merge(&["--format", "json"], &p.shards("json")));
+}

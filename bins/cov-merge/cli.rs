@@ -37,7 +37,8 @@ pub struct Cli {
     #[arg(short, long, value_enum)]
     pub format: Option<Format>,
 
-    /// Rewrite file paths starting with FROM to start with TO (repeatable; first match wins)
+    /// Rewrite file paths starting with FROM to start with TO (repeatable; first match wins;
+    /// a rule that matches no file of any input is named on stderr)
     #[arg(long, value_name = "FROM=TO")]
     pub map: Vec<PathMap>,
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use shared::coverage::merge::{map_report, merge};
+use shared::coverage::merge::{map_report, matching_rule, merge};
 use shared::coverage::model::{Numbers, display_covered, fail_under_precision, fails_under};
 use shared::coverage::{self, Report, cobertura, json, lcov, text};
 use shared::exit::{self, ExitContext};
@@ -22,6 +22,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut merged: Option<(String, Report)> = None;
     let mut formats = BTreeSet::new();
     let mut unnamed_taken = false;
+    let mut rules_used = vec![false; cli.map.len()];
     for path in &cli.files {
         let name = path.display().to_string();
         let (format, report) = coverage::read(path)?;
@@ -33,6 +34,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                  merged branch coverage is a lower bound"
             );
         }
+        for name in report.files.keys() {
+            if let Some(rule) = matching_rule(name, &cli.map) {
+                rules_used[rule] = true;
+            }
+        }
         let report = map_report(report, &cli.map)
             .with_context(|| format!("{name}: files the --map rules make one"))?;
         merged = Some(match merged {
@@ -42,6 +48,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 (first, into)
             }
         });
+    }
+    // coverage.py's JSON often holds relative paths already: a rule for
+    // container paths then changes nothing, silently.
+    for (rule, _) in cli.map.iter().zip(&rules_used).filter(|(_, used)| !**used) {
+        eprintln!(
+            "cov-merge: warning: --map {}={} matched no file in the inputs",
+            rule.from, rule.to
+        );
     }
     let (_, mut report) = merged.context("no input")?;
     if let Some(precision) = cli.precision {

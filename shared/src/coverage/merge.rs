@@ -36,22 +36,25 @@ impl std::str::FromStr for PathMap {
 
 /// Rewrite `path` by the first rule whose FROM is a whole-component prefix of it.
 pub fn map_path(path: &str, maps: &[PathMap]) -> String {
-    for map in maps {
-        let Some(rest) = path.strip_prefix(&map.from) else {
-            continue;
-        };
-        if !(rest.is_empty() || rest.starts_with('/') || map.from.is_empty()) {
-            continue;
-        }
-        let mapped = match (map.to.as_str(), rest.trim_start_matches('/')) {
-            (".", "") | ("", "") => ".".to_string(),
-            (".", rest) | ("", rest) => rest.to_string(),
-            (to, "") => to.to_string(),
-            (to, rest) => format!("{to}/{rest}"),
-        };
-        return mapped;
+    let Some((map, rest)) =
+        matching_rule(path, maps).map(|i| (&maps[i], &path[maps[i].from.len()..]))
+    else {
+        return path.to_string();
+    };
+    match (map.to.as_str(), rest.trim_start_matches('/')) {
+        (".", "") | ("", "") => ".".to_string(),
+        (".", rest) | ("", rest) => rest.to_string(),
+        (to, "") => to.to_string(),
+        (to, rest) => format!("{to}/{rest}"),
     }
-    path.to_string()
+}
+
+/// The index of the rule [`map_path`] rewrites `path` by, if any.
+pub fn matching_rule(path: &str, maps: &[PathMap]) -> Option<usize> {
+    maps.iter().position(|map| {
+        path.strip_prefix(&map.from)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || map.from.is_empty())
+    })
 }
 
 /// Apply the path rules to a report's file names and sources; files that
