@@ -84,19 +84,50 @@ impl Compose {
         let output = children.capture(cmd)?;
         if !output.status.success() {
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            let stderr = String::from_utf8_lossy(&output.stderr);
             bail!(
-                "{} config failed for {}: {}",
+                "{} config failed for {}: {}{}",
                 self.name(),
                 if names.is_empty() {
                     "the default compose file".to_string()
                 } else {
                     names.join(", ")
                 },
-                String::from_utf8_lossy(&output.stderr).trim()
+                stderr.trim(),
+                rejected_key(&stderr)
+                    .map(|key| format!(
+                        "\n`{key}`: this key needs Compose v2 (`docker compose`); Compose v1 \
+                         rejects it: remove it, or set SHARDSTACK_COMPOSE to a Compose v2"
+                    ))
+                    .unwrap_or_default()
             );
         }
         String::from_utf8(output.stdout).context("compose config printed something not UTF-8")
     }
+}
+
+/// The key Compose v1's schema check rejected, from its message: the keys
+/// only v2 knows (top-level `name:` and `include:`, a service's `develop:`, …)
+/// fail this way.
+fn rejected_key(stderr: &str) -> Option<&str> {
+    stderr.lines().find_map(|line| {
+        if line.contains("does not match any of the regexes: '^x-'") {
+            quoted(line)
+        } else if let Some((_, key)) = line.split_once("Unsupported config option for ") {
+            quoted(key)
+        } else if let Some((_, key)) = line.split_once("Additional properties are not allowed (") {
+            quoted(key)
+        } else {
+            None
+        }
+    })
+}
+
+/// The text between the first two single quotes.
+fn quoted(text: &str) -> Option<&str> {
+    let start = text.find('\'')? + 1;
+    let end = start + text[start..].find('\'')?;
+    Some(&text[start..end])
 }
 
 /// Whether `program version` runs and succeeds.
@@ -108,4 +139,21 @@ fn answers(program: &[&str]) -> bool {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     cmd.status().is_ok_and(|status| status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_compose_v1_rejects_are_named() {
+        // docker-compose 1.29.2's own words.
+        let top = "The Compose file './a.yml' is invalid because:\n'name' does not match any of the regexes: '^x-'\n\nYou might be seeing this error because you're using the wrong Compose file version.";
+        assert_eq!(rejected_key(top), Some("name"));
+        let service = "The Compose file './b.yml' is invalid because:\nUnsupported config option for services.app: 'develop'";
+        assert_eq!(rejected_key(service), Some("develop"));
+        let nested = "services.app.build contains unsupported option: Additional properties are not allowed ('additional_contexts' was unexpected)";
+        assert_eq!(rejected_key(nested), Some("additional_contexts"));
+        assert_eq!(rejected_key("no such file: docker-compose.yml"), None);
+    }
 }
