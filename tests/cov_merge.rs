@@ -839,5 +839,8 @@ fn a_map_that_matches_nothing_is_named() {
         outcome.stderr,
         "cov-merge: warning: --map /code=. matched no file in the inputs\n"
     );
-    assert_eq!(outcome.stdout, merge(&["--format", "json"], &p.shards("json")));
+    assert_eq!(
+        outcome.stdout,
+        merge(&["--format", "json"], &p.shards("json"))
+    );
 }

@@ -14,6 +14,8 @@ use shared::results::{ShardResult, Status};
 
 use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
 
+mod session_setup;
+
 /// One test's resources: its prefix, and a scratch folder for OUT.
 pub struct Stacks {
     pub prefix: String,

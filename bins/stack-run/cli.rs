@@ -60,6 +60,18 @@ use shared::help::{Example, after_help};
 ///
 /// Stack-run keeps its own files in OUT/.stack-run: the derived compose
 /// files (`shard-K.compose.json`, to reach a kept stack) and the build log.
+///
+/// --collect lists the tests the same way: COMMAND (say `pytest
+/// --collect-only -q`) runs once in the service's container, no sidecar
+/// started, in a labelled project of its own; its stdout is printed and
+/// its container, network and volumes are removed, as a shard's are.
+///
+/// A warning says when COMMAND would start pytest-xdist inside every shard:
+/// `-n`/`--numprocesses` in it, or in the `addopts` of the project's
+/// pytest.ini, pyproject.toml, tox.ini or setup.cfg (in the compose
+/// project's folder). Keys only Compose v2 knows (top-level `name:` and
+/// `include:`, a service's `develop:`) make Compose v1 fail; the error then
+/// says which key needs Compose v2.
 #[derive(Parser, Debug)]
 #[command(name = "stack-run", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
@@ -159,6 +171,14 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["dry_run", "shard", "node"])]
     pub clean: bool,
 
+    /// Run COMMAND once in the service's container, without sidecars, in a
+    /// labelled project of its own, print its stdout (e.g. the test ids of
+    /// `pytest --collect-only -q`) and remove every container, network and
+    /// volume it made; no plan is read, no placeholder expanded. Exits 1 when
+    /// the command exits non-zero
+    #[arg(long, conflicts_with_all = ["clean", "dry_run", "shard", "node", "stacks", "rerun_failed"])]
+    pub collect: bool,
+
     /// Set an environment variable in the service container (placeholders are expanded)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -254,6 +274,10 @@ pub const EXAMPLES: &[Example] = &[
         command: "stack-run --rerun-failed -s app < plan.tsv -- pytest '@{tests}' '--junit-xml={out}/junit.xml' \\\n    > results.jsonl; junit-merge reports/ > unit.xml",
     },
     Example {
+        about: "List the tests in the app's container, leaving no container, network or volume behind",
+        command: "stack-run --collect -f docker-compose.yml --service app -- pytest --collect-only -q > tests.txt",
+    },
+    Example {
         about: "Show what would run, without starting anything",
         command: "stack-run --dry-run --service app < plan.tsv -- pytest '@{tests}'",
     },
@@ -264,10 +288,13 @@ pub const EXAMPLES: &[Example] = &[
 ];
 
 pub const EXIT_STATUS: &[(i32, &str)] = &[
-    (exit::SUCCESS, "every shard passed"),
+    (
+        exit::SUCCESS,
+        "every shard passed (--collect: the command exited 0)",
+    ),
     (
         exit::FAILURES,
-        "every shard ran, and some had failing tests (the command exited 1)",
+        "every shard ran, and some had failing tests (the command exited 1); --collect: the command exited non-zero",
     ),
     (
         exit::USAGE,

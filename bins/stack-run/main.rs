@@ -12,6 +12,7 @@ mod attempt;
 mod build;
 mod capacity;
 mod cli;
+mod collect;
 mod compose;
 mod context;
 mod derive;
@@ -30,6 +31,7 @@ mod subnets;
 mod sweep;
 mod template;
 mod verdict;
+mod xdist;
 
 use clap::Parser;
 

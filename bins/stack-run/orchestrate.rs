@@ -32,6 +32,9 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if cli.clean {
         return clean(&Children::default(), &cli.prefix);
     }
+    if cli.collect {
+        return crate::collect::main(&cli);
+    }
     let plan = read_plan(&cli.plan).exit_code(exit::USAGE)?;
     let shard_count = plan.keys().max().copied().unwrap_or(0);
     let node = selection::node(cli.node).exit_code(exit::USAGE)?;
@@ -43,6 +46,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
+    crate::xdist::warn(&cli);
     // With --stacks, never more stacks than batches.
     let stacks = cli
         .stacks

@@ -1,0 +1,100 @@
+//! `--collect`: run the command once in the service's container, alone, and
+//! pass its stdout on: how a pipeline lists its tests (`pytest
+//! --collect-only -q`) with a shard's guarantees.
+//!
+//! `compose run --rm --no-deps` removes its container but leaves the
+//! project's default network and named volumes behind, run after run. Here
+//! the command runs in a compose project of its own, derived and labelled as
+//! a shard's, no sidecar started, and everything the project made is removed
+//! by label afterwards, on a failure or a signal too.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use shared::contract::labels;
+use shared::exit::{self, ExitContext, Failure};
+
+use crate::attempt::derive_file;
+use crate::build::build_and_open;
+use crate::cli::Cli;
+use crate::context::{Context, Runtime};
+use crate::proc::describe;
+use crate::signals;
+use crate::sweep::{sweep, sweep_settled, untag};
+
+/// Collect as the command line says; the exit status.
+pub fn main(cli: &Cli) -> Result<i32, Failure> {
+    let runtime = Arc::new(Runtime::new(1, &[1], None, false));
+    // A signal stops the compose client; the sweep below removes the rest.
+    let children = Arc::clone(&runtime.children);
+    signals::listen(Arc::clone(&runtime.stop), move |_| children.kill_all())
+        .context("cannot listen for signals")
+        .exit_code(exit::INFRA)?;
+    let ctx = Context::new(cli, Arc::clone(&runtime), 1, None)?;
+    let work = ctx.layout.work_folder();
+    std::fs::create_dir_all(&work)
+        .with_context(|| format!("cannot create {}", work.display()))
+        .exit_code(exit::USAGE)?;
+    let collected = build_and_run(&ctx);
+    let swept = match runtime.stop.requested() {
+        true => sweep_settled(&runtime.children, labels::RUN, &ctx.names.run_id),
+        false => sweep(&runtime.children, labels::RUN, &ctx.names.run_id, false),
+    };
+    untag(
+        &runtime.children,
+        &ctx.stack.images.values().cloned().collect::<Vec<_>>(),
+    );
+    if let Some(code) = runtime.stop.exit_code() {
+        return Ok(code);
+    }
+    swept
+        .context("cannot remove the collection's containers, network and volumes")
+        .exit_code(exit::INFRA)?;
+    collected
+}
+
+/// Build the images, run the command without sidecars, pass its output on.
+fn build_and_run(ctx: &Context) -> Result<i32, Failure> {
+    build_and_open(ctx);
+    if let Some(Err(failure)) = ctx.runtime.built.outcome() {
+        return Ok(failure.code());
+    }
+    let project = format!("{}-{}-collect", ctx.names.prefix, ctx.names.run_id);
+    let file = ctx.layout.work_folder().join("collect.compose.json");
+    let labels = vec![
+        (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
+        (labels::RUN.to_string(), ctx.names.run_id.clone()),
+    ];
+    // Its networks are created (and labelled) as a shard's are.
+    derive_file(ctx, &project, &labels, None, &file)
+        .map_err(anyhow::Error::msg)
+        .exit_code(exit::INFRA)?;
+    let mut cmd = ctx.stack.compose.project(&project, &file);
+    cmd.args(["run", "--rm", "-T", "--no-deps"]);
+    for (key, value) in &ctx.config.env {
+        cmd.arg("-e").arg(format!("{key}={value}"));
+    }
+    cmd.arg(&ctx.stack.service).args(&ctx.config.command);
+    let shown = describe(&cmd);
+    let output = ctx.runtime.children.capture(cmd).exit_code(exit::INFRA)?;
+    let _ = std::io::stderr().write_all(&output.stderr);
+    // A closed stdout (`| head`) is not an error; the cleanup still runs.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(&output.stdout)
+        .and_then(|()| stdout.flush());
+    if ctx.runtime.stop.requested() {
+        return Ok(exit::SUCCESS);
+    }
+    match output.status.code() {
+        Some(0) => Ok(exit::SUCCESS),
+        code => {
+            eprintln!(
+                "stack-run: the collection command {}: {shown}",
+                code.map_or("was killed".to_string(), |code| format!("exited {code}"))
+            );
+            Ok(exit::FAILURES)
+        }
+    }
+}
