@@ -107,15 +107,15 @@ impl Compose {
 }
 
 /// The key Compose v1's schema check rejected, from its message: the keys
-/// only v2 knows (top-level `name:` and `include:`, a service's `develop:`, …)
-/// fail this way.
+/// only v2 knows (top-level `name:` and `include:`, a service's `develop:`,
+/// `build.additional_contexts`, `depends_on`'s `required:`, …) fail this way.
 fn rejected_key(stderr: &str) -> Option<&str> {
     stderr.lines().find_map(|line| {
         if line.contains("does not match any of the regexes: '^x-'") {
             quoted(line)
         } else if let Some((_, key)) = line.split_once("Unsupported config option for ") {
             quoted(key)
-        } else if let Some((_, key)) = line.split_once("Additional properties are not allowed (") {
+        } else if let Some((_, key)) = line.split_once(" contains unsupported option: ") {
             quoted(key)
         } else {
             None
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(rejected_key(top), Some("name"));
         let service = "The Compose file './b.yml' is invalid because:\nUnsupported config option for services.app: 'develop'";
         assert_eq!(rejected_key(service), Some("develop"));
-        let nested = "services.app.build contains unsupported option: Additional properties are not allowed ('additional_contexts' was unexpected)";
+        let nested = "The Compose file './c.yml' is invalid because:\nservices.app.build contains unsupported option: 'additional_contexts'";
         assert_eq!(rejected_key(nested), Some("additional_contexts"));
         assert_eq!(rejected_key("no such file: docker-compose.yml"), None);
     }
