@@ -265,8 +265,9 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         Vec::<String>::new(),
         "the shards' stacks left behind"
     );
+    // The collection's project (stack-run --collect) is named after the prefix too.
     assert_eq!(
-        docker_objects(&format!("name=shardstack-collect-{run_id}-")),
+        docker_objects(&format!("name={prefix}-")),
         Vec::<String>::new(),
         "the collection's project left behind"
     );
