@@ -3,7 +3,8 @@
 //! time): listed with `stack-run --collect`, which must leave nothing
 //! behind, then run in two shards. pytest charges the sleep to each shard's
 //! first test; the saved durations must not, and `shard-plan --summary` and
-//! stack-report show it per shard.
+//! stack-report show it per shard. Also the other settings real projects
+//! bring: xdist in addopts, keys Compose v1 lacks.
 
 use std::collections::BTreeMap;
 
@@ -235,4 +236,46 @@ fn a_project_that_turns_xdist_on_is_warned_about() {
         "{}",
         outcome.stderr
     );
+}
+
+#[test]
+fn compose_v1_says_which_key_needs_compose_v2() {
+    let stacks = Stacks::new("v1key");
+    let dir = Dir::new();
+    let plan = dir.write("plan.tsv", "1\tt.py::a\n");
+    for (file, key) in [
+        (
+            "name: shop\nservices:\n  app:\n    image: busybox\n",
+            "name",
+        ),
+        (
+            "services:\n  app:\n    image: busybox\n    develop:\n      watch: []\n",
+            "develop",
+        ),
+    ] {
+        dir.write("docker-compose.yml", file);
+        let outcome = tool("stack-run")
+            .env("SHARDSTACK_COMPOSE", "docker-compose")
+            .arg("-f")
+            .arg(dir.join("docker-compose.yml"))
+            .args([
+                "-s",
+                "app",
+                "--prefix",
+                &stacks.prefix,
+                "--dry-run",
+                "--plan",
+            ])
+            .arg(&plan)
+            .args(["--", "pytest", "@{tests}"])
+            .run()
+            .code(2);
+        assert!(
+            outcome.stderr.contains(&format!(
+                "`{key}`: this key needs Compose v2 (`docker compose`)"
+            )),
+            "{}",
+            outcome.stderr
+        );
+    }
 }
