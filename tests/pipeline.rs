@@ -129,6 +129,19 @@ fn read(path: &Path) -> (Counts, BTreeMap<(String, String), Outcome>) {
     (reader.totals(), cases)
 }
 
+/// The nodes' merged reports (`node-1`, `node-2`) hold exactly what the
+/// whole run's does: every planned test once, all passed, the same counts.
+fn assert_slices_merge_as_the_whole(pipeline: &Pipeline) {
+    let (slices_counts, slices) = read(&pipeline.merge(&["node-1", "node-2"]));
+    let (whole_counts, one_run) = read(&pipeline.merge(&["whole"]));
+    assert_eq!(slices, one_run);
+    assert_eq!(slices.len(), IDS.len());
+    assert!(slices.values().all(|&outcome| outcome == Outcome::Passed));
+    let count = |c: &Counts| (c.tests, c.failures, c.errors, c.skipped);
+    assert_eq!(count(&slices_counts), count(&whole_counts));
+    assert_eq!(count(&slices_counts), (IDS.len() as u64, 0, 0, 0));
+}
+
 fn shards_of(results: &[ShardResult]) -> Vec<(u32, Status)> {
     let mut shards: Vec<(u32, Status)> =
         results.iter().map(|r| (r.shard, r.first.status)).collect();
@@ -151,14 +164,7 @@ fn two_slices_merge_as_one_run() {
         (0, vec![(1, Status::Passed), (2, Status::Passed)])
     );
 
-    let (slices_counts, slices) = read(&pipeline.merge(&["node-1", "node-2"]));
-    let (whole_counts, one_run) = read(&pipeline.merge(&["whole"]));
-    assert_eq!(slices, one_run);
-    assert_eq!(slices.len(), IDS.len());
-    assert!(slices.values().all(|&outcome| outcome == Outcome::Passed));
-    let count = |c: &Counts| (c.tests, c.failures, c.errors, c.skipped);
-    assert_eq!(count(&slices_counts), count(&whole_counts));
-    assert_eq!(count(&slices_counts), (IDS.len() as u64, 0, 0, 0));
+    assert_slices_merge_as_the_whole(&pipeline);
 }
 
 #[test]
@@ -190,14 +196,7 @@ fn batches_on_two_stacks_and_on_two_nodes_merge_as_one_run() {
 
     // Every planned test merged exactly once (junit-merge --expect checks
     // the plan, `read` that no case comes twice), the same either way.
-    let (slices_counts, slices) = read(&pipeline.merge(&["node-1", "node-2"]));
-    let (whole_counts, one_run) = read(&pipeline.merge(&["whole"]));
-    assert_eq!(slices, one_run);
-    assert_eq!(slices.len(), IDS.len());
-    assert!(slices.values().all(|&outcome| outcome == Outcome::Passed));
-    let count = |c: &Counts| (c.tests, c.failures, c.errors, c.skipped);
-    assert_eq!(count(&slices_counts), count(&whole_counts));
-    assert_eq!(count(&slices_counts), (IDS.len() as u64, 0, 0, 0));
+    assert_slices_merge_as_the_whole(&pipeline);
 }
 
 #[test]

@@ -129,6 +129,18 @@ fn labelled_images(stacks: &Stacks) -> Vec<String> {
     ])
 }
 
+/// Wait for the run to exit with `code`: both shards interrupted, nothing
+/// with the prefix's labels left.
+fn expect_stopped(run: Watched, code: i32, stacks: &Stacks) {
+    let outcome = run.finish(LIMIT).code(code);
+    expect_statuses(
+        &results(&outcome),
+        &[Status::Interrupted, Status::Interrupted],
+        &outcome.stderr,
+    );
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
 const TWO_LONG_SHARDS: &str = "1\tsleep:600\n2\tsleep:600\n";
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -139,13 +151,7 @@ fn a_signal_while_compose_reads_the_file_ends_the_run_with_its_result_lines() {
     let run = Watched::start(stacks.child_command("light.yml", "out", TWO_LONG_SHARDS, &[]));
     wait_closely("compose config running", || run.runs_child("config"));
     run.signal("TERM");
-    let outcome = run.finish(LIMIT).code(143);
-    expect_statuses(
-        &results(&outcome),
-        &[Status::Interrupted, Status::Interrupted],
-        &outcome.stderr,
-    );
-    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    expect_stopped(run, 143, &stacks);
 }
 
 #[test]
@@ -163,13 +169,7 @@ fn a_signal_in_the_builds_last_step_leaves_no_container_and_no_image() {
         text.contains("LABEL io.shardstack") || text.contains("exporting to image")
     });
     run.signal("INT");
-    let outcome = run.finish(LIMIT).code(130);
-    expect_statuses(
-        &results(&outcome),
-        &[Status::Interrupted, Status::Interrupted],
-        &outcome.stderr,
-    );
-    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    expect_stopped(run, 130, &stacks);
     assert_eq!(labelled_images(&stacks), Vec::<String>::new());
 }
 
@@ -184,13 +184,7 @@ fn a_signal_while_stacks_start_tears_them_down() {
         "tests started already"
     );
     run.signal("INT");
-    let outcome = run.finish(LIMIT).code(130);
-    expect_statuses(
-        &results(&outcome),
-        &[Status::Interrupted, Status::Interrupted],
-        &outcome.stderr,
-    );
-    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    expect_stopped(run, 130, &stacks);
 }
 
 #[test]
@@ -202,13 +196,7 @@ fn a_signal_while_tests_run_tears_every_stack_down() {
         stacks.running_commands(None).len() == 2
     });
     run.signal("TERM");
-    let outcome = run.finish(LIMIT).code(143);
-    expect_statuses(
-        &results(&outcome),
-        &[Status::Interrupted, Status::Interrupted],
-        &outcome.stderr,
-    );
-    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    expect_stopped(run, 143, &stacks);
 }
 
 #[test]

@@ -259,13 +259,7 @@ fn summary(plan: &Plan, balancer: &Balancer, setups: &BTreeMap<u32, f64>) -> Str
         "   session setup\n"
     };
     for (number, load) in plan.shards.iter().enumerate() {
-        text += &format!(
-            "{:>5} {:>9.3} {:>7} {:>7}",
-            number + 1,
-            planner::seconds(load.nanos),
-            load.tests,
-            load.units
-        );
+        text += &load_row(number, load);
         text += &match setups.get(&(number as u32 + 1)) {
             _ if setups.is_empty() => "\n".to_string(),
             Some(seconds) => format!(" {seconds:>15.3}\n"),
@@ -285,19 +279,25 @@ fn summary(plan: &Plan, balancer: &Balancer, setups: &BTreeMap<u32, f64>) -> Str
     text
 }
 
+/// A shard's or batch's row of `--summary`: number, seconds, tests, units.
+fn load_row(index: usize, load: &planner::Load) -> String {
+    format!(
+        "{:>5} {:>9.3} {:>7} {:>7}",
+        index + 1,
+        planner::seconds(load.nanos),
+        load.tests,
+        load.units
+    )
+}
+
 /// What `--summary` prints for batches: per batch, then when `stacks` stacks
 /// taking them in order, each as it comes free, are predicted to finish.
 fn batch_summary(plan: &Plan, stacks: u32) -> String {
     let mut text = String::from("batch    seconds   tests   units\n");
     let mut free_at = vec![0u64; stacks as usize];
     for (number, load) in plan.shards.iter().enumerate() {
-        text += &format!(
-            "{:>5} {:>9.3} {:>7} {:>7}\n",
-            number + 1,
-            planner::seconds(load.nanos),
-            load.tests,
-            load.units
-        );
+        text += &load_row(number, load);
+        text.push('\n');
         let first_free = (0..free_at.len())
             .min_by_key(|&stack| free_at[stack])
             .expect("at least one stack");
