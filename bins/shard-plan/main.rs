@@ -209,9 +209,8 @@ fn save_durations(
         )
         .collect();
     let mut out = shared::io::Output::create(Some(path))?;
-    serde_json::to_writer_pretty(&mut out, &recorded)
+    shared::durations::write_json(&mut out, &recorded)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(out).with_context(|| format!("cannot write {}", path.display()))?;
     out.commit()
 }
 

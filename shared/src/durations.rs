@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -272,6 +272,14 @@ fn shard_in_path(path: &Path) -> Option<u32> {
             .parse()
             .ok()
     })
+}
+
+/// Write durations as pytest-split's `.test_durations`: a JSON object of
+/// node ids and seconds, sorted by id, indented, with a final newline.
+/// [`Durations::read`] reads it back exactly.
+pub fn write_json(out: &mut impl Write, recorded: &BTreeMap<&str, f64>) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, recorded)?;
+    writeln!(out)
 }
 
 /// Peek at the first non-blank byte: `{` is JSON, `<` is XML, anything else TSV.
