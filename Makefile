@@ -6,7 +6,7 @@ MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO  ?= cargo
 TOOLS   = junit-merge shard-plan stack-run cov-merge wait-for stack-report
 
-.PHONY: help setup build check test lint man install uninstall images static wheel dist demo
+.PHONY: help setup build check test lint fuzz fuzz-smoke man install uninstall images static wheel dist demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -47,6 +47,18 @@ lint: setup ## Check formatting and clippy (warnings as errors), the CI files an
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	scripts/lint
+
+# Fuzzing the parsers in shared/ (fuzz/, scripts/fuzz): each target runs for
+# FUZZ_SECONDS, one after the other, with the nightly toolchain and cargo-fuzz
+# (make setup installs it). A crash's input is saved in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+
+fuzz: setup ## Fuzz every parser in shared/ for FUZZ_SECONDS (60) each; crashes in fuzz/artifacts/
+	scripts/fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke: setup ## A few seconds of every fuzz target, as CI runs them
+	scripts/fuzz $(FUZZ_SMOKE_SECONDS)
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 ARCH    := $(shell uname -m)
