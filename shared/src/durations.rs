@@ -494,6 +494,21 @@ mod tests {
     }
 
     #[test]
+    fn written_durations_read_back_exactly() {
+        // Read with serde_json's default float parsing, this came back a
+        // last digit off (2.1246687347010758).
+        let recorded = BTreeMap::from([("t.py::a", 2.124668734701076), ("t.py::b[x]", 0.0)]);
+        let mut written = Vec::new();
+        write_json(&mut written, &recorded).unwrap();
+        let (format, d) = read(std::str::from_utf8(&written).unwrap());
+        assert_eq!(format, Format::Json);
+        assert_eq!(
+            seconds(&d, &["t.py::a", "t.py::b[x]"]),
+            [Some(2.124668734701076), Some(0.0)]
+        );
+    }
+
+    #[test]
     fn later_files_win_and_unused_values_are_counted() {
         let (_, d) = read_all(&[
             "a\t1\nb\t1\ngone\t5\n",
