@@ -11,7 +11,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 
-use super::model::{EXIT, FileCov, Line, Meta, Report, Target};
+use super::model::{EXIT, FileCov, Line, Meta, Numbers, Report, Target};
 use crate::count::{self, Overflow};
 
 /// Read one LCOV tracefile; `name` names it in errors.
@@ -41,6 +41,8 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
                     .take()
                     .with_context(|| format!("{}: end_of_record without SF before it", at()))?;
                 settle_exits(&mut file).with_context(at)?;
+                // A BRF total without BRDA records still counts branches.
+                report.branch |= file.exits.is_some_and(|exits| exits > 0);
                 match report.files.get_mut(&path) {
                     Some(known) => super::merge::merge_file(known, file, true)
                         .with_context(|| format!("{}: the hit counts of {path}", at()))?,
@@ -175,7 +177,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         write_functions(file, report.meta.precision, out)?;
         if report.branch {
-            write_branches(file, out)?;
+            write_branches(file, &numbers, out)?;
         }
         writeln!(out, "end_of_record")?;
     }
@@ -220,12 +222,17 @@ fn write_functions(file: &FileCov, precision: usize, out: &mut dyn Write) -> any
     Ok(())
 }
 
-fn write_branches(file: &FileCov, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (mut found, mut hit) = (0, 0);
-    for (line, branch) in file.branch_lines() {
-        count::add(&mut found, branch.exits)?;
+/// The BRDA records of a file's branches, and its BRF and BRH totals.
+/// Lines with one exit count for nothing, but their records still say that
+/// branches were measured.
+fn write_branches(file: &FileCov, numbers: &Numbers, out: &mut dyn Write) -> anyhow::Result<()> {
+    for (line, branch) in &file.branches {
         let taken = branch.taken_count();
-        count::add(&mut hit, taken)?;
+        let mark = |was_taken: bool| match (taken, was_taken) {
+            (0, _) => "-",
+            (_, true) => "1",
+            (_, false) => "0",
+        };
         let missing = branch.missing.iter().flatten().map(|&to| (to, false));
         let mut destinations: Vec<(Target, bool)> = branch
             .taken
@@ -233,18 +240,34 @@ fn write_branches(file: &FileCov, out: &mut dyn Write) -> anyhow::Result<()> {
             .map(|&to| (to, true))
             .chain(missing)
             .collect();
+        if branch.missing_at_most.is_some() || destinations.is_empty() {
+            // Exits only counted (another tool's numbered branches): one
+            // numbered record per exit, so the counts read back.
+            for index in 0..branch.exits {
+                writeln!(out, "BRDA:{line},0,{index},{}", mark(index < taken))?;
+            }
+            continue;
+        }
         destinations.sort_by_key(|&(to, _)| (to <= EXIT, to));
+        // One record per exit: exits the model tells apart by destination
+        // only (two function exits are both "exit") are written again. A
+        // line with one destination has two exits, as coverage.py writes a
+        // `pragma: no branch` line and the reader takes it (settle_exits).
+        let repeated = (branch.exits as usize).saturating_sub(destinations.len().max(2));
+        let last = destinations[destinations.len() - 1];
+        destinations.extend(std::iter::repeat_n(last, repeated));
         for (to, was_taken) in destinations {
-            let count = match (taken, was_taken) {
-                (0, _) => "-",
-                (_, true) => "1",
-                (_, false) => "0",
-            };
-            writeln!(out, "BRDA:{line},0,{},{count}", describe(to))?;
+            writeln!(out, "BRDA:{line},0,{},{}", describe(to), mark(was_taken))?;
         }
     }
-    if found > 0 {
-        writeln!(out, "BRF:{found}\nBRH:{hit}")?;
+    // The file's totals, which may say more than its lines (see settle_exits).
+    if numbers.n_branches > 0 {
+        writeln!(
+            out,
+            "BRF:{}\nBRH:{}",
+            numbers.n_branches,
+            numbers.n_executed_branches()
+        )?;
     }
     Ok(())
 }
@@ -291,6 +314,67 @@ mod tests {
         let report = read("a.info", trace.as_bytes()).unwrap();
         assert!(report.meta.unidentified_branches);
         assert_eq!(report.files["a.c"].branches[&3].missing_count(), 1);
+    }
+
+    #[test]
+    fn counted_branches_are_written_as_many_numbered_records() {
+        let trace = "SF:a.c\nDA:3,2\nDA:5,0\nBRDA:3,0,0,2\nBRDA:3,0,1,0\n\
+                     BRDA:5,1,0,-\nBRDA:5,1,1,-\nend_of_record\n";
+        let report = read("a.info", trace.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let written = String::from_utf8(out).unwrap();
+        assert_eq!(
+            written,
+            "SF:a.c\nDA:3,2\nDA:5,0\nLF:2\nLH:1\nBRDA:3,0,0,1\nBRDA:3,0,1,0\n\
+             BRDA:5,0,0,-\nBRDA:5,0,1,-\nBRF:4\nBRH:1\nend_of_record\n"
+        );
+        let again = read("written.info", written.as_bytes()).unwrap();
+        assert_eq!(
+            again.files["a.c"].numbers(0),
+            report.files["a.c"].numbers(0)
+        );
+    }
+
+    /// Written and read back: the numbers of every file.
+    fn numbers_after_a_round_trip(trace: &str) -> (Vec<Numbers>, Vec<Numbers>) {
+        let report = read("a.info", trace.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let again = read("written.info", out.as_slice()).unwrap();
+        let numbers = |r: &Report| r.files.values().map(|f| f.numbers(0).unwrap()).collect();
+        (numbers(&report), numbers(&again))
+    }
+
+    #[test]
+    fn a_brf_total_past_the_records_is_written_back() {
+        let trace = "SF:a.py\nDA:2,1\nBRDA:2,0,jump to line 4,0\nBRDA:2,0,jump to line 5,1\n\
+                     BRF:5\nBRH:2\nend_of_record\nSF:b.py\nDA:1,1\nBRF:3\nend_of_record\n";
+        let (read, written) = numbers_after_a_round_trip(trace);
+        assert_eq!((read[0].n_branches, read[1].n_branches), (5, 3));
+        assert_eq!(read, written);
+    }
+
+    #[test]
+    fn exits_to_the_same_destination_are_written_once_each() {
+        // Two code objects' exits, both "the function exit" here.
+        let trace = "SF:a.py\nDA:5,1\nBRDA:5,0,jump to line 6,1\n\
+                     BRDA:5,0,jump to the function exit,0\nBRDA:5,0,return from function 'f',0\n\
+                     end_of_record\n";
+        let (read, written) = numbers_after_a_round_trip(trace);
+        assert_eq!(read[0].n_branches, 3);
+        assert_eq!(read, written);
+    }
+
+    #[test]
+    fn a_line_with_one_numbered_exit_still_says_branches_were_measured() {
+        let trace = "SF:a.c\nDA:3,1\nBRDA:3,0,0,1\nend_of_record\n";
+        let report = read("a.info", trace.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let written = String::from_utf8(out).unwrap();
+        assert!(written.contains("BRDA:3,0,0,1\n"), "{written}");
+        assert!(read("written.info", written.as_bytes()).unwrap().branch);
     }
 
     #[test]
