@@ -775,10 +775,7 @@ fn condition_coverage_past_u32_is_an_error_not_a_wrap() {
         .args(["--format", "cobertura"])
         .arg(&xml)
         .run()
-        .fails_with(
-            2,
-            "cov-merge: the numbers of a.py: numbers add up past 4294967295",
-        );
+        .fails_with(2, "of line 1: more than 65536 exits");
 }
 
 #[test]

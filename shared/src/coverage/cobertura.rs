@@ -15,7 +15,7 @@ use anyhow::{Context, anyhow, bail};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::model::{Branch, EXIT, FileCov, Line, Meta, Numbers, Report, Target, rate};
+use super::model::{Branch, EXIT, FileCov, Line, MAX_EXITS, Meta, Numbers, Report, Target, rate};
 use super::sort::human_key;
 use crate::count;
 
@@ -139,6 +139,9 @@ impl ReadState {
                         self.report.meta.unidentified_branches = true;
                     }
                     file.branches.insert(line, branch);
+                    // Branch data says branches were measured, whatever the
+                    // root's rates say: its numbers count them.
+                    self.report.branch = true;
                 }
             }
             _ => {}
@@ -198,6 +201,9 @@ fn read_line(
     };
     let (taken, exits) = parse_condition_coverage(conditions)
         .with_context(|| format!("condition-coverage {conditions:?} of line {line}"))?;
+    if exits > MAX_EXITS {
+        bail!("condition-coverage {conditions:?} of line {line}: more than {MAX_EXITS} exits");
+    }
     let mut branch = Branch {
         exits,
         ..Branch::default()
@@ -449,7 +455,7 @@ fn write_class(
                     write!(
                         out,
                         " branch=\"true\" condition-coverage=\"{}% ({taken}/{total})\"",
-                        100 * taken / total
+                        u64::from(taken) * 100 / u64::from(total)
                     )?;
                     let missing = branch.missing.iter().flatten();
                     let missing: Vec<String> = missing.map(|&to| exit_name(to)).collect();
@@ -578,6 +584,63 @@ mod tests {
         assert_eq!(file.lines[&3], 5, "method lines are not counted twice");
         assert_eq!(file.branches[&3].taken_count(), 1);
         assert_eq!(merged.sources, ["/src".to_string()].into());
+    }
+
+    #[test]
+    fn condition_coverage_of_many_exits_is_refused() {
+        let xml = "<coverage><packages><package><classes><class filename=\"a.c\"><lines>\
+                   <line number=\"3\" hits=\"1\" branch=\"true\" condition-coverage=\"0% (0/4294967295)\"/>\
+                   </lines></class></classes></package></packages></coverage>";
+        let err = read("big.xml", xml.as_bytes()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("more than 65536 exits"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn condition_coverage_of_many_exits_is_written_without_overflow() {
+        // 100 * 50,000,000 taken exits is past u32: the percentage once overflowed.
+        let branch = Branch {
+            exits: 50_000_000,
+            missing_at_most: Some(0),
+            ..Branch::default()
+        };
+        let file = FileCov {
+            lines: [(3, 1)].into(),
+            branches: [(3, branch)].into(),
+            ..FileCov::default()
+        };
+        let report = Report {
+            files: [("a.c".to_string(), file)].into(),
+            branch: true,
+            ..Report::default()
+        };
+        let layout = Layout {
+            cwd: Path::new("/src"),
+            sources: &[],
+        };
+        let mut out = Vec::new();
+        write(&report, &layout, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("condition-coverage=\"100% (50000000/50000000)\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn branch_lines_mean_branches_were_measured_whatever_the_root_says() {
+        let xml = "<coverage branch-rate=\"0\" branches-valid=\"0\"><packages><package><classes>\
+                   <class filename=\"a.c\"><lines>\
+                   <line number=\"3\" hits=\"1\" branch=\"true\" condition-coverage=\"50% (1/2)\"/>\
+                   </lines></class></classes></package></packages></coverage>";
+        let report = read("a.xml", xml.as_bytes()).unwrap();
+        assert!(
+            report.branch,
+            "its numbers count the branches: so do its writers"
+        );
+        assert_eq!(report.files["a.c"].numbers(0).unwrap().n_branches, 2);
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub const EXIT: Target = 0;
 /// claims more is refused rather than printed with thousands of zeros.
 pub const MAX_PRECISION: usize = 100;
 
+/// The most exits one branch line may have. A real line has a handful (a
+/// `match` some hundreds); a Cobertura `condition-coverage` that claims
+/// billions is refused, since LCOV output would need a record for each.
+pub const MAX_EXITS: u32 = 1 << 16;
+
 /// A whole report: every measured file, by its path.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
