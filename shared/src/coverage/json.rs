@@ -213,30 +213,35 @@ impl Files {
             let regions = regions
                 .into_iter()
                 .map(|(name, region)| {
-                    let listed = region.executed_lines.len() + region.missing_lines.len();
-                    let summary = region.summary.as_ref();
-                    let declared = summary.and_then(|s| s.num_statements);
+                    // Only lines the file lists: a region that names others
+                    // would count what no writer can write back for it.
+                    let lines: BTreeSet<Line> = region
+                        .executed_lines
+                        .into_iter()
+                        .chain(region.missing_lines)
+                        .chain(region.excluded_lines)
+                        .filter(|line| {
+                            cov.lines.contains_key(line)
+                                || cov.executed_only.contains(line)
+                                || cov.excluded.contains(line)
+                        })
+                        .collect();
+                    let listed = lines.iter().filter(|l| cov.lines.contains_key(l)).count();
                     let listed_exits = count::sum(
                         cov.branch_lines()
-                            .filter(|(line, _)| {
-                                region.executed_lines.contains(line)
-                                    || region.missing_lines.contains(line)
-                            })
+                            .filter(|(line, _)| lines.contains(line))
                             .map(|(_, b)| b.exits),
                     )
                     .map_err(|overflow| format!("the branch exits of {name}: {overflow}"))?;
+                    let summary = region.summary.as_ref();
+                    let declared = summary.and_then(|s| s.num_statements);
                     let exits = summary.and_then(|s| s.num_branches);
                     Ok(Region {
                         name,
                         start_line: region.start_line,
                         statements: fewer_statements(declared, listed),
                         exits: exits.filter(|&n| n != listed_exits),
-                        lines: region
-                            .executed_lines
-                            .into_iter()
-                            .chain(region.missing_lines)
-                            .chain(region.excluded_lines)
-                            .collect(),
+                        lines,
                     })
                 })
                 .collect::<Result<_, String>>()?;
@@ -477,6 +482,52 @@ mod tests {
                 .unwrap()
                 .replace("\"format\": 2", "\"format\": 3"),
             text
+        );
+    }
+
+    #[test]
+    fn a_region_listing_lines_its_file_does_not_reads_back_the_same() {
+        // The class lists lines 9 and 30, which the file does not: they are
+        // no statements of it, and the summary's 3 is not fewer than its 2.
+        let text = r#"{"meta": {"format": 3}, "files": {"a.py": {"executed_lines": [1, 2],
+            "missing_lines": [], "summary": {"num_statements": 2},
+            "functions": {}, "classes": {"K": {"executed_lines": [1, 2, 30], "missing_lines": [9],
+            "summary": {"num_statements": 3}}}}}}"#;
+        let report = read("a.json", text.as_bytes()).unwrap();
+        let region = &report.files["a.py"].regions["classes"][0];
+        assert_eq!(region.statements, None);
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let again = read("written.json", out.as_slice()).unwrap();
+        let numbers = |r: &Report| {
+            let file = &r.files["a.py"];
+            file.region_numbers(0, &file.regions["classes"][0]).unwrap()
+        };
+        assert_eq!(numbers(&report).n_statements, 2);
+        assert_eq!(numbers(&report), numbers(&again));
+    }
+
+    #[test]
+    fn a_region_counts_no_branch_of_a_line_its_file_does_not_list() {
+        // Line 3 is no statement of the file, yet has branches: the file
+        // counts them, the region that names line 3 does not.
+        let text = r#"{"meta": {"format": 3, "branch_coverage": true}, "files": {"a.py": {
+            "executed_lines": [1], "missing_lines": [4], "summary": {},
+            "executed_branches": [[3, 1]], "missing_branches": [[3, 4]],
+            "functions": {}, "classes": {"K": {"executed_lines": [1, 3], "missing_lines": [4]}}}}}"#;
+        let report = read("a.json", text.as_bytes()).unwrap();
+        let file = &report.files["a.py"];
+        let region = &file.regions["classes"][0];
+        assert_eq!(region.lines, [1, 4].into());
+        assert_eq!(file.numbers(0).unwrap().n_branches, 2);
+        assert_eq!(file.region_numbers(0, region).unwrap().n_branches, 0);
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let again = read("written.json", out.as_slice()).unwrap();
+        let again_file = &again.files["a.py"];
+        assert_eq!(
+            again_file.region_numbers(0, &again_file.regions["classes"][0]),
+            file.region_numbers(0, region)
         );
     }
 
