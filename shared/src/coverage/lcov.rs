@@ -260,8 +260,8 @@ fn write_branches(file: &FileCov, numbers: &Numbers, out: &mut dyn Write) -> any
             writeln!(out, "BRDA:{line},0,{},{}", describe(to), mark(was_taken))?;
         }
     }
-    // The file's totals, which may say more than its lines (see settle_exits).
-    if numbers.n_branches > 0 {
+    // The file's totals, which may say other than its lines (see settle_exits).
+    if numbers.n_branches > 0 || !file.branches.is_empty() || file.exits.is_some() {
         writeln!(
             out,
             "BRF:{}\nBRH:{}",
@@ -352,6 +352,15 @@ mod tests {
                      BRF:5\nBRH:2\nend_of_record\nSF:b.py\nDA:1,1\nBRF:3\nend_of_record\n";
         let (read, written) = numbers_after_a_round_trip(trace);
         assert_eq!((read[0].n_branches, read[1].n_branches), (5, 3));
+        assert_eq!(read, written);
+    }
+
+    #[test]
+    fn a_brf_of_zero_before_branch_records_is_written_back() {
+        let trace = "SF:a.py\nBRDA:3,0,jump to line 5,1\nBRDA:3,0,jump to the function exit,1\n\
+                     BRF:0\nend_of_record\n";
+        let (read, written) = numbers_after_a_round_trip(trace);
+        assert_eq!(read[0].n_branches, 0, "BRF is the file's total");
         assert_eq!(read, written);
     }
 
