@@ -26,7 +26,12 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
     let doc: Doc = serde_json::from_reader(reader)
         .with_context(|| format!("{name}: not a valid coverage.py JSON report"))?;
     let meta = doc.meta.unwrap_or_default();
-    let branch = meta.branch_coverage.unwrap_or(doc.files.saw_branch_numbers);
+    // Branch data says branches were measured, whatever the meta says: the
+    // numbers count them.
+    let has_branches =
+        (doc.files.map.values()).any(|file| !file.branches.is_empty() || file.unplaced.is_some());
+    let branch =
+        meta.branch_coverage.unwrap_or(false) || doc.files.saw_branch_numbers || has_branches;
     let unidentified = branch && doc.files.unplaced;
     Ok(Report {
         files: doc.files.map,
@@ -529,6 +534,22 @@ mod tests {
             again_file.region_numbers(0, &again_file.regions["classes"][0]),
             file.region_numbers(0, region)
         );
+    }
+
+    #[test]
+    fn branch_arcs_mean_branches_were_measured_whatever_the_meta_says() {
+        let text = r#"{"meta": {"branch_coverage": false}, "files": {"a.py": {
+            "executed_lines": [1, 2], "missing_lines": [], "summary": {},
+            "executed_branches": [[1, 2]], "missing_branches": [[1, -1]]}}}"#;
+        let report = read("a.json", text.as_bytes()).unwrap();
+        assert!(
+            report.branch,
+            "its numbers count the branches: so do its writers"
+        );
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let again = read("written.json", out.as_slice()).unwrap();
+        assert_eq!(again.files["a.py"].numbers(0).unwrap().n_branches, 2);
     }
 
     #[test]
