@@ -2,11 +2,14 @@
 //!
 //! `orchestrate` runs the whole invocation over a [`context::Context`] built
 //! once from the command line; `lifecycle` runs one shard's attempts, each
-//! by `attempt`, whose status `verdict` decides. The rest are leaves: the
-//! compose program and files (`compose`, `derive`), child processes
-//! (`proc`), readiness (`ready`), removal by label (`sweep`), signals,
-//! progress, the plan (`selection`), the output layout, and `rerun`'s
-//! JUnit reading.
+//! by `attempt`, whose status `verdict` decides; with `--stacks`, `pool`
+//! runs batches on stacks kept up between them, from the same pieces of
+//! `attempt`; `collect` lists the tests in a stack of its own. The rest are
+//! leaves: the compose program and files (`compose`, `derive`), each
+//! stack's networks (`subnets`), child processes (`proc`), readiness
+//! (`ready`), removal by label (`sweep`), signals, progress, the plan
+//! (`selection`), the output layout, how many stacks a host holds
+//! (`capacity`), xdist's warning, and `rerun`'s JUnit reading.
 
 mod attempt;
 mod build;

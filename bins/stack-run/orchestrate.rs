@@ -2,7 +2,8 @@
 //! shards through a pool of workers, results out, nothing left behind.
 //!
 //! Dependencies go one way: this module hands each shard to `lifecycle`,
-//! which makes its attempts with `attempt`; none of them calls back.
+//! which makes its attempts with `attempt`, or each batch to `pool`, which
+//! runs it in a stack it keeps; none of them calls back.
 
 use std::collections::VecDeque;
 use std::io::Write;
