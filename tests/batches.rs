@@ -139,3 +139,40 @@ fn a_signal_stops_the_stacks_and_every_batch_gets_its_line() {
     assert_eq!(started, [Some(1), Some(2), None, None]);
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn keep_on_failure_keeps_the_failed_batchs_stack_and_goes_on_in_a_fresh_one() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("batch-keep");
+    let count = "1".to_string();
+    let extra = [
+        "--stacks",
+        &count,
+        "--keep-on-failure",
+        "-e",
+        "RUNNER_BATCHES=1",
+    ];
+    let child = stacks.spawn("light.yml", "out", "1\texit:1\n2\tok\n", &extra);
+    let outcome = finish(child, Duration::from_secs(180)).code(1);
+    let results = results(&outcome);
+    expect_statuses(&results, &[Status::Failed, Status::Passed], &outcome.stderr);
+    assert!(results[0].first.project.ends_with("-k1"));
+    assert!(results[1].first.project.ends_with("-k1-2"));
+    // Batch 1's stack is still up, as it was; batch 2's is gone.
+    let kept = labels::filter(labels::COMPOSE_PROJECT, &results[0].first.project);
+    assert_eq!(
+        docker(&["ps", "-q", "--filter", &kept]).len(),
+        1,
+        "its Redis"
+    );
+    let fresh = labels::filter(labels::COMPOSE_PROJECT, &results[1].first.project);
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &fresh]),
+        Vec::<String>::new()
+    );
+    assert!(
+        outcome.stderr.contains("left running"),
+        "{}",
+        outcome.stderr
+    );
+}

@@ -88,16 +88,9 @@ pub fn work(ctx: &Context, plan: &Plan, next: Next, stack: u32, results: &Sender
         }
     }
     if let Some(stack_up) = live.take() {
-        let (torn_down, seconds) = attempt::tear_down(ctx, &stack_up.project);
-        if let Some(result) = held.as_mut() {
-            result.first.down_seconds = seconds;
-            if let Err(err) = torn_down {
-                stack_up
-                    .log
-                    .line(&format!("stack-run: teardown failed: {err}"));
-                result.first.status = Status::Error;
-                result.first.message = Some(format!("teardown failed: {err}"));
-            }
+        match held.as_mut() {
+            Some(last) => tear_down_into(ctx, &stack_up, &mut last.first),
+            None => _ = attempt::tear_down(ctx, &stack_up.project),
         }
     }
     if let Some(result) = held {
@@ -171,6 +164,8 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
         Status::Interrupted => false,
         // Stopped half-way or crashed: the stack may hold anything now.
         Status::Error | Status::Timeout => true,
+        // Kept as it is for debugging: later batches need another.
+        Status::Failed if ctx.config.keep_on_failure => true,
         // A sidecar that died would fail every later batch: look before the next.
         Status::Passed | Status::Failed => !healthy(ctx, &live.project),
     };
@@ -204,6 +199,12 @@ fn retire(ctx: &Context, spec: &Spec, live: Live, attempt: &mut Attempt) {
     ctx.runtime
         .progress
         .state(spec.stack, "replacing", &live.project, false);
+    tear_down_into(ctx, &live, attempt);
+}
+
+/// Tear a stack down as part of a batch's attempt: its seconds, and a
+/// failure, which makes the attempt an error.
+fn tear_down_into(ctx: &Context, live: &Live, attempt: &mut Attempt) {
     let (torn_down, seconds) = attempt::tear_down(ctx, &live.project);
     attempt.down_seconds = seconds;
     if let Err(err) = torn_down {
