@@ -142,8 +142,14 @@ fn settle_exits(file: &mut FileCov) -> Result<(), Overflow> {
 
 /// The destination coverage.py's description of a branch names.
 fn destination(description: &str) -> Option<Target> {
+    // A line, from 1: what is not one names no destination LCOV can write back.
     if let Some(line) = description.strip_prefix("jump to line ") {
-        return line.trim().parse().ok();
+        return line
+            .trim()
+            .parse::<Line>()
+            .ok()
+            .filter(|&line| line > 0)
+            .map(Target::from);
     }
     let exits = ["exit", "return from", "jump to the function exit"];
     exits
@@ -384,6 +390,18 @@ mod tests {
         let written = String::from_utf8(out).unwrap();
         assert!(written.contains("BRDA:3,0,0,1\n"), "{written}");
         assert!(read("written.info", written.as_bytes()).unwrap().branch);
+    }
+
+    #[test]
+    fn a_jump_to_a_line_that_is_no_line_is_only_counted() {
+        let trace = "SF:a.py\nDA:2,1\nBRDA:2,0,jump to line -543,0\nBRDA:2,0,jump to line 0,1\n\
+                     BRDA:2,0,jump to line 3,1\nend_of_record\n";
+        let report = read("a.info", trace.as_bytes()).unwrap();
+        let branch = &report.files["a.py"].branches[&2];
+        assert_eq!((branch.exits, branch.missing_count()), (3, 1));
+        assert!(report.meta.unidentified_branches);
+        let (read, written) = numbers_after_a_round_trip(trace);
+        assert_eq!(read, written);
     }
 
     #[test]
