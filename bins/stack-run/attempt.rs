@@ -208,13 +208,19 @@ pub fn derive_file(
         labels,
     )
     .map_err(|err| format!("{err:#}"))?;
-    let derived = stack.model.shard_file(
-        labels,
-        &stack.images,
-        &stack.service,
-        out,
-        (project, &placed),
+    // Seeded sidecars start from their seed's image.
+    let mut images = stack.images.clone();
+    images.extend(
+        ctx.runtime
+            .seeds
+            .get()
+            .into_iter()
+            .flatten()
+            .map(|(s, i)| (s.clone(), i.clone())),
     );
+    let derived = stack
+        .model
+        .shard_file(labels, &images, &stack.service, out, (project, &placed));
     std::fs::write(file, derived.to_string())
         .map_err(|err| format!("cannot write {}: {err}", file.display()))
 }

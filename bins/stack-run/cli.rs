@@ -58,6 +58,28 @@ use shared::help::{Example, after_help};
 /// force-removes everything of the run by label and exits at once, printing
 /// nothing more (no result lines for the shards still running).
 ///
+/// --seed COMMAND makes the sidecars' state once, before any shard starts:
+/// COMMAND runs in the service's container of a stack of its own (for
+/// Django: `pytest --create-db --reuse-db` on one test, which creates and
+/// migrates the test database); the sidecars are then stopped as compose
+/// stops them, and each one becomes an image: its container committed, with
+/// its volumes' contents added at their paths (bind and tmpfs mounts are
+/// not captured; the seed log says so). Every shard's sidecars start from
+/// these images, and Docker fills each new container's volumes from them:
+/// each shard has its own copy, and what it writes reaches neither the seed
+/// nor another shard. The shards then run with `--reuse-db`. The seed's
+/// output is in OUT/.stack-run/seed.log; a seed command that fails fails
+/// the run (exit 3, every shard an error, none started). Without
+/// --seed-key the seed images are the run's own (PREFIX-RUNID-seed-SERVICE)
+/// and go at its end. With --seed-key they are kept as PREFIX-seed-SERVICE:KEY,
+/// labelled io.shardstack.seed with the full key: a SHA-256 of the seed
+/// command, the -e variables, the sidecars' configurations (image names
+/// included) and the contents of the files given; a run whose key finds
+/// every sidecar's image with that label starts from them at once, and one
+/// that does not (a file changed, an image missing or another's) seeds
+/// again and removes the prefix's older seeds. `docker save` and `docker
+/// load` carry the seed images between CI jobs; `--clean` removes them.
+///
 /// Stack-run keeps its own files in OUT/.stack-run: the derived compose
 /// files (`shard-K.compose.json`, to reach a kept stack) and the build log.
 ///
@@ -176,8 +198,23 @@ pub struct Cli {
     /// `pytest --collect-only -q`) and remove every container, network and
     /// volume it made; no plan is read, no placeholder expanded. Exits 1 when
     /// the command exits non-zero
-    #[arg(long, conflicts_with_all = ["clean", "dry_run", "shard", "node", "stacks", "rerun_failed"])]
+    #[arg(long, conflicts_with_all = ["clean", "dry_run", "shard", "node", "stacks", "rerun_failed", "seed"])]
     pub collect: bool,
+
+    /// Seed the sidecars: run COMMAND (split into words as a shell would, never run
+    /// by one) once, in the service's container of a stack of its own, then start
+    /// every shard's sidecars from the state it left, each on a private copy. For
+    /// Django: create and migrate the test database, then run the shards with
+    /// --reuse-db (see "--seed COMMAND" above)
+    #[arg(long, value_name = "COMMAND", value_parser = parse_words)]
+    pub seed: Option<Words>,
+
+    /// Keep the seed for later runs under a key made from these files' contents
+    /// (a folder: every file under it but hidden ones and __pycache__), the
+    /// seed command and the sidecars' configurations: a run with the same key
+    /// starts from it without seeding (e.g. `--seed-key requirements.txt */migrations`)
+    #[arg(long, value_name = "PATH", num_args = 1.., requires = "seed")]
+    pub seed_key: Vec<PathBuf>,
 
     /// Set an environment variable in the service container (placeholders are expanded)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -223,6 +260,18 @@ fn parse_node(text: &str) -> Result<NodeArg, String> {
     Node::parse(text)
         .map(NodeArg::Fixed)
         .map_err(|err| format!("{err}, or auto"))
+}
+
+/// A command given as one argument, split into its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words(pub Vec<String>);
+
+fn parse_words(text: &str) -> Result<Words, String> {
+    match shlex::split(text) {
+        Some(words) if !words.is_empty() => Ok(Words(words)),
+        Some(_) => Err("expected a command".into()),
+        None => Err("unbalanced quotes or a trailing backslash".into()),
+    }
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -276,6 +325,10 @@ pub const EXAMPLES: &[Example] = &[
     Example {
         about: "List the tests in the app's container, leaving no container, network or volume behind",
         command: "stack-run --collect -f docker-compose.yml --service app -- pytest --collect-only -q > tests.txt",
+    },
+    Example {
+        about: "Migrate the test database once, keep it until a migration changes, start every shard from it",
+        command: "stack-run -s app --seed 'pytest --create-db --reuse-db -q tests/test_health.py' \\\n    --seed-key requirements.txt */migrations < plan.tsv -- pytest --reuse-db '@{tests}'",
     },
     Example {
         about: "Show what would run, without starting anything",

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -26,6 +26,7 @@ use crate::gate::Gate;
 use crate::layout::Layout;
 use crate::proc::Children;
 use crate::progress::Progress;
+use crate::seed::Seed;
 use crate::signals::Stop;
 use crate::subnets::{Network, Subnet};
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub stacks: Option<u32>,
     /// Where every stack's networks get their subnets.
     pub subnet_pool: Subnet,
+    /// `--seed`: the sidecars' state made once, every stack started from it.
+    pub seed: Option<Seed>,
 }
 
 /// What every shard's stack is made from.
@@ -88,6 +91,10 @@ pub struct Runtime {
     pub built: Gate<Result<(), Arc<Failure>>>,
     /// When the run began: shards' start times count from it.
     pub started: Instant,
+    /// With --seed: the image each sidecar starts from, set before any shard starts.
+    pub seeds: OnceLock<BTreeMap<String, String>>,
+    /// Opens when seeding has ended, its images made or removed.
+    pub seeding_done: Gate<()>,
 }
 
 impl Runtime {
@@ -109,6 +116,8 @@ impl Runtime {
             kept: AtomicBool::new(false),
             built: Gate::default(),
             started: Instant::now(),
+            seeds: OnceLock::new(),
+            seeding_done: Gate::default(),
         }
     }
 }
@@ -157,6 +166,10 @@ impl Context {
                 rerun_failed: cli.rerun_failed,
                 stacks,
                 subnet_pool: cli.subnet_pool,
+                seed: cli.seed.clone().map(|command| Seed {
+                    command: command.0,
+                    key_files: (!cli.seed_key.is_empty()).then(|| cli.seed_key.clone()),
+                }),
             },
             stack: Stack {
                 compose,
@@ -221,6 +234,20 @@ impl Names {
     /// in the cache.
     pub fn cache_tag(&self, service: &str) -> String {
         format!("{}-{}", self.prefix, image_name(service))
+    }
+
+    /// The images of the sidecars' seed when it is the run's own (no `--seed-key`).
+    pub fn run_seed_images(&self, sidecars: &[String]) -> Vec<String> {
+        sidecars
+            .iter()
+            .map(|sidecar| self.image(&format!("seed-{sidecar}")))
+            .collect()
+    }
+
+    /// The repository of `sidecar`'s seeds kept under a `--seed-key`: one a
+    /// prefix, tagged by key.
+    pub fn seed_repository(&self, sidecar: &str) -> String {
+        format!("{}-seed-{}", self.prefix, image_name(sidecar))
     }
 
     /// Built images carry only the prefix label: identical builds then give
@@ -298,6 +325,8 @@ mod tests {
         assert_eq!(names.rerun_project(2), "ci-1a2b3c4d-s2-rerun");
         assert_eq!(names.image("Web App"), "ci-1a2b3c4d-web-app");
         assert_eq!(names.cache_tag("Web App"), "ci-web-app");
+        assert_eq!(names.seed_repository("DB"), "ci-seed-db");
+        assert_eq!(names.image("seed-db"), "ci-1a2b3c4d-seed-db");
         assert_eq!(
             names.shard_labels(2),
             [

@@ -41,6 +41,11 @@ impl Model {
         self.doc["services"].as_object().expect("checked in parse")
     }
 
+    /// A service's resolved configuration (null when there is none).
+    pub fn service(&self, name: &str) -> &Value {
+        self.services().get(name).unwrap_or(&Value::Null)
+    }
+
     /// The sidecars of `service`: everything it depends on, directly or not,
     /// in a stable order.
     pub fn sidecars(&self, service: &str) -> anyhow::Result<Vec<String>> {

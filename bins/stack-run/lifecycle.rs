@@ -29,25 +29,29 @@ pub fn run_shard(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
     }
 }
 
-/// The result of a shard the run was interrupted before.
-pub fn never_started(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {
+/// The result of a shard that never started, with `status`, because of `why`
+/// (an interruption, or seeding that failed).
+pub fn never_started(
+    ctx: &Context,
+    shard: u32,
+    planned: &[String],
+    status: Status,
+    why: &str,
+) -> ShardResult {
     let spec = Spec::first(ctx, shard, planned.len());
     let progress = &ctx.runtime.progress;
     match ctx.config.stacks {
         // Progress lines are the stacks'.
         Some(_) => progress.note(&format!(
-            "batch {shard}/{}: interrupted (never started)",
+            "batch {shard}/{}: {status} (never started)",
             ctx.config.shard_count
         )),
-        None => progress.state(shard, "interrupted", "never started", true),
+        None => progress.state(shard, status.as_str(), "never started", true),
     }
     ShardResult {
         shard,
         shards: ctx.config.shard_count,
-        first: spec.unstarted(
-            Status::Interrupted,
-            Some("never started: the run was interrupted".into()),
-        ),
+        first: spec.unstarted(status, Some(format!("never started: {why}"))),
         started_seconds: None,
         rerun: None,
         stack: None,

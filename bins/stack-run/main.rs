@@ -28,6 +28,7 @@ mod proc;
 mod progress;
 mod ready;
 mod rerun;
+mod seed;
 mod selection;
 mod signals;
 mod subnets;

@@ -105,6 +105,13 @@ fn dry_run(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<i32> 
         list_or_none(stack.sidecars.iter()),
         list_or_none(stack.images.keys())
     )?;
+    if let Some(seed) = &ctx.config.seed {
+        let kept = match &seed.key_files {
+            Some(files) => format!("kept under the key of {} path(s)", files.len()),
+            None => "this run's own".into(),
+        };
+        writeln!(out, "# seed ({kept}): {}", seed.command.join(" "))?;
+    }
     for &shard in selected {
         let spec = Spec::first(ctx, shard, plan[&shard].len());
         let (_, shown) = attempt::command(ctx, &spec, &ctx.layout.compose_file(shard));
@@ -142,15 +149,19 @@ fn execute(
         .or(jobs)
         .map_or(selected.len(), |n| n as usize)
         .max(1);
-    // Shards start their sidecars while the images build.
-    let results = std::thread::scope(|scope| {
+    // Shards start their sidecars while the images build, once seeded.
+    let (results, seeding) = std::thread::scope(|scope| {
         scope.spawn(|| build_and_open(ctx));
-        run_all(ctx, plan, selected, workers)
+        match seed_sidecars(ctx) {
+            Ok(()) => (run_all(ctx, plan, selected, workers), Ok(())),
+            Err(failure) => (not_run(ctx, plan, selected, &failure), Err(failure)),
+        }
     });
     clean_up(ctx);
     if let Some(code) = ctx.runtime.stop.exit_code() {
         return Ok(code);
     }
+    seeding?;
     let summary = Summary::of(&results);
     let what = match ctx.config.stacks {
         Some(stacks) => format!("{} batches on {stacks} stacks", results.len()),
@@ -165,6 +176,35 @@ fn execute(
         return Ok(failure.code());
     }
     Ok(summary.exit_code())
+}
+
+/// With --seed, make (or find) the sidecars' seed images before any shard starts.
+fn seed_sidecars(ctx: &Context) -> Result<(), Failure> {
+    let Some(seed) = &ctx.config.seed else {
+        return Ok(());
+    };
+    let images = crate::seed::seed(ctx, seed)?;
+    let _ = ctx.runtime.seeds.set(images);
+    Ok(())
+}
+
+/// Every selected shard's result when seeding failed: none started.
+fn not_run(ctx: &Context, plan: &Plan, selected: &[u32], failure: &Failure) -> Vec<ShardResult> {
+    let mut printer = Printer { stdout_open: true };
+    let (status, why) = match ctx.runtime.stop.requested() {
+        true => (Status::Interrupted, "the run was interrupted".to_string()),
+        false => (Status::Error, format!("{:#}", failure.error())),
+    };
+    if status == Status::Error {
+        ctx.runtime.progress.note(&why);
+    }
+    let mut results = Vec::new();
+    for &shard in selected {
+        let result = never_started(ctx, shard, &plan[&shard], status, &why);
+        printer.print(ctx, &result);
+        results.push(result);
+    }
+    results
 }
 
 /// Remove what the run created, unless a stack was kept for debugging: then
@@ -187,8 +227,15 @@ fn clean_up(ctx: &Context) {
     runtime.progress.finish();
 }
 
+/// The run's own image tags: its builds', and its seeds' unless kept under a key.
 fn images(ctx: &Context) -> Vec<String> {
-    ctx.stack.images.values().cloned().collect()
+    let mut images: Vec<String> = ctx.stack.images.values().cloned().collect();
+    if let Some(seed) = &ctx.config.seed {
+        if seed.key_files.is_none() {
+            images.extend(ctx.names.run_seed_images(&ctx.stack.sidecars));
+        }
+    }
+    images
 }
 
 /// How many shards ended how, counting reruns: a shard whose failed tests
@@ -264,6 +311,7 @@ fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
     let runtime = Arc::clone(&ctx.runtime);
     let run_id = ctx.names.run_id.clone();
     let images = images(ctx);
+    let seeding = ctx.config.seed.is_some();
     move || {
         let progress = &runtime.progress;
         progress.note("second signal: removing everything of this run now");
@@ -271,17 +319,21 @@ fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
         progress.silence();
         runtime.children.kill_all();
         let _ = sweep_settled(&runtime.children, labels::RUN, &run_id);
-        // A build in its last step is left to finish (see `build`): wait for
-        // it, a little, so that its image goes with the run's tag.
+        // A build in its last step, or a seed being captured, is left to
+        // finish (see `build`, `seed`): wait for it, a little, so that its
+        // image goes with the run's tag.
         let deadline = Instant::now() + BUILD_FINISH;
         if !images.is_empty() {
             runtime.built.wait(|| Instant::now() >= deadline);
+        }
+        if seeding {
+            runtime.seeding_done.wait(|| Instant::now() >= deadline);
         }
         untag(&runtime.children, &images);
     }
 }
 
-/// How long a second signal waits for a build's last step.
+/// How long a second signal waits for a build's last step or a seed's capture.
 const BUILD_FINISH: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Run the shards on `workers` workers (each with a stack of its own for
@@ -320,7 +372,8 @@ fn run_all(ctx: &Context, plan: &Plan, selected: &[u32], workers: usize) -> Vec<
     });
     let left: Vec<u32> = queue.into_inner().unwrap_or_default().into();
     for shard in left {
-        let result = never_started(ctx, shard, &plan[&shard]);
+        let why = "the run was interrupted";
+        let result = never_started(ctx, shard, &plan[&shard], Status::Interrupted, why);
         printer.print(ctx, &result);
         results.push(result);
     }

@@ -57,9 +57,19 @@ impl Children {
     }
 
     /// Run a short command to completion and capture its output.
-    pub fn capture(&self, mut cmd: Command) -> anyhow::Result<Output> {
+    pub fn capture(&self, cmd: Command) -> anyhow::Result<Output> {
+        self.capture_with(cmd, Stdio::piped())
+    }
+
+    /// Run a command to completion, its stdout written to `file` (an archive,
+    /// say), its stderr captured.
+    pub fn capture_into(&self, cmd: Command, file: File) -> anyhow::Result<Output> {
+        self.capture_with(cmd, Stdio::from(file))
+    }
+
+    fn capture_with(&self, mut cmd: Command, stdout: Stdio) -> anyhow::Result<Output> {
         cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped());
         let child = self.spawn(&mut cmd)?;
         let pid = child.id();

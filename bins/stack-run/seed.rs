@@ -1,0 +1,541 @@
+//! `--seed`: the sidecars' state built once, and every stack started from it.
+//!
+//! The seed command runs once, in a stack of its own with its sidecars up
+//! and ready (for Django: create and migrate the test database). The
+//! sidecars are then stopped as compose stops them (PostgreSQL checkpoints
+//! and exits cleanly) and each one's state becomes an image: its container
+//! committed, with the contents of its volumes added at their paths. A
+//! container made from that image fills its own new volume from the image,
+//! so every shard's sidecar starts from the seed on a private copy: a
+//! shard's writes reach neither the seed nor another shard.
+//!
+//! The images are named by a key: a digest of the seed command, the
+//! sidecars' configurations and, with `--seed-key`, the files it names. With
+//! `--seed-key` they outlive the run (PREFIX-seed-SERVICE:KEY) and a later run
+//! with the same key starts from them without running the command; without
+//! it they are the run's own and go at its end. A seed whose images are not
+//! all there, or whose label names another key, is rebuilt, never used.
+//!
+//! Capturing takes seconds and is not cut short by a stop (as the build's
+//! last step, see `build`): a `docker commit` or build the daemon went on
+//! with after its client was killed would leave an image behind. The seed
+//! command and the sidecars are stopped at once.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use shared::contract::labels;
+use shared::exit::{self, ExitContext, Failure};
+
+use crate::attempt::{Limits, derive_file, start_sidecars, tear_down};
+use crate::context::Context;
+use crate::proc::{Children, Ended, Log, describe};
+use crate::sweep::{docker, list};
+
+/// What `--seed` and `--seed-key` ask for.
+pub struct Seed {
+    /// The command, as words: run in the service's container.
+    pub command: Vec<String>,
+    /// The files and folders whose contents key the seed; `None` without
+    /// `--seed-key`: the seed is then the run's own.
+    pub key_files: Option<Vec<PathBuf>>,
+}
+
+/// The label on a seed image: its full key.
+pub const SEED_LABEL: &str = "io.shardstack.seed";
+
+/// What changes the format of a seed: part of every key.
+const FORMAT: &str = "shardstack seed 1";
+
+/// Each sidecar's seed image, made or found; the gate says when seeding ends.
+pub fn seed(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, Failure> {
+    let outcome = find_or_make(ctx, seed);
+    ctx.runtime.seeding_done.open(());
+    outcome
+}
+
+fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, Failure> {
+    let key = key(ctx, seed).exit_code(exit::USAGE)?;
+    let tags = tags(ctx, seed, &key);
+    let progress = &ctx.runtime.progress;
+    if seed.key_files.is_some() {
+        match check(&ctx.runtime.children, &tags, &key) {
+            Ok(()) => {
+                progress.note(&format!("seed {}: found, not rebuilt", short(&key)));
+                return Ok(tags);
+            }
+            Err(why) => progress.note(&format!("seed {}: {why}: building it", short(&key))),
+        }
+    } else {
+        progress.note("seeding (no --seed-key: the seed is this run's own)");
+    }
+    make(ctx, seed, &key, &tags)?;
+    if seed.key_files.is_some() {
+        forget_older(&ctx.runtime.children, &tags);
+    }
+    Ok(tags)
+}
+
+/// The key: a digest of everything the seed's contents depend on.
+fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        // Each part's length first: no two lists of parts hash alike.
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    part(FORMAT.as_bytes());
+    for word in &seed.command {
+        part(word.as_bytes());
+    }
+    for (key, value) in &ctx.config.env {
+        part(format!("{key}={value}").as_bytes());
+    }
+    for sidecar in &ctx.stack.sidecars {
+        part(sidecar.as_bytes());
+        part(ctx.stack.model.service(sidecar).to_string().as_bytes());
+    }
+    for path in seed.key_files.iter().flatten() {
+        for file in files_under(path)? {
+            part(file.display().to_string().as_bytes());
+            let contents = std::fs::read(&file)
+                .with_context(|| format!("--seed-key: cannot read {}", file.display()))?;
+            part(&contents);
+        }
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// `path` itself, or every file under it in a stable order, but hidden ones
+/// and Python's byte code: running the seed command must not change its key.
+fn files_under(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.exists() {
+        bail!("--seed-key: {}: no such file or folder", path.display());
+    }
+    let skipped = |entry: &walkdir::DirEntry| {
+        let name = entry.file_name().to_string_lossy();
+        entry.depth() > 0 && (name.starts_with('.') || name == "__pycache__")
+    };
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(path).sort_by_file_name();
+    for entry in walk.into_iter().filter_entry(|entry| !skipped(entry)) {
+        let entry = entry.with_context(|| format!("--seed-key: cannot read {}", path.display()))?;
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+fn short(key: &str) -> &str {
+    &key[..16]
+}
+
+/// The image each sidecar's seed gets: kept under the key, or the run's own.
+fn tags(ctx: &Context, seed: &Seed, key: &str) -> BTreeMap<String, String> {
+    let names = &ctx.names;
+    ctx.stack
+        .sidecars
+        .iter()
+        .map(|sidecar| {
+            let tag = match seed.key_files {
+                Some(_) => format!("{}:{}", names.seed_repository(sidecar), short(key)),
+                None => names.image(&format!("seed-{sidecar}")),
+            };
+            (sidecar.clone(), tag)
+        })
+        .collect()
+}
+
+/// Whether every sidecar's seed is there and is `key`'s; why not, if not.
+fn check(children: &Children, tags: &BTreeMap<String, String>, key: &str) -> Result<(), String> {
+    for tag in tags.values() {
+        let format = format!("{{{{index .Config.Labels \"{SEED_LABEL}\"}}}}");
+        let output = children
+            .capture(docker(&["image", "inspect", "--format", &format, tag]))
+            .map_err(|err| format!("{err:#}"))?;
+        if !output.status.success() {
+            return Err(format!("no image {tag}"));
+        }
+        let label = String::from_utf8_lossy(&output.stdout);
+        if label.trim() != key {
+            return Err(format!("{tag} is another key's seed"));
+        }
+    }
+    Ok(())
+}
+
+/// Run the seed command in a stack of its own and capture its sidecars.
+fn make(
+    ctx: &Context,
+    seed: &Seed,
+    key: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let project = format!("{}-{}-seed", ctx.names.prefix, ctx.names.run_id);
+    let work = ctx.layout.work_folder();
+    let file = work.join("seed.compose.json");
+    let log = Log::create(&work.join("seed.log")).exit_code(exit::INFRA)?;
+    let made = run_and_capture(ctx, seed, key, tags, &project, &file, &log);
+    let (torn_down, _) = tear_down(ctx, &project);
+    if let Err(err) = &torn_down {
+        log.line(&format!("stack-run: teardown failed: {err}"));
+    }
+    let outcome = made.and_then(|()| {
+        torn_down
+            .map_err(|err| anyhow!("cannot remove the seed's stack: {err}"))
+            .exit_code(exit::INFRA)
+    });
+    if outcome.is_err() {
+        crate::sweep::untag(
+            &ctx.runtime.children,
+            &tags.values().cloned().collect::<Vec<_>>(),
+        );
+    }
+    outcome
+}
+
+fn run_and_capture(
+    ctx: &Context,
+    seed: &Seed,
+    key: &str,
+    tags: &BTreeMap<String, String>,
+    project: &str,
+    file: &Path,
+    log: &Log,
+) -> Result<(), Failure> {
+    let labels = vec![
+        (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
+        (labels::RUN.to_string(), ctx.names.run_id.clone()),
+    ];
+    let failed = |message: String| Failure::new(exit::INFRA, anyhow!("seeding failed: {message}"));
+    derive_file(ctx, project, &labels, None, file).map_err(failed)?;
+    let limits = Limits::from_now(ctx);
+    start_sidecars(ctx, project, file, log, &limits).map_err(failed)?;
+    run_command(ctx, seed, project, file, log, &limits)?;
+    let stack = &ctx.stack;
+    // Stopped as compose stops them: each sidecar saves its state cleanly.
+    let mut stop = stack.compose.project(project, file);
+    stop.arg("stop");
+    run_checked(&ctx.runtime.children, stop, log).map_err(|err| failed(format!("{err:#}")))?;
+    // Out of the second signal's reach (see the module's comment).
+    let capturing = Children::default();
+    for (sidecar, tag) in tags {
+        if ctx.runtime.stop.requested() {
+            return Err(interrupted());
+        }
+        ctx.runtime
+            .progress
+            .note(&format!("seed {}: capturing {sidecar}", short(key)));
+        // An image the tag named before (another key's seed) must not stay
+        // behind untagged.
+        let previous = image_id(&capturing, tag);
+        capture(ctx, &capturing, project, sidecar, tag, key, log)
+            .with_context(|| format!("cannot capture {sidecar}'s state"))
+            .exit_code(exit::INFRA)?;
+        if let Some(previous) = previous.filter(|id| image_id(&capturing, tag).as_ref() != Some(id))
+        {
+            let _ = capturing.capture(docker(&["rmi", &previous]));
+        }
+    }
+    if ctx.runtime.stop.requested() {
+        return Err(interrupted());
+    }
+    Ok(())
+}
+
+fn interrupted() -> Failure {
+    Failure::new(exit::INFRA, anyhow!("seeding was interrupted"))
+}
+
+/// The seed command, in the service's container: `compose run` as a shard's.
+fn run_command(
+    ctx: &Context,
+    seed: &Seed,
+    project: &str,
+    file: &Path,
+    log: &Log,
+    limits: &Limits,
+) -> Result<(), Failure> {
+    let mut cmd = ctx.stack.compose.project(project, file);
+    cmd.args(["run", "--rm", "-T", "--no-deps"]);
+    let mut shown = describe(&cmd);
+    for (key, value) in &ctx.config.env {
+        cmd.arg("-e").arg(format!("{key}={value}"));
+        shown.push_str(&format!(" -e {key}=…"));
+    }
+    cmd.arg(&ctx.stack.service).args(&seed.command);
+    shown.push_str(&format!(
+        " {} {}",
+        ctx.stack.service,
+        seed.command.join(" ")
+    ));
+    log.line(&format!("stack-run: $ {shown}"));
+    ctx.runtime.progress.note(&format!(
+        "seeding: {} (its output: {})",
+        seed.command.join(" "),
+        ctx.layout.work_folder().join("seed.log").display()
+    ));
+    let ended = ctx
+        .runtime
+        .children
+        .run_logged(cmd, log, Arc::new(|_: &str| {}), || limits.reached());
+    let failed = |message: String| Failure::new(exit::INFRA, anyhow!("seeding failed: {message}"));
+    match ended {
+        Ok(Ended::Exited(status)) if status.success() => Ok(()),
+        Ok(Ended::Exited(status)) => Err(failed(format!(
+            "the seed command exited with {status}; see {}",
+            ctx.layout.work_folder().join("seed.log").display()
+        ))),
+        Ok(Ended::Stopped) if ctx.runtime.stop.requested() => Err(interrupted()),
+        Ok(Ended::Stopped) => Err(failed("the seed command timed out".into())),
+        Err(err) => Err(failed(format!("{err:#}"))),
+    }
+}
+
+/// Make `tag`: the stopped container of `sidecar`, committed, with its
+/// volumes' contents added at their paths.
+fn capture(
+    ctx: &Context,
+    children: &Children,
+    project: &str,
+    sidecar: &str,
+    tag: &str,
+    key: &str,
+    log: &Log,
+) -> anyhow::Result<()> {
+    let container = only_container(children, project, sidecar)?;
+    let inspected = inspect(children, &["inspect", &container])?;
+    let image = inspected["Image"].as_str().unwrap_or_default().to_string();
+    let image_env = inspect(children, &["image", "inspect", &image])?["Config"]["Env"].clone();
+    let mut commit = docker(&["commit"]);
+    for change in restore_env(&inspected["Config"]["Env"], &image_env) {
+        commit.arg("--change").arg(change);
+    }
+    commit
+        .arg("--change")
+        .arg(format!("LABEL {SEED_LABEL}={key}"))
+        .arg(&container);
+    let mounts = inspected["Mounts"].as_array().cloned().unwrap_or_default();
+    let (volumes, others): (Vec<Value>, Vec<Value>) = mounts
+        .into_iter()
+        .partition(|mount| mount["Type"] == "volume");
+    for mount in others {
+        log.line(&format!(
+            "stack-run: warning: {sidecar}'s {} is a {} mount: not part of the seed",
+            mount["Destination"].as_str().unwrap_or("?"),
+            mount["Type"].as_str().unwrap_or("?")
+        ));
+    }
+    // Without volumes, the commit is the seed.
+    if volumes.is_empty() {
+        commit.arg(tag);
+        log.line(&format!("stack-run: $ {}", describe(&commit)));
+        return output(children, commit).map(|_| ());
+    }
+    log.line(&format!("stack-run: $ {}", describe(&commit)));
+    let committed = output(children, commit)?;
+    let folder = ctx.layout.work_folder().join(format!("seed-{sidecar}"));
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let mut dockerfile = format!("FROM {committed}\n");
+    for (index, mount) in volumes.iter().enumerate() {
+        let target = mount["Destination"].as_str().unwrap_or_default();
+        let archive = format!("volume-{index}.tar");
+        let cmd = docker(&["cp", &format!("{container}:{target}"), "-"]);
+        let shown = describe(&cmd);
+        let file = std::fs::File::create(folder.join(&archive))
+            .with_context(|| format!("cannot create {}", folder.join(&archive).display()))?;
+        let copied = children.capture_into(cmd, file)?;
+        if !copied.status.success() {
+            bail!(
+                "{shown} failed: {}",
+                String::from_utf8_lossy(&copied.stderr).trim()
+            );
+        }
+        // The archive holds the folder itself: unpacked into its parent.
+        let parent = Path::new(target).parent().unwrap_or(Path::new("/"));
+        let add = serde_json::json!([archive, format!("{}/", parent.display())]);
+        dockerfile.push_str(&format!("ADD {add}\n"));
+    }
+    std::fs::write(folder.join("Dockerfile"), dockerfile)
+        .with_context(|| format!("cannot write {}", folder.join("Dockerfile").display()))?;
+    let mut build = docker(&["build", "--force-rm", "-q", "-t", tag]);
+    build
+        .arg(&folder)
+        // The engine's own builder sees the image just committed; a builder
+        // of buildx's docker-container driver would not.
+        .env("BUILDX_BUILDER", "default");
+    log.line(&format!("stack-run: $ {}", describe(&build)));
+    let built = output(children, build);
+    // With the legacy builder the commit is the seed's parent and stays as long
+    // as it does; otherwise it goes now.
+    let _ = children.capture(docker(&["rmi", &committed]));
+    let _ = std::fs::remove_dir_all(&folder);
+    built.map(|_| ())
+}
+
+/// The id of the image `tag` names, if any.
+fn image_id(children: &Children, tag: &str) -> Option<String> {
+    output(
+        children,
+        docker(&["image", "inspect", "--format", "{{.Id}}", tag]),
+    )
+    .ok()
+}
+
+/// The one container of `sidecar` in `project`.
+fn only_container(children: &Children, project: &str, sidecar: &str) -> anyhow::Result<String> {
+    let ids = list(
+        children,
+        &[
+            "ps",
+            "-aq",
+            "--filter",
+            &labels::filter(labels::COMPOSE_PROJECT, project),
+            "--filter",
+            &labels::filter(labels::COMPOSE_SERVICE, sidecar),
+        ],
+    )?;
+    match ids.as_slice() {
+        [id] => Ok(id.clone()),
+        _ => bail!("expected one container of {sidecar}, found {}", ids.len()),
+    }
+}
+
+/// `docker inspect`'s one object.
+fn inspect(children: &Children, args: &[&str]) -> anyhow::Result<Value> {
+    let text = output(children, docker(args))?;
+    let mut parsed: Value =
+        serde_json::from_str(&text).with_context(|| format!("cannot read docker {}", args[0]))?;
+    Ok(parsed[0].take())
+}
+
+/// The stdout of a docker command that must succeed, trimmed.
+fn output(children: &Children, cmd: std::process::Command) -> anyhow::Result<String> {
+    let shown = describe(&cmd);
+    let output = children.capture(cmd)?;
+    if !output.status.success() {
+        bail!(
+            "{shown} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// The `ENV` changes that give the committed image its own image's
+/// environment back: what compose set (a password, say) is set again for
+/// every shard, and has no place in an image a CI cache keeps.
+fn restore_env(container: &Value, image: &Value) -> Vec<String> {
+    let pairs = |env: &Value| -> BTreeMap<String, String> {
+        env.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let (container, image) = (pairs(container), pairs(image));
+    let mut lines = Vec::new();
+    for key in container.keys() {
+        let value = image.get(key).map_or("", String::as_str);
+        if container[key] != value {
+            let escaped: String = value
+                .chars()
+                .flat_map(|c| match c {
+                    '\\' | '"' | '$' => vec!['\\', c],
+                    '\n' => vec!['\\', 'n'],
+                    c => vec![c],
+                })
+                .collect();
+            lines.push(format!("ENV {key}=\"{escaped}\""));
+        }
+    }
+    lines
+}
+
+/// Run a compose command to its end, logging its output; an error unless it succeeds.
+fn run_checked(children: &Children, cmd: std::process::Command, log: &Log) -> anyhow::Result<()> {
+    log.line(&format!("stack-run: $ {}", describe(&cmd)));
+    let shown = describe(&cmd);
+    let output = children.capture(cmd)?;
+    let mut text = String::new();
+    let _ = (&output.stderr[..]).read_to_string(&mut text);
+    for line in text.lines() {
+        log.line(line);
+    }
+    if !output.status.success() {
+        bail!("{shown} failed ({})", output.status);
+    }
+    Ok(())
+}
+
+/// Remove the seeds of this prefix's sidecars that other keys left: one seed
+/// a prefix (an image still in use stays).
+fn forget_older(children: &Children, tags: &BTreeMap<String, String>) {
+    for tag in tags.values() {
+        let Some((repository, _)) = tag.rsplit_once(':') else {
+            continue;
+        };
+        let listed = output(
+            children,
+            docker(&["images", "--format", "{{.Repository}}:{{.Tag}}", repository]),
+        );
+        let older: Vec<String> = listed
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| *line != tag)
+            .map(str::to_string)
+            .collect();
+        if !older.is_empty() {
+            let mut cmd = docker(&["rmi"]);
+            cmd.args(&older);
+            let _ = children.capture(cmd);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_environment_compose_added_is_undone() {
+        let container = json!([
+            "PATH=/usr/bin",
+            "PGDATA=/data",
+            "POSTGRES_PASSWORD=s3cr\"t$x"
+        ]);
+        let image = json!(["PATH=/usr/bin", "PGDATA=/var/lib/pg"]);
+        assert_eq!(
+            restore_env(&container, &image),
+            ["ENV PGDATA=\"/var/lib/pg\"", "ENV POSTGRES_PASSWORD=\"\""]
+        );
+    }
+
+    #[test]
+    fn a_folder_keys_by_its_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        std::fs::write(dir.path().join("b/2.py"), "x").unwrap();
+        std::fs::write(dir.path().join("a.py"), "y").unwrap();
+        std::fs::create_dir(dir.path().join("__pycache__")).unwrap();
+        std::fs::write(dir.path().join("__pycache__/a.pyc"), "z").unwrap();
+        std::fs::write(dir.path().join(".a.py.swp"), "z").unwrap();
+        let files = files_under(dir.path()).unwrap();
+        assert_eq!(files, [dir.path().join("a.py"), dir.path().join("b/2.py")]);
+        let missing = files_under(&dir.path().join("nope")).unwrap_err();
+        assert!(
+            missing.to_string().contains("no such file or folder"),
+            "{missing}"
+        );
+    }
+}
