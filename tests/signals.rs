@@ -250,3 +250,71 @@ fn a_second_signal_removes_everything_at_once_without_result_lines() {
     );
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
+
+/// seeded.yml's run, seeding with a command that waits long after it has
+/// seeded (the shards' command is never reached).
+fn seeding_run(stacks: &Stacks) -> Watched {
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let seed = [
+        "--seed",
+        "/seeded.sh seed 600",
+        "--seed-key",
+        key.to_str().unwrap(),
+    ];
+    Watched::start(stacks.child_command("seeded.yml", "out", TWO_LONG_SHARDS, &seed))
+}
+
+/// No seed image, no untagged image of the prefix: nothing of the seed is left.
+fn expect_no_seed(stacks: &Stacks) {
+    let filter = labels::filter(labels::PREFIX, &stacks.prefix);
+    let tags = docker(&["images", "--filter", &filter, "--format", "{{.Repository}}"]);
+    // PREFIX-seed-SERVICE, or the run's PREFIX-RUNID-seed-SERVICE.
+    let seeds = |tag: &&String| {
+        let name = tag.strip_prefix(&stacks.prefix);
+        name.is_some_and(|name| name.contains("-seed-"))
+    };
+    assert_eq!(tags.iter().filter(seeds).count(), 0, "{tags:?}");
+    let dangling = docker(&[
+        "images",
+        "-q",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        &filter,
+    ]);
+    assert_eq!(dangling, Vec::<String>::new());
+}
+
+#[test]
+fn a_signal_while_the_seed_command_runs_leaves_nothing() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sig-seed");
+    let run = seeding_run(&stacks);
+    let log = stacks.out("out/.stack-run/seed.log");
+    wait_until("the seed command seeding", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("seeding now"))
+    });
+    run.signal("INT");
+    expect_stopped(run, 130, &stacks);
+    expect_no_seed(&stacks);
+}
+
+#[test]
+fn a_signal_while_a_seed_is_captured_leaves_nothing() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sig-capture");
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let seed = [
+        "--seed",
+        "/seeded.sh seed",
+        "--seed-key",
+        key.to_str().unwrap(),
+    ];
+    let run = Watched::start(stacks.child_command("seeded.yml", "out", TWO_LONG_SHARDS, &seed));
+    wait_closely("a sidecar captured", || run.said(": capturing"));
+    run.signal("INT");
+    expect_stopped(run, 130, &stacks);
+    expect_no_seed(&stacks);
+}

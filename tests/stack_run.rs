@@ -35,7 +35,7 @@ impl Stacks {
     }
 
     /// `stack-run -f FILE -s app -o OUT --prefix P` with the local images.
-    fn command(&self, file: &str, out: &str) -> TestCommand {
+    pub fn command(&self, file: &str, out: &str) -> TestCommand {
         let mut cmd = tool("stack-run")
             .arg("-f")
             .arg(fixture(&format!("stack-run/{file}")))

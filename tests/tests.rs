@@ -14,6 +14,7 @@ mod junit_merge;
 mod man;
 mod pipeline;
 mod scale;
+mod seeding;
 mod shard_plan;
 mod signals;
 mod stack_report;

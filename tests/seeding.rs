@@ -1,0 +1,173 @@
+//! `stack-run --seed` against real Docker: PostgreSQL seeded once, every
+//! shard started from the seed on its own copy, the seed kept under its key,
+//! found again, rebuilt when the key or the image changes, and nothing left
+//! when seeding fails. (SIGINT during seeding: see `signals`.)
+
+use shared::results::Status;
+
+use crate::stack_run::{Stacks, docker, expect_statuses, results};
+use crate::util::{Outcome, docker_lock};
+
+const PLAN: &str = "1\ta\n2\tb\n3\tc\n";
+
+/// A 3-shard run of seeded.yml under `out`: seeded by `seeded.sh seed`,
+/// each shard running `seeded.sh shard K OUT`.
+fn seeded_run(stacks: &Stacks, out: &str, extra: &[&str]) -> Outcome {
+    stacks
+        .command("seeded.yml", out)
+        .args(["--seed", "/seeded.sh seed"])
+        .args(extra)
+        .args(["--", "/seeded.sh", "shard", "{shard}", "{out}"])
+        .stdin(PLAN)
+        .run()
+}
+
+/// Every shard saw the seed's row alone, then its own beside it.
+fn expect_seeded_shards(stacks: &Stacks, out: &str, outcome: &Outcome) {
+    expect_statuses(&results(outcome), &[Status::Passed; 3], &outcome.stderr);
+    for shard in 1..=3 {
+        let path = stacks.out(&format!("{out}/shard-{shard}/result.txt"));
+        let result = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            result,
+            format!("seed seed,shard-{shard}\n"),
+            "shard {shard}"
+        );
+    }
+}
+
+/// The tags of this prefix's images, as REPOSITORY:TAG.
+fn image_tags(stacks: &Stacks) -> Vec<String> {
+    let filter = format!("label=io.shardstack.prefix={}", stacks.prefix);
+    let mut tags = docker(&[
+        "images",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    tags.sort();
+    tags
+}
+
+/// Untagged images of this prefix: what a run must never leave.
+fn dangling(stacks: &Stacks) -> Vec<String> {
+    let filter = format!("label=io.shardstack.prefix={}", stacks.prefix);
+    docker(&[
+        "images",
+        "-q",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        &filter,
+    ])
+}
+
+/// PREFIX-seed-SERVICE:KEY, or the run's PREFIX-RUNID-seed-SERVICE.
+fn seed_tags(stacks: &Stacks) -> Vec<String> {
+    image_tags(stacks)
+        .into_iter()
+        .filter(|tag| {
+            let name = tag.strip_prefix(&stacks.prefix);
+            name.is_some_and(|name| name.contains("-seed-"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("seedkey");
+    let key = stacks.out("migrations.txt");
+    std::fs::write(&key, "0001_initial\n").unwrap();
+    let key_arg = ["--seed-key", key.to_str().unwrap()];
+
+    // Cold: seeded in this run, every shard from the seed, apart.
+    let cold = seeded_run(&stacks, "cold", &key_arg).code(0);
+    assert!(cold.stderr.contains(": building it"), "{}", cold.stderr);
+    expect_seeded_shards(&stacks, "cold", &cold);
+    let kept = seed_tags(&stacks);
+    let repository = format!("{}-seed-", stacks.prefix);
+    assert_eq!(kept.len(), 2, "a seed for db and cache: {kept:?}");
+    assert!(
+        kept.iter().all(|tag| tag.starts_with(&repository)),
+        "{kept:?}"
+    );
+
+    // Warm: found, the command not run; the shards' writes did not reach it.
+    let warm = seeded_run(&stacks, "warm", &key_arg).code(0);
+    assert!(
+        warm.stderr.contains("found, not rebuilt"),
+        "{}",
+        warm.stderr
+    );
+    assert!(!stacks.out("warm/.stack-run/seed.log").exists());
+    expect_seeded_shards(&stacks, "warm", &warm);
+    assert_eq!(seed_tags(&stacks), kept);
+
+    // Another image under the seed's tag is not its key's: rebuilt, not used.
+    let db_tag = kept.iter().find(|tag| tag.contains("-seed-db:")).unwrap();
+    docker(&["tag", "shardstack/bookworm:12", db_tag]);
+    let replaced = seeded_run(&stacks, "replaced", &key_arg).code(0);
+    assert!(
+        replaced
+            .stderr
+            .contains("is another key's seed: building it"),
+        "{}",
+        replaced.stderr
+    );
+    expect_seeded_shards(&stacks, "replaced", &replaced);
+
+    // A key file changed: a new seed, and the old one gone.
+    std::fs::write(&key, "0001_initial\n0002_more\n").unwrap();
+    let stale = seeded_run(&stacks, "stale", &key_arg).code(0);
+    assert!(stale.stderr.contains(": building it"), "{}", stale.stderr);
+    expect_seeded_shards(&stacks, "stale", &stale);
+    let rebuilt = seed_tags(&stacks);
+    assert_eq!(rebuilt.len(), 2, "{rebuilt:?}");
+    assert!(rebuilt.iter().all(|tag| !kept.contains(tag)), "{rebuilt:?}");
+
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    assert_eq!(dangling(&stacks), Vec::<String>::new());
+}
+
+#[test]
+fn without_a_key_the_seed_is_the_runs_own() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("seedrun");
+    let outcome = seeded_run(&stacks, "out", &[]).code(0);
+    expect_seeded_shards(&stacks, "out", &outcome);
+    assert_eq!(seed_tags(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    assert_eq!(dangling(&stacks), Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_seed_command_is_every_shards_error_and_leaves_nothing() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("seedfail");
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let outcome = stacks
+        .command("seeded.yml", "out")
+        .args(["--seed", "sh -c 'echo no migrations today; exit 4'"])
+        .args(["--seed-key", key.to_str().unwrap()])
+        .args(["--", "/seeded.sh", "shard", "{shard}", "{out}"])
+        .stdin(PLAN)
+        .run()
+        .code(3);
+    let results = results(&outcome);
+    expect_statuses(&results, &[Status::Error; 3], &outcome.stderr);
+    for result in &results {
+        let message = result.first.message.as_deref().unwrap_or_default();
+        assert!(
+            message.starts_with("never started: seeding failed: the seed command exited"),
+            "{message}"
+        );
+    }
+    let log = std::fs::read_to_string(stacks.out("out/.stack-run/seed.log")).unwrap();
+    assert!(log.contains("no migrations today"), "{log}");
+    assert_eq!(seed_tags(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    assert_eq!(dangling(&stacks), Vec::<String>::new());
+}
