@@ -92,6 +92,18 @@ impl Model {
         very_long_range: (60.0, 150.0),
         param_sigma: 0.25,
     };
+
+    /// [`Model::DJANGO`] with `tests` tests, the same shape at any size: the
+    /// tests longer than all others stay as common (2 in 5,000), so a
+    /// 50,000-test suite has 20 of them, as ten 5,000-test suites would.
+    pub fn django(tests: usize) -> Model {
+        let base = Model::DJANGO;
+        Model {
+            tests,
+            very_long: (base.very_long * tests).div_ceil(base.tests),
+            ..base
+        }
+    }
 }
 
 /// Test ids in collection order, with their durations in seconds.
@@ -301,5 +313,60 @@ mod tests {
         assert!(*sorted.last().unwrap() >= 60.0);
         let slow = sorted.iter().filter(|&&s| s >= 5.0).count();
         assert!((20..=80).contains(&slow), "{slow} tests of 5 s or more");
+    }
+
+    /// Quantiles and the slow tail, for comparing suites of two sizes.
+    fn shape(suite: &Suite) -> (f64, f64, f64) {
+        let mut sorted = suite.seconds.clone();
+        sorted.sort_by(f64::total_cmp);
+        let total: f64 = sorted.iter().sum();
+        let slow: f64 = sorted.iter().filter(|&&s| s >= 5.0).sum();
+        let median = sorted[sorted.len() / 2];
+        let p90 = sorted[sorted.len() * 9 / 10];
+        (median, p90, slow / total)
+    }
+
+    #[test]
+    fn fifty_thousand_tests_have_the_shape_of_five_thousand() {
+        assert_eq!(Model::django(5000).very_long, Model::DJANGO.very_long);
+        let model = Model::django(50_000);
+        assert_eq!(model.very_long, 20);
+        let big = Suite::generate(&model, 1);
+        assert_eq!(big.ids.len(), 50_000);
+        let unique: std::collections::HashSet<_> = big.ids.iter().collect();
+        assert_eq!(unique.len(), 50_000);
+        // Ten 5,000-test suites against one of 50,000: the same quantiles
+        // and about the same share of time in slow tests.
+        let small: Vec<f64> = (1..=10)
+            .flat_map(|seed| Suite::generate(&Model::DJANGO, seed).seconds)
+            .collect();
+        let small = Suite {
+            ids: Vec::new(),
+            seconds: small,
+        };
+        let (big, small) = (shape(&big), shape(&small));
+        assert!(
+            (big.0 / small.0 - 1.0).abs() < 0.05,
+            "medians {big:?} {small:?}"
+        );
+        assert!(
+            (big.1 / small.1 - 1.0).abs() < 0.05,
+            "p90 {big:?} {small:?}"
+        );
+        assert!(
+            (big.2 - small.2).abs() < 0.1,
+            "slow share {big:?} {small:?}"
+        );
+        // The very long tests: 60 s or more, 20 of them, give or take a
+        // slow function's parametrizations that reach past 60 s.
+        let very_long = Suite::generate(&model, 1)
+            .seconds
+            .iter()
+            .filter(|&&s| s >= 60.0)
+            .count();
+        assert!(
+            (15..=30).contains(&very_long),
+            "{very_long} tests of 60 s or more"
+        );
     }
 }
