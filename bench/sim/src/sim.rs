@@ -7,8 +7,9 @@
 //! `stacks` stacks and hands the next batch, in plan order, to whichever
 //! stack is free first (the lowest-numbered on a tie); each batch costs
 //! `batch + its actual time`. No plan on `stacks` stacks can end before
-//! [`bound`]. Plans are made from what the planner is told
-//! ([`Knowledge`]); they are played out with the actual durations.
+//! [`bound`]. Sliced over CI nodes ([`Slicing`]), each node runs its share
+//! of the batches on stacks of its own. Plans are made from what the planner
+//! is told ([`Knowledge`]); they are played out with the actual durations.
 
 use shared::planner::{BatchRule, Plan};
 
@@ -123,6 +124,28 @@ pub fn queue_wall(plan: &Plan, actual: &[f64], stacks: u32, costs: Costs) -> f64
     queue_wall_on_nodes(plan, actual, 1, stacks, costs)
 }
 
+/// How a queue's batches are shared out among CI nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slicing {
+    /// What `stack-run --node I/M` does: node I takes batches I, I+M, I+2M, ...
+    RoundRobin,
+    /// Back and forth (simulated only): node I takes batches I and 2M+1-I of
+    /// every 2M, so the node that took a round's largest batch (batches
+    /// shrink) takes the next round's smallest.
+    Snake,
+}
+
+impl Slicing {
+    /// The 0-based node of the 0-based `batch` among `nodes` nodes.
+    pub fn node(self, batch: usize, nodes: usize) -> usize {
+        let (round, place) = (batch / nodes, batch % nodes);
+        match self {
+            Slicing::Snake if round % 2 == 1 => nodes - 1 - place,
+            _ => place,
+        }
+    }
+}
+
 /// The same queue sliced over `nodes` CI nodes as `stack-run --node I/M`
 /// slices it (node I takes batches I, I+M, I+2M, ...), each node with
 /// `stacks` stacks of its own: the wall time of the last node.
@@ -133,20 +156,34 @@ pub fn queue_wall_on_nodes(
     stacks: u32,
     costs: Costs,
 ) -> f64 {
-    let nodes = nodes.max(1) as usize;
-    let loads = actual_loads(plan, actual);
-    (0..nodes)
-        .map(|node| {
-            let mut free_at = vec![costs.startup; stacks.max(1) as usize];
-            for load in loads.iter().skip(node).step_by(nodes) {
-                let first_free = (0..free_at.len())
-                    .min_by(|&a, &b| free_at[a].total_cmp(&free_at[b]).then(a.cmp(&b)))
-                    .expect("at least one stack");
-                free_at[first_free] += costs.batch + load;
-            }
-            free_at.into_iter().fold(0.0, f64::max)
-        })
+    node_ends(plan, actual, nodes, stacks, costs, Slicing::RoundRobin)
+        .into_iter()
         .fold(0.0, f64::max)
+}
+
+/// When each of `nodes` nodes, with `stacks` stacks of its own, finishes its
+/// slice of the queue; each stack takes the node's next batch as it comes free.
+pub fn node_ends(
+    plan: &Plan,
+    actual: &[f64],
+    nodes: u32,
+    stacks: u32,
+    costs: Costs,
+    slicing: Slicing,
+) -> Vec<f64> {
+    let nodes = nodes.max(1) as usize;
+    let mut free_at = vec![vec![costs.startup; stacks.max(1) as usize]; nodes];
+    for (batch, load) in actual_loads(plan, actual).into_iter().enumerate() {
+        let free_at = &mut free_at[slicing.node(batch, nodes)];
+        let first_free = (0..free_at.len())
+            .min_by(|&a, &b| free_at[a].total_cmp(&free_at[b]).then(a.cmp(&b)))
+            .expect("at least one stack");
+        free_at[first_free] += costs.batch + load;
+    }
+    free_at
+        .into_iter()
+        .map(|stacks| stacks.into_iter().fold(0.0, f64::max))
+        .collect()
 }
 
 /// No run on `stacks` stacks ends sooner: the longest test, or an even share
@@ -209,6 +246,33 @@ mod tests {
             queue_wall_on_nodes(&p, &actual, 1, 2, COSTS),
             queue_wall(&p, &actual, 2, COSTS)
         );
+    }
+
+    #[test]
+    fn the_snake_turns_back_every_other_round() {
+        let nodes: Vec<usize> = (0..8).map(|b| Slicing::Snake.node(b, 3)).collect();
+        assert_eq!(nodes, [0, 1, 2, 2, 1, 0, 0, 1]);
+        let nodes: Vec<usize> = (0..8).map(|b| Slicing::RoundRobin.node(b, 3)).collect();
+        assert_eq!(nodes, [0, 1, 2, 0, 1, 2, 0, 1]);
+    }
+
+    #[test]
+    fn the_snake_evens_out_shrinking_batches_over_nodes() {
+        // Batches of 8, 6, 4 and 2 s on 2 nodes of 1 stack: round-robin
+        // gives the first node 8 and 4 (10 + 10 + 6), the second 6 and 2
+        // (10 + 8 + 4); the snake gives each 10 s of tests (10 + 10 + 4).
+        let p = plan(&[1, 2, 3, 4]);
+        let actual = [8.0, 6.0, 4.0, 2.0];
+        let ends = |slicing| node_ends(&p, &actual, 2, 1, COSTS, slicing);
+        assert_eq!(ends(Slicing::RoundRobin), [26.0, 22.0]);
+        assert_eq!(ends(Slicing::Snake), [24.0, 24.0]);
+    }
+
+    #[test]
+    fn a_node_without_batches_ends_when_its_stacks_are_up() {
+        let p = plan(&[1, 2]);
+        let ends = node_ends(&p, &[8.0, 4.0], 3, 2, COSTS, Slicing::RoundRobin);
+        assert_eq!(ends, [20.0, 16.0, 10.0]);
     }
 
     #[test]
