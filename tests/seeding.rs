@@ -171,3 +171,46 @@ fn a_failed_seed_command_is_every_shards_error_and_leaves_nothing() {
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
     assert_eq!(dangling(&stacks), Vec::<String>::new());
 }
+
+#[test]
+fn a_missing_key_file_or_an_unclosed_quote_is_a_usage_error_and_dry_run_shows_the_seed() {
+    let stacks = Stacks::new("seedusage");
+    let missing = "/nonexistent/migrations";
+    stacks
+        .command("seeded.yml", "out")
+        .args([
+            "--seed",
+            "/seeded.sh seed",
+            "--seed-key",
+            missing,
+            "--",
+            "true",
+        ])
+        .stdin(PLAN)
+        .run()
+        .fails_with(
+            2,
+            "--seed-key /nonexistent/migrations: no such file or folder",
+        );
+    stacks
+        .command("seeded.yml", "out")
+        .args(["--seed", "pytest 'unclosed", "--", "true"])
+        .stdin(PLAN)
+        .run()
+        .fails_with(2, "unbalanced quotes");
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let dry = stacks
+        .command("seeded.yml", "out")
+        .args(["--dry-run", "--seed", "/seeded.sh  seed"])
+        .args(["--seed-key", key.to_str().unwrap(), "--", "true"])
+        .stdin(PLAN)
+        .succeeds();
+    assert!(
+        dry.stdout
+            .contains("# seed (kept under the key of 1 path(s)): /seeded.sh seed\n"),
+        "{}",
+        dry.stdout
+    );
+    assert!(!stacks.out("out").exists());
+}

@@ -133,6 +133,14 @@ impl Context {
         stacks: Option<u32>,
     ) -> Result<Context, Failure> {
         let service = cli.service.clone().expect("clap requires --service");
+        for path in &cli.seed_key {
+            if !path.exists() {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    anyhow::anyhow!("--seed-key {}: no such file or folder", path.display()),
+                ));
+            }
+        }
         let compose = Compose::detect(project_directory(cli).exit_code(exit::USAGE)?)?;
         let model = compose
             .config(&runtime.children, &cli.files)
@@ -236,18 +244,13 @@ impl Names {
         format!("{}-{}", self.prefix, image_name(service))
     }
 
-    /// The images of the sidecars' seed when it is the run's own (no `--seed-key`).
-    pub fn run_seed_images(&self, sidecars: &[String]) -> Vec<String> {
-        sidecars
-            .iter()
-            .map(|sidecar| self.image(&format!("seed-{sidecar}")))
-            .collect()
-    }
-
-    /// The repository of `sidecar`'s seeds kept under a `--seed-key`: one a
-    /// prefix, tagged by key.
-    pub fn seed_repository(&self, sidecar: &str) -> String {
-        format!("{}-seed-{}", self.prefix, image_name(sidecar))
+    /// The image of `sidecar`'s seed: kept under its key, one repository a
+    /// prefix and sidecar (`--seed-key`), or else the run's own.
+    pub fn seed_image(&self, sidecar: &str, key: Option<&str>) -> String {
+        match key {
+            Some(key) => format!("{}-seed-{}:{key}", self.prefix, image_name(sidecar)),
+            None => self.image(&format!("seed-{sidecar}")),
+        }
     }
 
     /// Built images carry only the prefix label: identical builds then give
@@ -325,8 +328,8 @@ mod tests {
         assert_eq!(names.rerun_project(2), "ci-1a2b3c4d-s2-rerun");
         assert_eq!(names.image("Web App"), "ci-1a2b3c4d-web-app");
         assert_eq!(names.cache_tag("Web App"), "ci-web-app");
-        assert_eq!(names.seed_repository("DB"), "ci-seed-db");
-        assert_eq!(names.image("seed-db"), "ci-1a2b3c4d-seed-db");
+        assert_eq!(names.seed_image("DB", Some("0a1b")), "ci-seed-db:0a1b");
+        assert_eq!(names.seed_image("DB", None), "ci-1a2b3c4d-seed-db");
         assert_eq!(
             names.shard_labels(2),
             [

@@ -4,7 +4,8 @@
 //! once from the command line; `lifecycle` runs one shard's attempts, each
 //! by `attempt`, whose status `verdict` decides; with `--stacks`, `pool`
 //! runs batches on stacks kept up between them, from the same pieces of
-//! `attempt`; `collect` lists the tests in a stack of its own. The rest are
+//! `attempt`; `collect` lists the tests in a stack of its own; `seed` makes
+//! the sidecars' state once, before any shard starts. The rest are
 //! leaves: the compose program and files (`compose`, `derive`), each
 //! stack's networks (`subnets`), child processes (`proc`), readiness
 //! (`ready`), removal by label (`sweep`), signals, progress, the plan

@@ -161,7 +161,6 @@ fn execute(
     if let Some(code) = ctx.runtime.stop.exit_code() {
         return Ok(code);
     }
-    seeding?;
     let summary = Summary::of(&results);
     let what = match ctx.config.stacks {
         Some(stacks) => format!("{} batches on {stacks} stacks", results.len()),
@@ -171,8 +170,11 @@ fn execute(
         "{what} in {:.1}s: {summary}",
         started.elapsed().as_secs_f64(),
     ));
-    // A failed build is what every shard's error comes from.
+    // A failed build or seed is what every shard's error comes from.
     if let Some(Err(failure)) = ctx.runtime.built.outcome() {
+        return Ok(failure.code());
+    }
+    if let Err(failure) = seeding {
         return Ok(failure.code());
     }
     Ok(summary.exit_code())
@@ -232,7 +234,8 @@ fn images(ctx: &Context) -> Vec<String> {
     let mut images: Vec<String> = ctx.stack.images.values().cloned().collect();
     if let Some(seed) = &ctx.config.seed {
         if seed.key_files.is_none() {
-            images.extend(ctx.names.run_seed_images(&ctx.stack.sidecars));
+            let sidecars = ctx.stack.sidecars.iter();
+            images.extend(sidecars.map(|sidecar| ctx.names.seed_image(sidecar, None)));
         }
     }
     images
