@@ -608,3 +608,42 @@ fn jobs_auto_says_how_many_stacks_this_host_holds() {
         .run()
         .fails_with(2, "expected a whole number from 1 up, or auto");
 }
+
+#[test]
+fn a_rebuilt_image_takes_the_cache_tag_and_leaves_no_untagged_image() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("rebuild");
+    let filter = labels::filter(labels::PREFIX, &stacks.prefix);
+    let cache_tag = format!("{}-app", stacks.prefix);
+    let mut ids = Vec::new();
+    for nonce in ["first", "second"] {
+        // A build arg that differs: another image each time.
+        stacks
+            .command("fresh.yml", nonce)
+            .env("NONCE", format!("{}-{nonce}", stacks.prefix))
+            .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+            .stdin("1\tok\n")
+            .succeeds();
+        ids.push(docker(&[
+            "image", "inspect", "--format", "{{.Id}}", &cache_tag,
+        ]));
+    }
+    assert_ne!(ids[0], ids[1], "two builds, one image");
+    let dangling = docker(&[
+        "images",
+        "-q",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        &filter,
+    ]);
+    assert_eq!(dangling, Vec::<String>::new());
+    let gone = Command::new("docker")
+        .args(["image", "inspect", &ids[0][0]])
+        .output()
+        .unwrap();
+    assert!(
+        !gone.status.success(),
+        "the first build's image is still there"
+    );
+}

@@ -91,14 +91,40 @@ fn build(ctx: &Context) -> Result<(), Failure> {
     let children = &ctx.runtime.children;
     for (service, image) in images {
         let cache = ctx.names.cache_tag(service);
-        let output = children
-            .capture(docker(&["tag", image, &cache]))
-            .exit_code(exit::INFRA)?;
-        if !output.status.success() {
-            log.line(&format!("stack-run: cannot tag {image} as {cache}"));
+        // The run has its image; only the next run's cache would miss it.
+        if let Err(err) = retag(children, image, &cache) {
+            log.line(&format!("stack-run: {err:#}"));
         }
     }
     Ok(())
+}
+
+/// Point `tag` at `image`. The image the tag named before goes, unless
+/// something still uses it: a build that gives identical layers a new id
+/// (BuildKit does) would otherwise leave it untagged, run after run.
+pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> {
+    let before = image_id(children, tag);
+    let output = children.capture(docker(&["tag", image, tag]))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "cannot tag {image} as {tag}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    if let Some(before) = before.filter(|id| image_id(children, tag).as_ref() != Some(id)) {
+        // Not forced: an image a container or another tag still uses stays.
+        let _ = children.capture(docker(&["rmi", &before]));
+    }
+    Ok(())
+}
+
+/// The id of the image `tag` names, if it names one.
+pub fn image_id(children: &Children, tag: &str) -> Option<String> {
+    let output = children
+        .capture(docker(&["image", "inspect", "--format", "{{.Id}}", tag]))
+        .ok()?;
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !id.is_empty()).then_some(id)
 }
 
 fn interrupted() -> Failure {
