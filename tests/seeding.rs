@@ -82,10 +82,17 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     std::fs::write(&key, "0001_initial\n").unwrap();
     let key_arg = ["--seed-key", key.to_str().unwrap()];
 
-    // Cold: seeded in this run, every shard from the seed, apart.
-    let cold = seeded_run(&stacks, "cold", &key_arg).code(0);
+    // Cold: seeded in this run, every shard from the seed, apart. The seed
+    // gets the -e variables that name nothing of one shard.
+    let args = [&key_arg[..], &["-e", "PLAIN=1", "-e", "PER_SHARD={out}/x"]].concat();
+    let cold = seeded_run(&stacks, "cold", &args).code(0);
     assert!(cold.stderr.contains(": building it"), "{}", cold.stderr);
     expect_seeded_shards(&stacks, "cold", &cold);
+    let log = std::fs::read_to_string(stacks.out("cold/.stack-run/seed.log")).unwrap();
+    assert!(
+        log.contains("seeding now, PLAIN=1 PER_SHARD=unset"),
+        "{log}"
+    );
     let kept = seed_tags(&stacks);
     let repository = format!("{}-seed-", stacks.prefix);
     assert_eq!(kept.len(), 2, "a seed for db and cache: {kept:?}");
@@ -95,7 +102,7 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     );
 
     // Warm: found, the command not run; the shards' writes did not reach it.
-    let warm = seeded_run(&stacks, "warm", &key_arg).code(0);
+    let warm = seeded_run(&stacks, "warm", &args).code(0);
     assert!(
         warm.stderr.contains("found, not rebuilt"),
         "{}",
@@ -108,7 +115,7 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     // Another image under the seed's tag is not its key's: rebuilt, not used.
     let db_tag = kept.iter().find(|tag| tag.contains("-seed-db:")).unwrap();
     docker(&["tag", "shardstack/bookworm:12", db_tag]);
-    let replaced = seeded_run(&stacks, "replaced", &key_arg).code(0);
+    let replaced = seeded_run(&stacks, "replaced", &args).code(0);
     assert!(
         replaced
             .stderr
@@ -120,7 +127,7 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
 
     // A key file changed: a new seed, and the old one gone.
     std::fs::write(&key, "0001_initial\n0002_more\n").unwrap();
-    let stale = seeded_run(&stacks, "stale", &key_arg).code(0);
+    let stale = seeded_run(&stacks, "stale", &args).code(0);
     assert!(stale.stderr.contains(": building it"), "{}", stale.stderr);
     expect_seeded_shards(&stacks, "stale", &stale);
     let rebuilt = seed_tags(&stacks);

@@ -61,24 +61,26 @@ use shared::help::{Example, after_help};
 /// --seed COMMAND makes the sidecars' state once, before any shard starts:
 /// COMMAND runs in the service's container of a stack of its own (for
 /// Django: `pytest --create-db --reuse-db` on one test, which creates and
-/// migrates the test database); the sidecars are then stopped as compose
-/// stops them, and each one becomes an image: its container committed, with
-/// its volumes' contents added at their paths (bind and tmpfs mounts are
-/// not captured; the seed log says so). Every shard's sidecars start from
-/// these images, and Docker fills each new container's volumes from them:
-/// each shard has its own copy, and what it writes reaches neither the seed
-/// nor another shard. The shards then run with `--reuse-db`. The seed's
-/// output is in OUT/.stack-run/seed.log; a seed command that fails fails
-/// the run (exit 3, every shard an error, none started). Without
-/// --seed-key the seed images are the run's own (PREFIX-RUNID-seed-SERVICE)
-/// and go at its end. With --seed-key they are kept as PREFIX-seed-SERVICE:KEY,
-/// labelled io.shardstack.seed with the full key: a SHA-256 of the seed
-/// command, the -e variables, the sidecars' configurations (image names
-/// included) and the contents of the files given; a run whose key finds
-/// every sidecar's image with that label starts from them at once, and one
-/// that does not (a file changed, an image missing or another's) seeds
-/// again and removes the prefix's older seeds. `docker save` and `docker
-/// load` carry the seed images between CI jobs; `--clean` removes them.
+/// migrates the test database), with the -e variables that have no
+/// placeholder (a placeholder names one shard's files or numbers); the
+/// sidecars are then stopped as compose stops them, and each one becomes an
+/// image: its container committed, with its volumes' contents added at their
+/// paths (bind and tmpfs mounts are not captured; the seed log says so).
+/// Every shard's sidecars start from these images, and Docker fills each new
+/// container's volumes from them: each shard has its own copy, and what it
+/// writes reaches neither the seed nor another shard. The shards then run
+/// with `--reuse-db`. The seed's output is in OUT/.stack-run/seed.log; a
+/// seed command that fails fails the run (exit 3, every shard an error, none
+/// started). Without --seed-key the seed images are the run's own
+/// (PREFIX-RUNID-seed-SERVICE) and go at its end. With --seed-key they are
+/// kept as PREFIX-seed-SERVICE:KEY, labelled io.shardstack.seed with the
+/// full key: a SHA-256 of the seed command, the -e variables it gets, the
+/// sidecars' configurations (image names included) and the contents of the
+/// files given; a run whose key finds every sidecar's image with that label
+/// starts from them at once, and one that does not (a file changed, an image
+/// missing or another's) seeds again and removes the prefix's older seeds.
+/// `docker save` and `docker load` carry the seed images between CI jobs;
+/// `--clean` removes them.
 ///
 /// Stack-run keeps its own files in OUT/.stack-run: the derived compose
 /// files (`shard-K.compose.json`, to reach a kept stack) and the build log.

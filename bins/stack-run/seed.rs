@@ -32,9 +32,11 @@ use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
 use crate::attempt::{Limits, derive_file, start_sidecars, tear_down};
+use crate::build::retag;
 use crate::context::Context;
 use crate::proc::{Children, Ended, Log, describe};
 use crate::sweep::{docker, list};
+use crate::template::is_per_shard;
 
 /// What `--seed` and `--seed-key` ask for.
 pub struct Seed {
@@ -75,7 +77,7 @@ fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, 
     }
     make(ctx, seed, &key, &tags)?;
     if seed.key_files.is_some() {
-        forget_older(&ctx.runtime.children, &tags);
+        forget_older(ctx, &key);
     }
     Ok(tags)
 }
@@ -92,7 +94,7 @@ fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
     for word in &seed.command {
         part(word.as_bytes());
     }
-    for (key, value) in &ctx.config.env {
+    for (key, value) in seed_env(ctx) {
         part(format!("{key}={value}").as_bytes());
     }
     for sidecar in &ctx.stack.sidecars {
@@ -108,6 +110,15 @@ fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
         }
     }
     Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The `-e` variables the seed command gets: those that name nothing of one
+/// shard (no placeholder).
+fn seed_env(ctx: &Context) -> impl Iterator<Item = &(String, String)> {
+    ctx.config
+        .env
+        .iter()
+        .filter(|(_, value)| !is_per_shard(value))
 }
 
 /// `path` itself, or every file under it in a stable order, but hidden ones
@@ -222,16 +233,11 @@ fn run_and_capture(
         ctx.runtime
             .progress
             .note(&format!("seed {}: capturing {sidecar}", short(key)));
-        // An image the tag named before (another key's seed) must not stay
-        // behind untagged.
-        let previous = image_id(&capturing, tag);
-        capture(ctx, &capturing, project, sidecar, tag, key, log)
+        // The tag moves once the image is whole (another key's seed it named goes).
+        capture(ctx, &capturing, project, sidecar, key, log)
+            .and_then(|image| retag(&capturing, &image, tag))
             .with_context(|| format!("cannot capture {sidecar}'s state"))
             .exit_code(exit::INFRA)?;
-        if let Some(previous) = previous.filter(|id| image_id(&capturing, tag).as_ref() != Some(id))
-        {
-            let _ = capturing.capture(docker(&["rmi", &previous]));
-        }
     }
     if ctx.runtime.stop.requested() {
         return Err(interrupted());
@@ -259,7 +265,7 @@ fn run_command(
     let mut cmd = ctx.stack.compose.project(project, file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
     let mut shown = describe(&cmd);
-    for (key, value) in &ctx.config.env {
+    for (key, value) in seed_env(ctx) {
         cmd.arg("-e").arg(format!("{key}={value}"));
         shown.push_str(&format!(" -e {key}=…"));
     }
@@ -291,17 +297,16 @@ fn run_command(
     }
 }
 
-/// Make `tag`: the stopped container of `sidecar`, committed, with its
-/// volumes' contents added at their paths.
+/// The stopped container of `sidecar`, committed, with its volumes' contents
+/// added at their paths: the seed image's id.
 fn capture(
     ctx: &Context,
     children: &Children,
     project: &str,
     sidecar: &str,
-    tag: &str,
     key: &str,
     log: &Log,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let container = only_container(children, project, sidecar)?;
     let inspected = inspect(children, &["inspect", &container])?;
     let image = inspected["Image"].as_str().unwrap_or_default().to_string();
@@ -325,14 +330,12 @@ fn capture(
             mount["Type"].as_str().unwrap_or("?")
         ));
     }
-    // Without volumes, the commit is the seed.
-    if volumes.is_empty() {
-        commit.arg(tag);
-        log.line(&format!("stack-run: $ {}", describe(&commit)));
-        return output(children, commit).map(|_| ());
-    }
     log.line(&format!("stack-run: $ {}", describe(&commit)));
     let committed = output(children, commit)?;
+    // Without volumes, the commit is the seed.
+    if volumes.is_empty() {
+        return Ok(committed);
+    }
     let folder = ctx.layout.work_folder().join(format!("seed-{sidecar}"));
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -358,7 +361,7 @@ fn capture(
     }
     std::fs::write(folder.join("Dockerfile"), dockerfile)
         .with_context(|| format!("cannot write {}", folder.join("Dockerfile").display()))?;
-    let mut build = docker(&["build", "--force-rm", "-q", "-t", tag]);
+    let mut build = docker(&["build", "--force-rm", "-q"]);
     build
         .arg(&folder)
         // The engine's own builder sees the image just committed; a builder
@@ -370,16 +373,7 @@ fn capture(
     // as it does; otherwise it goes now.
     let _ = children.capture(docker(&["rmi", &committed]));
     let _ = std::fs::remove_dir_all(&folder);
-    built.map(|_| ())
-}
-
-/// The id of the image `tag` names, if any.
-fn image_id(children: &Children, tag: &str) -> Option<String> {
-    output(
-        children,
-        docker(&["image", "inspect", "--format", "{{.Id}}", tag]),
-    )
-    .ok()
+    built
 }
 
 /// The one container of `sidecar` in `project`.
@@ -468,28 +462,38 @@ fn run_checked(children: &Children, cmd: std::process::Command, log: &Log) -> an
     Ok(())
 }
 
-/// Remove the seeds of this prefix's sidecars that other keys left: one seed
-/// a prefix (an image still in use stays).
-fn forget_older(children: &Children, tags: &BTreeMap<String, String>) {
-    for tag in tags.values() {
-        let Some((repository, _)) = tag.rsplit_once(':') else {
-            continue;
-        };
-        let listed = output(
-            children,
-            docker(&["images", "--format", "{{.Repository}}:{{.Tag}}", repository]),
-        );
-        let older: Vec<String> = listed
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| *line != tag)
-            .map(str::to_string)
-            .collect();
-        if !older.is_empty() {
-            let mut cmd = docker(&["rmi"]);
-            cmd.args(&older);
-            let _ = children.capture(cmd);
-        }
+/// Remove the seeds of this prefix that other keys left, tagged or not (a
+/// tag moved elsewhere leaves its image untagged): one seed a prefix. An
+/// image still in use stays.
+fn forget_older(ctx: &Context, key: &str) {
+    let children = &ctx.runtime.children;
+    let seeds = |label: &str| {
+        let mut cmd = docker(&["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
+        cmd.args([
+            "--filter",
+            &labels::filter(labels::PREFIX, &ctx.names.prefix),
+        ]);
+        cmd.args(["--filter", &format!("label={label}")]);
+        output(children, cmd).unwrap_or_default()
+    };
+    let current = seeds(&format!("{SEED_LABEL}={key}"));
+    let current: Vec<&str> = current
+        .lines()
+        .filter_map(|line| line.split(' ').next())
+        .collect();
+    let listed = seeds(SEED_LABEL);
+    // An untagged image goes by its id, a tagged one by its tag (an id
+    // with several tags is refused without force).
+    let older: Vec<&str> = listed
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(id, _)| !current.contains(id))
+        .map(|(id, name)| if name == "<none>:<none>" { id } else { name })
+        .collect();
+    if !older.is_empty() {
+        let mut cmd = docker(&["rmi"]);
+        cmd.args(&older);
+        let _ = children.capture(cmd);
     }
 }
 

@@ -25,6 +25,16 @@ pub fn expand(arg: &str, vars: &Vars) -> String {
         .replace("{stack}", &vars.stack.to_string())
 }
 
+/// The placeholders, each of which names something of one shard.
+const PLACEHOLDERS: [&str; 5] = ["{tests}", "{out}", "{shards}", "{shard}", "{stack}"];
+
+/// Whether `arg` names something of one shard.
+pub fn is_per_shard(arg: &str) -> bool {
+    PLACEHOLDERS
+        .iter()
+        .any(|placeholder| arg.contains(placeholder))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +56,7 @@ mod tests {
             "stack-{stack}",
         ];
         let expanded: Vec<String> = args.iter().map(|a| expand(a, &vars)).collect();
+        assert_eq!(args.iter().filter(|a| is_per_shard(a)).count(), 4);
         assert_eq!(
             expanded,
             [
