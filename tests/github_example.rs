@@ -7,7 +7,9 @@
 //! merges what the nodes uploaded. This machine cannot reach GitHub, so the
 //! publishing actions are skipped, and the action installs the wheel from
 //! `dist/` when one is there and newer than the sources, else uses the
-//! workspace's binaries (`install: false`). The example asks for 4 shards;
+//! workspace's binaries (`install: false`). The nodes run one after the
+//! other, so the first makes the seed and saves it in the cache, and the
+//! second restores it, loads it and starts from it. The example asks for 4 shards;
 //! to spare a small machine the test runs 2, one per node.
 
 use std::path::{Path, PathBuf};
@@ -204,6 +206,29 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         projects.push(lines[0].first.project.clone());
     }
 
+    // Node 1 made the seed and cached it; node 2 loaded it and started from it.
+    let seed_steps = |job: &Value| {
+        (
+            output(step(job, "Restore the seed"), "cache-hit").to_string(),
+            step(job, "Load the seed")["outcome"].clone(),
+            step(job, "Save the seed for the next jobs")["outcome"].clone(),
+        )
+    };
+    assert_eq!(
+        seed_steps(&report[0]),
+        ("false".into(), "skipped".into(), "success".into())
+    );
+    assert_eq!(
+        seed_steps(&report[1]),
+        ("true".into(), "success".into(), "skipped".into())
+    );
+    assert_eq!(printed.matches(": building it").count(), 1, "{printed}");
+    assert_eq!(
+        printed.matches(": found, not rebuilt").count(),
+        1,
+        "{printed}"
+    );
+
     let merge = &report[2];
     let merged = step(merge, "Merge");
     assert_eq!(merged["outcome"], "success");
@@ -271,8 +296,19 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         Vec::<String>::new(),
         "the collection's project left behind"
     );
-    // The image stack-run keeps for the next build is this prefix's alone.
+    // The images stack-run keeps (the next build's cache, the seeds) are
+    // this prefix's alone.
     command(bin("stack-run"))
         .args(["--clean", "--prefix", &prefix])
         .succeeds();
+    let images = Command::new("docker")
+        .args([
+            "images",
+            "-q",
+            "--filter",
+            &format!("label=io.shardstack.prefix={prefix}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&images.stdout), "");
 }

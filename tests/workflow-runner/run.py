@@ -11,9 +11,12 @@ pipefail`, as GitHub runs bash. `uses:` of the action named by --action runs
 that action.yml's composite steps with its inputs. actions/checkout copies
 --checkout (its git-tracked files); actions/upload-artifact and
 download-artifact copy into and out of WORK/artifacts with their path rules;
-any other action is skipped, and says so. `${{ }}` expressions are
-evaluated for the contexts these workflows use: github, env, matrix, steps,
-needs, inputs, runner, and always(), success(), failure(), cancelled().
+actions/cache restores its paths from WORK/caches/KEY (output cache-hit)
+and, on a miss, saves them there once the job has succeeded, as its post
+step does; any other action is skipped, and says so. `${{ }}` expressions
+are evaluated for the contexts these workflows use: github, env, matrix,
+steps, needs, inputs, runner, and always(), success(), failure(),
+cancelled(), hashFiles().
 
 The environment starts empty but for PATH, HOME and the --env pairs, so
 nothing of the caller's CI leaks in. WORK/report.json records every job:
@@ -27,6 +30,7 @@ Exit status: 0 when every job succeeded, 1 when one failed, 2 on bad usage.
 
 import argparse
 import fnmatch
+import hashlib
 import itertools
 import json
 import os
@@ -263,6 +267,7 @@ class Job:
         self.steps = {}
         self.record = []
         self.counter = itertools.count(1)
+        self.post = []  # what runs once the steps are done, as post steps
 
     def functions(self):
         return {
@@ -272,7 +277,19 @@ class Job:
             "cancelled": lambda: False,
             "contains": lambda a, b: str(b).lower() in str(a).lower(),
             "startsWith": lambda a, b: str(a).lower().startswith(str(b).lower()),
+            "hashFiles": self.hash_files,
         }
+
+    def hash_files(self, *patterns):
+        """GitHub's hashFiles: a SHA-256 over each matched file's SHA-256, in
+        path order; empty when nothing matches."""
+        files = sorted({p for pattern in patterns for p in self.workspace.glob(pattern) if p.is_file()})
+        if not files:
+            return ""
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        return digest.hexdigest()
 
     def github(self, action_path=None):
         context = dict(self.runner.github)
@@ -303,6 +320,8 @@ class Job:
         self.env = env
         for index, step in enumerate(self.spec.get("steps", [])):
             self.step(step, self.steps, env, f"{index + 1}")
+        for post in self.post:
+            post()
         result = "failure" if self.failed else "success"
         log(f"job {self.name}: {result}")
         return result
@@ -404,6 +423,8 @@ class Job:
             return self.upload(with_), {}
         if action == "actions/download-artifact":
             return self.download(with_), {}
+        if action == "actions/cache":
+            return True, self.cache(with_)
         log(f"    skipped: {name} publishes to GitHub, which this runner does not reach")
         return True, {}
 
@@ -493,6 +514,34 @@ class Job:
             shutil.copytree(store / name, target, dirs_exist_ok=True)
         log(f"    downloaded {', '.join(chosen) or 'nothing'} into {destination}")
         return bool(chosen) or "name" not in with_
+
+
+    def cache(self, with_):
+        """actions/cache: restore the paths saved under `key`; on a miss,
+        save them under it after the job, if it succeeded."""
+        store = self.runner.work / "caches" / with_["key"]
+        paths = [line.strip() for line in with_["path"].splitlines() if line.strip()]
+        if store.exists():
+            shutil.copytree(store, self.workspace, dirs_exist_ok=True)
+            log(f"    cache {with_['key']}: restored")
+            return {"cache-hit": "true"}
+
+        def save():
+            if self.failed:
+                return
+            for path in paths:
+                source = self.workspace / path
+                target = store / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, target)
+                elif source.is_file():
+                    shutil.copy2(source, target)
+            log(f"  post: cache {with_['key']}: saved {', '.join(paths)}")
+
+        self.post.append(save)
+        log(f"    cache {with_['key']}: not found")
+        return {"cache-hit": "false"}
 
 
 class Runner:
