@@ -1,3 +1,5 @@
+import os
+import time
 import uuid
 
 import pytest
@@ -24,6 +26,23 @@ def payment_gateway():
     stub = GatewayStub(settings.PAYMENT_GATEWAY_URL).start()
     yield stub
     stub.stop()
+
+
+FIRST_TEST_FILE = os.environ.get("SHARDSTACK_FIRST_TEST_FILE")
+
+
+def pytest_runtest_call(item):
+    """With SHARDSTACK_FIRST_TEST_FILE set (bench/e2e sets it), write when the
+    first test's body starts, its database set up: the time to first test."""
+    global FIRST_TEST_FILE
+    if FIRST_TEST_FILE:
+        # The first of xdist's workers to get there writes it.
+        try:
+            with open(FIRST_TEST_FILE, "x") as out:
+                out.write(f"{time.time():.3f}\n")
+        except FileExistsError:
+            pass
+        FIRST_TEST_FILE = None
 
 
 def unique(prefix):
