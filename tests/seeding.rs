@@ -50,19 +50,6 @@ fn image_tags(stacks: &Stacks) -> Vec<String> {
     tags
 }
 
-/// Untagged images of this prefix: what a run must never leave.
-fn dangling(stacks: &Stacks) -> Vec<String> {
-    let filter = format!("label=io.shardstack.prefix={}", stacks.prefix);
-    docker(&[
-        "images",
-        "-q",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        &filter,
-    ])
-}
-
 /// PREFIX-seed-SERVICE:KEY, or the run's PREFIX-RUNID-seed-SERVICE.
 fn seed_tags(stacks: &Stacks) -> Vec<String> {
     image_tags(stacks)
@@ -135,7 +122,7 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     assert!(rebuilt.iter().all(|tag| !kept.contains(tag)), "{rebuilt:?}");
 
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
-    assert_eq!(dangling(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
 
 #[test]
@@ -146,7 +133,7 @@ fn without_a_key_the_seed_is_the_runs_own() {
     expect_seeded_shards(&stacks, "out", &outcome);
     assert_eq!(seed_tags(&stacks), Vec::<String>::new());
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
-    assert_eq!(dangling(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
 
 #[test]
@@ -176,7 +163,7 @@ fn a_failed_seed_command_is_every_shards_error_and_leaves_nothing() {
     assert!(log.contains("no migrations today"), "{log}");
     assert_eq!(seed_tags(&stacks), Vec::<String>::new());
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
-    assert_eq!(dangling(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
 
 #[test]

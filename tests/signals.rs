@@ -275,15 +275,7 @@ fn expect_no_seed(stacks: &Stacks) {
         name.is_some_and(|name| name.contains("-seed-"))
     };
     assert_eq!(tags.iter().filter(seeds).count(), 0, "{tags:?}");
-    let dangling = docker(&[
-        "images",
-        "-q",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        &filter,
-    ]);
-    assert_eq!(dangling, Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
 
 #[test]

@@ -84,6 +84,19 @@ impl Stacks {
         .collect()
     }
 
+    /// Untagged images with this test's prefix label: what a moved tag left.
+    pub fn dangling_images(&self) -> Vec<String> {
+        let filter = labels::filter(labels::PREFIX, &self.prefix);
+        docker(&[
+            "images",
+            "-q",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            &filter,
+        ])
+    }
+
     /// Containers of `--shard`'s `compose run` (the test command), running now.
     pub fn running_commands(&self, shard: Option<u32>) -> Vec<String> {
         let mut args = vec![
@@ -613,7 +626,6 @@ fn jobs_auto_says_how_many_stacks_this_host_holds() {
 fn a_rebuilt_image_takes_the_cache_tag_and_leaves_no_untagged_image() {
     let _lock = docker_lock();
     let stacks = Stacks::new("rebuild");
-    let filter = labels::filter(labels::PREFIX, &stacks.prefix);
     let cache_tag = format!("{}-app", stacks.prefix);
     let mut ids = Vec::new();
     for nonce in ["first", "second"] {
@@ -629,15 +641,7 @@ fn a_rebuilt_image_takes_the_cache_tag_and_leaves_no_untagged_image() {
         ]));
     }
     assert_ne!(ids[0], ids[1], "two builds, one image");
-    let dangling = docker(&[
-        "images",
-        "-q",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        &filter,
-    ]);
-    assert_eq!(dangling, Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
     let gone = Command::new("docker")
         .args(["image", "inspect", &ids[0][0]])
         .output()
