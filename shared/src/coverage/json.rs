@@ -141,7 +141,15 @@ impl Files {
             }
             self.precision = Some(self.precision.unwrap_or(0).max(places));
         }
-        self.saw_branch_numbers |= file.summary.num_branches.is_some();
+        // A region's branch count says so as much as the file's.
+        let regions = [&file.functions, &file.classes].into_iter().flatten();
+        let region_branches = regions.flat_map(BTreeMap::values).any(|region| {
+            region
+                .summary
+                .as_ref()
+                .is_some_and(|s| s.num_branches.is_some())
+        });
+        self.saw_branch_numbers |= file.summary.num_branches.is_some() || region_branches;
         let mut cov = FileCov::default();
         cov.excluded.extend(file.excluded_lines);
         for &line in &file.executed_lines {
@@ -550,6 +558,24 @@ mod tests {
         write(&report, &mut out).unwrap();
         let again = read("written.json", out.as_slice()).unwrap();
         assert_eq!(again.files["a.py"].numbers(0).unwrap().n_branches, 2);
+    }
+
+    #[test]
+    fn a_regions_branch_count_means_branches_were_measured() {
+        // Found by fuzzing: read as a report without branches, the region
+        // kept its count, which the writer then left out.
+        let text = r#"{"meta": {"format": 3}, "files": {"a.py": {
+            "executed_lines": [1], "missing_lines": [], "summary": {},
+            "functions": {"f": {"executed_lines": [1], "missing_lines": [],
+                "summary": {"num_branches": 2}}}}}}"#;
+        let report = read("a.json", text.as_bytes()).unwrap();
+        assert!(report.branch);
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let again = read("written.json", out.as_slice()).unwrap();
+        let file = &again.files["a.py"];
+        let region = &file.regions["functions"][0];
+        assert_eq!(file.region_numbers(0, region).unwrap().n_branches, 2);
     }
 
     #[test]
