@@ -99,8 +99,8 @@ fn build(ctx: &Context) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Point `tag` at `image`. The image the tag named before goes, unless
-/// something still uses it: a build that gives identical layers a new id
+/// Point `tag` at `image`. The image the tag named before goes if nothing
+/// names it any more: a build that gives identical layers a new id
 /// (BuildKit does) would otherwise leave it untagged, run after run.
 pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> {
     let before = image_id(children, tag);
@@ -111,8 +111,11 @@ pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> 
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    if let Some(before) = before.filter(|id| image_id(children, tag).as_ref() != Some(id)) {
-        // Not forced: an image a container or another tag still uses stays.
+    // Removing an image by id also removes its last tag: another run's
+    // (PREFIX-RUNID-app, say) keeps it. Not forced: one a container uses stays.
+    if let Some(before) =
+        before.filter(|id| inspect(children, id, "{{len .RepoTags}}") == Some("0".into()))
+    {
         let _ = children.capture(docker(&["rmi", &before]));
     }
     Ok(())
@@ -120,11 +123,16 @@ pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> 
 
 /// The id of the image `tag` names, if it names one.
 pub fn image_id(children: &Children, tag: &str) -> Option<String> {
+    inspect(children, tag, "{{.Id}}")
+}
+
+/// What `format` says of `image`, if there is such an image.
+fn inspect(children: &Children, image: &str, format: &str) -> Option<String> {
     let output = children
-        .capture(docker(&["image", "inspect", "--format", "{{.Id}}", tag]))
+        .capture(docker(&["image", "inspect", "--format", format, image]))
         .ok()?;
-    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    (output.status.success() && !id.is_empty()).then_some(id)
+    let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !said.is_empty()).then_some(said)
 }
 
 fn interrupted() -> Failure {
