@@ -396,7 +396,7 @@ fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> 
     let ready_by = limits
         .deadline
         .map_or(ready_by, |deadline| deadline.min(ready_by));
-    let ready = ready::wait(children, project, ready_by, || limits.reached());
+    let ready = ready::wait(ctx, project, ready_by, || limits.reached());
     match &ready {
         Ok(()) => log.line("stack-run: sidecars ready"),
         Err(err) => log.line(&format!("stack-run: {err:#}")),

@@ -5,7 +5,7 @@
 //! to run, and how long to wait), [`Stack`] (the compose program and model
 //! every shard's stack is derived from), [`Names`] (projects, labels, image
 //! tags), the output [`Layout`], and [`Runtime`] (child processes, the stop
-//! signal, progress, the build's gate).
+//! signal, progress, the build's gate, what the stacks share while starting).
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
@@ -26,6 +26,7 @@ use crate::gate::Gate;
 use crate::layout::Layout;
 use crate::proc::Children;
 use crate::progress::Progress;
+use crate::ready;
 use crate::seed::Seed;
 use crate::signals::Stop;
 use crate::subnets::{Network, Subnet};
@@ -95,6 +96,8 @@ pub struct Runtime {
     pub seeds: OnceLock<BTreeMap<String, String>>,
     /// Opens when seeding has ended, its images made or removed.
     pub seeding_done: Gate<()>,
+    /// The looks at the run's containers that stacks waiting for their sidecars share.
+    pub readiness: ready::Poll,
 }
 
 impl Runtime {
@@ -118,6 +121,7 @@ impl Runtime {
             started: Instant::now(),
             seeds: OnceLock::new(),
             seeding_done: Gate::default(),
+            readiness: ready::Poll::default(),
         }
     }
 }

@@ -180,10 +180,7 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
 /// Whether a stack's sidecars are all still up and ready.
 fn healthy(ctx: &Context, project: &str) -> bool {
     let by = Instant::now() + HEALTH_CHECK;
-    ready::wait(&ctx.runtime.children, project, by, || {
-        ctx.runtime.stop.requested()
-    })
-    .is_ok()
+    ready::wait(ctx, project, by, || ctx.runtime.stop.requested()).is_ok()
 }
 
 /// How long a stack has to show it is still ready after a batch.

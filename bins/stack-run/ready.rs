@@ -6,17 +6,94 @@
 //! published become exposed ports in the derived file). One that exited 0
 //! (a migration, a seed job) is done, hence ready; any other exit is a
 //! failure, as is `unhealthy`.
+//!
+//! The stacks waiting at one moment share each look at their containers:
+//! one of them lists and inspects every container of the run, and each reads
+//! its own project's from what that look saw. Every look is two docker
+//! processes; one look per stack, at many stacks on a small host, starved
+//! the very sidecars being waited for.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
 use serde_json::Value;
 use shared::contract::labels;
 
+use crate::context::Context;
 use crate::proc::Children;
 use crate::sweep::{docker, list};
+
+/// How often the run looks at its containers while stacks wait.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// The run's containers by compose project, as one look saw them.
+type Snapshot = Result<BTreeMap<String, Vec<Value>>, String>;
+
+/// The run's looks at its containers, shared by every stack waiting.
+#[derive(Default)]
+pub struct Poll {
+    state: Mutex<PollState>,
+    looked: Condvar,
+}
+
+#[derive(Default)]
+struct PollState {
+    /// Whether a waiter is taking a look now (or pausing before it).
+    looking: bool,
+    /// How many looks have begun, and when the last one did.
+    begun: u64,
+    began_at: Option<Instant>,
+    /// The latest look's number and what it saw.
+    latest: Option<(u64, Arc<Snapshot>)>,
+}
+
+impl Poll {
+    fn lock(&self) -> MutexGuard<'_, PollState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many looks have begun: what a new waiter has seen.
+    fn begun(&self) -> u64 {
+        self.lock().begun
+    }
+
+    /// The first look numbered above `seen`, with its number: another
+    /// waiter's, or else taken here with `look`, [`POLL_EVERY`] after the last began.
+    fn after(&self, seen: u64, look: impl FnOnce() -> Snapshot) -> (u64, Arc<Snapshot>) {
+        let mut state = self.lock();
+        loop {
+            if let Some(latest) = state.latest.as_ref().filter(|(number, _)| *number > seen) {
+                return latest.clone();
+            }
+            if !state.looking {
+                break;
+            }
+            state = self.looked.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.looking = true;
+        let pause = state
+            .began_at
+            .map_or(Duration::ZERO, |at| POLL_EVERY.saturating_sub(at.elapsed()));
+        drop(state);
+        thread::sleep(pause);
+        let number = {
+            let mut state = self.lock();
+            state.begun += 1;
+            state.began_at = Some(Instant::now());
+            state.begun
+        };
+        let snapshot = Arc::new(look());
+        let mut state = self.lock();
+        state.looking = false;
+        state.latest = Some((number, Arc::clone(&snapshot)));
+        self.looked.notify_all();
+        (number, snapshot)
+    }
+}
 
 /// How one container stands.
 #[derive(Debug, PartialEq)]
@@ -28,27 +105,29 @@ enum Readiness {
 
 /// Wait until every container of `project` is ready, `deadline` passes, or `stop` says so.
 pub fn wait(
-    children: &Children,
+    ctx: &Context,
     project: &str,
     deadline: Instant,
     stop: impl Fn() -> bool,
 ) -> anyhow::Result<()> {
-    let filter = labels::filter(labels::COMPOSE_PROJECT, project);
+    let poll = &ctx.runtime.readiness;
+    // Only a look begun from now on sees the containers as they are now.
+    let mut seen = poll.begun();
     loop {
-        let ids = list(children, &["ps", "-aq", "--filter", &filter])?;
+        let (number, snapshot) = poll.after(seen, || {
+            look(&ctx.runtime.children, &ctx.names.run_id).map_err(|err| format!("{err:#}"))
+        });
+        seen = number;
+        let containers = match snapshot.as_ref() {
+            Ok(by_project) => by_project.get(project),
+            Err(err) => bail!("{err}"),
+        };
         let mut waiting = Vec::new();
-        if !ids.is_empty() {
-            let mut cmd = docker(&["inspect"]);
-            cmd.args(&ids);
-            let output = children.capture(cmd)?;
-            let containers: Value = serde_json::from_slice(&output.stdout)
-                .context("cannot read docker inspect output")?;
-            for container in containers.as_array().into_iter().flatten() {
-                match readiness(container) {
-                    Readiness::Ready => {}
-                    Readiness::Waiting(why) => waiting.push(why),
-                    Readiness::Failed(why) => bail!("{why}"),
-                }
+        for container in containers.into_iter().flatten() {
+            match readiness(container) {
+                Readiness::Ready => {}
+                Readiness::Waiting(why) => waiting.push(why),
+                Readiness::Failed(why) => bail!("{why}"),
             }
         }
         if waiting.is_empty() {
@@ -60,8 +139,30 @@ pub fn wait(
         if Instant::now() >= deadline {
             bail!("not ready in time: {}", waiting.join(", "));
         }
-        thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Every container of run `run_id`, by compose project: one `docker ps`, one `docker inspect`.
+fn look(children: &Children, run_id: &str) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
+    let filter = labels::filter(labels::RUN, run_id);
+    let ids = list(children, &["ps", "-aq", "--filter", &filter])?;
+    let mut by_project: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(by_project);
+    }
+    let mut cmd = docker(&["inspect"]);
+    cmd.args(&ids);
+    let output = children.capture(cmd)?;
+    let containers: Vec<Value> =
+        serde_json::from_slice(&output.stdout).context("cannot read docker inspect output")?;
+    for container in containers {
+        let project = container["Config"]["Labels"][labels::COMPOSE_PROJECT]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        by_project.entry(project).or_default().push(container);
+    }
+    Ok(by_project)
 }
 
 fn readiness(container: &Value) -> Readiness {
@@ -172,5 +273,36 @@ mod tests {
             readiness(&created),
             Readiness::Waiting("db (created)".into())
         );
+    }
+
+    #[test]
+    fn waiters_share_looks_begun_after_they_ask() {
+        let poll = Poll::default();
+        let began = Mutex::new(Vec::new());
+        let look = || {
+            began.lock().unwrap().push(Instant::now());
+            thread::sleep(Duration::from_millis(50));
+            Ok(BTreeMap::new())
+        };
+        thread::scope(|scope| {
+            let waiters: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let seen = poll.begun();
+                        let (number, _) = poll.after(seen, look);
+                        assert!(number > seen);
+                    })
+                })
+                .collect();
+            for waiter in waiters {
+                waiter.join().unwrap();
+            }
+        });
+        // The first look, and one for those who asked while it was under way.
+        assert!(began.lock().unwrap().len() <= 2);
+        let (latest, _) = poll.after(0, || unreachable!("a look newer than 0 exists"));
+        assert_eq!(poll.after(latest, look).0, latest + 1);
+        let began = began.into_inner().unwrap();
+        assert!(began[began.len() - 1] - began[began.len() - 2] >= POLL_EVERY);
     }
 }
