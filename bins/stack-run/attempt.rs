@@ -202,6 +202,7 @@ pub fn derive_file(
     let stack = &ctx.stack;
     let placed = subnets::create(
         &ctx.runtime.children,
+        &ctx.runtime.subnets,
         ctx.config.subnet_pool,
         project,
         &stack.networks,
@@ -320,6 +321,9 @@ pub fn tear_down(ctx: &Context, project: &str) -> (Result<(), String>, f64) {
         false,
     );
     let outcome = swept.map(|_| ()).map_err(|err| format!("{err:#}"));
+    if outcome.is_ok() {
+        ctx.runtime.subnets.release(project);
+    }
     (outcome, down.elapsed().as_secs_f64())
 }
 

@@ -29,7 +29,7 @@ use crate::progress::Progress;
 use crate::ready;
 use crate::seed::Seed;
 use crate::signals::Stop;
-use crate::subnets::{Network, Subnet};
+use crate::subnets::{self, Network, Subnet};
 
 pub struct Context {
     pub config: Config,
@@ -98,6 +98,8 @@ pub struct Runtime {
     pub seeding_done: Gate<()>,
     /// The looks at the run's containers that stacks waiting for their sidecars share.
     pub readiness: ready::Poll,
+    /// The subnets in use, so that the run's stacks never try the same one.
+    pub subnets: subnets::Taken,
 }
 
 impl Runtime {
@@ -122,6 +124,7 @@ impl Runtime {
             seeds: OnceLock::new(),
             seeding_done: Gate::default(),
             readiness: ready::Poll::default(),
+            subnets: subnets::Taken::default(),
         }
     }
 }
