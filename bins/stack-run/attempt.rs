@@ -185,7 +185,9 @@ fn prepare(ctx: &Context, spec: &Spec) -> Result<(Log, PathBuf), String> {
     let file = ctx.layout.compose_file(spec.shard);
     let labels = ctx.names.shard_labels(spec.shard);
     let out = ctx.layout.absolute_shard_folder(spec.shard);
-    derive_file(ctx, &spec.project, &labels, Some(&out), &file)?;
+    log.timed("networks created", || {
+        derive_file(ctx, &spec.project, &labels, Some(&out), &file)
+    })?;
     Ok((log, file))
 }
 
@@ -273,6 +275,7 @@ pub fn run_command(
         .children
         .run_logged(cmd, log, on_line, || limits.reached());
     attempt.run_seconds = running.elapsed().as_secs_f64();
+    log.took("command ran", attempt.run_seconds);
     match ended {
         Ok(Ended::Exited(status)) => Happened::Exited(status.code()),
         Ok(Ended::Stopped) => Happened::Stopped(limits.cause()),
@@ -303,7 +306,10 @@ fn end(
     let (torn_down, seconds) = tear_down(ctx, &spec.project);
     attempt.down_seconds = seconds;
     match torn_down {
-        Ok(()) => verdict,
+        Ok(()) => {
+            log.took("torn down", seconds);
+            verdict
+        }
         Err(err) => {
             log.line(&format!("stack-run: teardown failed: {err}"));
             verdict.teardown_failed(&err)
@@ -356,18 +362,22 @@ pub fn start_sidecars(
     limits: &Limits,
 ) -> Result<(), String> {
     let stack = &ctx.stack;
+    let image_ready = || log.timed("image ready", || wait_for_build(ctx, limits));
     // A sidecar built by this run needs its image first; others start while it builds.
-    if stack
+    let image_first = stack
         .sidecars
         .iter()
-        .any(|name| stack.images.contains_key(name))
-    {
-        wait_for_build(ctx, limits)?;
+        .any(|name| stack.images.contains_key(name));
+    if image_first {
+        image_ready()?;
     }
     if !stack.sidecars.is_empty() {
         up(ctx, project, file, log, limits)?;
     }
-    wait_for_build(ctx, limits)
+    if !image_first {
+        image_ready()?;
+    }
+    Ok(())
 }
 
 fn wait_for_build(ctx: &Context, limits: &Limits) -> Result<(), String> {
@@ -388,6 +398,7 @@ fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> 
     cmd.args(["up", "-d", "--no-build"])
         .args(&ctx.stack.sidecars);
     log.line(&format!("stack-run: $ {}", describe(&cmd)));
+    let starting = Instant::now();
     match children.run_logged(cmd, log, Arc::new(|_: &str| {}), || limits.reached()) {
         Ok(Ended::Exited(status)) if status.success() => {}
         Ok(Ended::Exited(status)) => {
@@ -396,13 +407,15 @@ fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> 
         Ok(Ended::Stopped) => return Err("compose up was stopped".into()),
         Err(err) => return Err(format!("{err:#}")),
     }
+    log.took("sidecars up", starting.elapsed().as_secs_f64());
     let ready_by = Instant::now() + ctx.config.ready_timeout;
     let ready_by = limits
         .deadline
         .map_or(ready_by, |deadline| deadline.min(ready_by));
+    let waiting = Instant::now();
     let ready = ready::wait(ctx, project, ready_by, || limits.reached());
     match &ready {
-        Ok(()) => log.line("stack-run: sidecars ready"),
+        Ok(()) => log.took("sidecars ready", waiting.elapsed().as_secs_f64()),
         Err(err) => log.line(&format!("stack-run: {err:#}")),
     }
     ready.map_err(|err| format!("{err:#}"))

@@ -114,7 +114,9 @@ fn start_stack(
     let (file, log_path) = ctx.layout.stack_files(&suffix);
     let log = Log::create(&log_path).map_err(|err| Happened::NotPrepared(format!("{err:#}")))?;
     let labels = ctx.names.stack_labels(stack);
-    if let Err(message) = attempt::derive_file(ctx, project, &labels, None, &file) {
+    if let Err(message) = log.timed("networks created", || {
+        attempt::derive_file(ctx, project, &labels, None, &file)
+    }) {
         let _ = attempt::tear_down(ctx, project);
         return Err(Happened::NotPrepared(message));
     }
@@ -204,10 +206,13 @@ fn retire(ctx: &Context, spec: &Spec, live: Live, attempt: &mut Attempt) {
 fn tear_down_into(ctx: &Context, live: &Live, attempt: &mut Attempt) {
     let (torn_down, seconds) = attempt::tear_down(ctx, &live.project);
     attempt.down_seconds = seconds;
-    if let Err(err) = torn_down {
-        live.log.line(&format!("stack-run: teardown failed: {err}"));
-        attempt.status = Status::Error;
-        attempt.message = Some(format!("teardown failed: {err}"));
+    match torn_down {
+        Ok(()) => live.log.took("torn down", seconds),
+        Err(err) => {
+            live.log.line(&format!("stack-run: teardown failed: {err}"));
+            attempt.status = Status::Error;
+            attempt.message = Some(format!("teardown failed: {err}"));
+        }
     }
 }
 

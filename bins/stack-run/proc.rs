@@ -13,7 +13,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rustix::process::{Pid, Signal, kill_process_group};
@@ -175,5 +175,21 @@ impl Log {
     pub fn line(&self, line: &str) {
         let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(file, "{line}");
+    }
+
+    /// Note how long a step of a stack's life took: `stack-run: WHAT in S s`,
+    /// the lines bench/startup/run adds up.
+    pub fn took(&self, what: &str, seconds: f64) {
+        self.line(&format!("stack-run: {what} in {seconds:.2} s"));
+    }
+
+    /// Run `step`; when it succeeds, note how long it took.
+    pub fn timed<T, E>(&self, what: &str, step: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let started = Instant::now();
+        let outcome = step();
+        if outcome.is_ok() {
+            self.took(what, started.elapsed().as_secs_f64());
+        }
+        outcome
     }
 }

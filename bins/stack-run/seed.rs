@@ -215,7 +215,10 @@ fn run_and_capture(
         (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
         (labels::RUN.to_string(), ctx.names.run_id.clone()),
     ];
-    derive_file(ctx, project, &labels, None, file).map_err(failed)?;
+    log.timed("networks created", || {
+        derive_file(ctx, project, &labels, None, file)
+    })
+    .map_err(failed)?;
     let limits = Limits::from_now(ctx);
     start_sidecars(ctx, project, file, log, &limits).map_err(failed)?;
     run_command(ctx, seed, project, file, log, &limits)?;
