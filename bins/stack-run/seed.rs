@@ -9,8 +9,9 @@
 //! so every shard's sidecar starts from the seed on a private copy: a
 //! shard's writes reach neither the seed nor another shard.
 //!
-//! The images are named by a key: a digest of the seed command, the
-//! sidecars' configurations and, with `--seed-key`, the files it names. With
+//! The images are named by a key: a digest of the seed command, the `-e`
+//! variables it gets, the sidecars' configurations and, with `--seed-key`,
+//! the files it names. With
 //! `--seed-key` they outlive the run (PREFIX-seed-SERVICE:KEY) and a later run
 //! with the same key starts from them without running the command; without
 //! it they are the run's own and go at its end. A seed whose images are not
