@@ -122,7 +122,7 @@ pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> 
 }
 
 /// The id of the image `tag` names, if it names one.
-pub fn image_id(children: &Children, tag: &str) -> Option<String> {
+fn image_id(children: &Children, tag: &str) -> Option<String> {
     inspect(children, tag, "{{.Id}}")
 }
 
