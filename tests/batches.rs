@@ -122,8 +122,13 @@ fn a_signal_stops_the_stacks_and_every_batch_gets_its_line() {
     let stacks = Stacks::new("batch-sig");
     let plan = "1\tsleep:600\n2\tsleep:600\n3\tok\n4\tok\n";
     let child = spawn(&stacks, plan, 2);
+    // Both stacks' resident containers run between batches too: wait for
+    // both batches' runners.
     wait_until("two batches running", || {
-        stacks.running_commands(None).len() == 2
+        [1, 2].iter().all(|batch| {
+            let log = stacks.out(&format!("out/shard-{batch}/log.txt"));
+            std::fs::read_to_string(log).is_ok_and(|text| text.contains("redis counted 1"))
+        })
     });
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -162,8 +167,8 @@ fn keep_on_failure_keeps_the_failed_batchs_stack_and_goes_on_in_a_fresh_one() {
     let kept = labels::filter(labels::COMPOSE_PROJECT, &results[0].first.project);
     assert_eq!(
         docker(&["ps", "-q", "--filter", &kept]).len(),
-        1,
-        "its Redis"
+        2,
+        "its Redis and its resident container"
     );
     let fresh = labels::filter(labels::COMPOSE_PROJECT, &results[1].first.project);
     assert_eq!(
@@ -175,4 +180,72 @@ fn keep_on_failure_keeps_the_failed_batchs_stack_and_goes_on_in_a_fresh_one() {
         "{}",
         outcome.stderr
     );
+}
+
+/// Run three batches on one stack of `file` (its image counts the runs of
+/// its entrypoint in /tmp); per batch, in its order, the container it ran
+/// in and how many runs of the entrypoint that container had seen.
+fn three_batches_on_one_stack(stacks: &Stacks, file: &str) -> (Vec<(String, u32)>, String) {
+    let plan = stacks.out("plan.tsv");
+    std::fs::write(&plan, "1\ta\n2\tb\n3\tc\n").unwrap();
+    let script = r#"cat /etc/hostname > "$1/host"; wc -l < /tmp/entrypoint-runs > "$1/runs""#;
+    let outcome = stacks
+        .command(file, "out")
+        .arg("--plan")
+        .arg(&plan)
+        .args(["--stacks", "1", "--", "sh", "-c", script, "sh", "{out}"])
+        .run()
+        .code(0);
+    let mut results = results(&outcome);
+    results.sort_by(|a, b| a.started_seconds.partial_cmp(&b.started_seconds).unwrap());
+    let runs = results
+        .iter()
+        .map(|r| {
+            let read = |name: &str| {
+                let path = stacks.out(&format!("out/shard-{}/{name}", r.shard));
+                std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+            };
+            (
+                read("host").trim().to_string(),
+                read("runs").trim().parse().unwrap(),
+            )
+        })
+        .collect();
+    let stack_log = std::fs::read_to_string(stacks.out("out/.stack-run/stack-1.log")).unwrap();
+    (runs, stack_log)
+}
+
+#[test]
+fn a_stacks_batches_run_in_its_resident_container_through_the_entrypoint() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("resident");
+    let (runs, stack_log) = three_batches_on_one_stack(&stacks, "resident.yml");
+    // One container for all three, the image's entrypoint run before each.
+    let hosts: Vec<&str> = runs.iter().map(|(host, _)| host.as_str()).collect();
+    assert_eq!(hosts, [hosts[0]; 3], "{stack_log}");
+    let counts: Vec<u32> = runs.iter().map(|(_, count)| *count).collect();
+    assert_eq!(counts, [1, 2, 3], "{stack_log}");
+    assert!(
+        stack_log.contains("resident container started in"),
+        "{stack_log}"
+    );
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn an_image_without_sleep_gets_a_compose_run_per_batch() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("no-resident");
+    let (runs, stack_log) = three_batches_on_one_stack(&stacks, "resident-nosleep.yml");
+    // A fresh container each time, which ran the entrypoint once.
+    let mut hosts: Vec<&str> = runs.iter().map(|(host, _)| host.as_str()).collect();
+    hosts.dedup();
+    assert_eq!(hosts.len(), 3, "{stack_log}");
+    let counts: Vec<u32> = runs.iter().map(|(_, count)| *count).collect();
+    assert_eq!(counts, [1, 1, 1], "{stack_log}");
+    assert!(
+        stack_log.contains("no resident container") && stack_log.contains("compose run"),
+        "{stack_log}"
+    );
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }

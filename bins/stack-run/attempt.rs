@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shared::contract::{LOG_FILE, SERVICES_LOG, labels};
+use shared::contract::{LOG_FILE, SERVICES_LOG, labels, shard_folder};
 use shared::results::{Attempt, Status};
 
 use crate::context::Context;
@@ -45,8 +45,8 @@ pub struct Spec {
     pub mounted_folder: String,
     /// `{tests}`: its id file inside the service container.
     pub mounted_tests_file: String,
-    /// The host folder `compose run` mounts at [`OUT_MOUNT`]: a batch's, in a
-    /// stack whose compose file cannot know it. `None` when the file mounts it.
+    /// The host folder `compose run` mounts at [`OUT_MOUNT`]: all of `--out`,
+    /// for a stack that runs batch after batch. `None` when the file mounts it.
     pub run_mount: Option<PathBuf>,
 }
 
@@ -66,12 +66,16 @@ impl Spec {
     }
 
     /// Batch `batch` (`OUT/shard-K` as a shard's) in stack `stack`'s project,
-    /// which runs batch after batch.
+    /// which runs batch after batch: its container has all of `--out` at
+    /// [`OUT_MOUNT`], so `{out}` is `OUT_MOUNT/shard-K`.
     pub fn batch(ctx: &Context, batch: u32, test_count: usize, stack: u32, project: &str) -> Spec {
+        let mounted_folder = format!("{OUT_MOUNT}/{}", shard_folder(batch));
         Spec {
             stack,
             project: project.to_string(),
-            run_mount: Some(ctx.layout.absolute_shard_folder(batch)),
+            mounted_tests_file: mounted_tests_file(&mounted_folder),
+            mounted_folder,
+            run_mount: Some(ctx.layout.absolute_root().to_path_buf()),
             ..Spec::first(ctx, batch, test_count)
         }
     }
@@ -251,15 +255,15 @@ fn start_and_run(
         return Happened::StartFailed { message, stop };
     }
     ctx.runtime.progress.state(spec.stack, "running", "", false);
-    run_command(ctx, spec, file, log, &limits, attempt)
+    run_command(ctx, spec, command(ctx, spec, file), log, &limits, attempt)
 }
 
-/// Run the command in the stack that is up, timing it; its output goes to
-/// `log` and its progress to the live line `line`.
+/// Run `spec`'s command (`command` or a resident's) in the stack that is
+/// up, timing it; its output goes to `log` and to the stack's live line.
 pub fn run_command(
     ctx: &Context,
     spec: &Spec,
-    file: &Path,
+    (cmd, shown): (std::process::Command, String),
     log: &Log,
     limits: &Limits,
     attempt: &mut Attempt,
@@ -268,7 +272,6 @@ pub fn run_command(
     let line = spec.stack;
     let progress = Arc::clone(&ctx.runtime.progress);
     let on_line = Arc::new(move |text: &str| progress.output(line, text));
-    let (cmd, shown) = command(ctx, spec, file);
     log.line(&format!("stack-run: $ {shown}"));
     let ended = ctx
         .runtime
@@ -424,6 +427,24 @@ fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> 
 /// `compose run --rm -T --no-deps -e … SERVICE COMMAND…`, placeholders
 /// filled, and the same command line to log, `-e` values hidden (they may be secrets).
 pub fn command(ctx: &Context, spec: &Spec, file: &Path) -> (std::process::Command, String) {
+    let mut cmd = ctx.stack.compose.project(&spec.project, file);
+    cmd.args(["run", "--rm", "-T", "--no-deps"]);
+    if let Some(folder) = &spec.run_mount {
+        cmd.arg("-v")
+            .arg(format!("{}:{OUT_MOUNT}", folder.display()));
+    }
+    with_command(ctx, spec, cmd, std::slice::from_ref(&ctx.stack.service))
+}
+
+/// `runner` (`compose run` or `docker exec` with its options) completed with
+/// the variables `spec`'s command gets, `target` (what runs it) and the
+/// command, placeholders filled in; and how to show it, `-e` values hidden.
+pub fn with_command(
+    ctx: &Context,
+    spec: &Spec,
+    mut runner: std::process::Command,
+    target: &[String],
+) -> (std::process::Command, String) {
     let vars = Vars {
         tests_file: &spec.mounted_tests_file,
         out_folder: &spec.mounted_folder,
@@ -432,22 +453,18 @@ pub fn command(ctx: &Context, spec: &Spec, file: &Path) -> (std::process::Comman
         stack: spec.stack,
     };
     let env = &ctx.config.env;
-    let mut cmd = ctx.stack.compose.project(&spec.project, file);
-    cmd.args(["run", "--rm", "-T", "--no-deps"]);
-    if let Some(folder) = &spec.run_mount {
-        cmd.arg("-v")
-            .arg(format!("{}:{OUT_MOUNT}", folder.display()));
-    }
-    let mut shown = describe(&cmd);
+    let mut shown = describe(&runner);
     for (key, value) in DEFAULT_ENV {
         if !env.iter().any(|(k, _)| k == key) {
             let pair = format!("{key}={}", expand(value, &vars));
             shown.push_str(&format!(" -e {pair}"));
-            cmd.arg("-e").arg(pair);
+            runner.arg("-e").arg(pair);
         }
     }
     for (key, value) in env {
-        cmd.arg("-e").arg(format!("{key}={}", expand(value, &vars)));
+        runner
+            .arg("-e")
+            .arg(format!("{key}={}", expand(value, &vars)));
         shown.push_str(&format!(" -e {key}=…"));
     }
     let args: Vec<String> = ctx
@@ -456,9 +473,9 @@ pub fn command(ctx: &Context, spec: &Spec, file: &Path) -> (std::process::Comman
         .iter()
         .map(|arg| expand(arg, &vars))
         .collect();
-    cmd.arg(&ctx.stack.service).args(&args);
-    shown.push_str(&format!(" {} {}", ctx.stack.service, args.join(" ")));
-    (cmd, shown)
+    runner.args(target).args(&args);
+    shown.push_str(&format!(" {} {}", target.join(" "), args.join(" ")));
+    (runner, shown)
 }
 
 /// `compose logs` of the whole stack, to services.log in `folder`.

@@ -141,7 +141,9 @@ pub struct Cli {
     /// Treat the plan's shards as batches (from `shard-plan --batches`) and
     /// run them on N stacks: each stack is brought up once and, whenever it
     /// is free, runs the next batch in plan order, with that batch's {tests}
-    /// and {out} ({stack} is the stack's number). A stack whose batch ended
+    /// and {out} ({stack} is the stack's number), by `docker exec` in a
+    /// container of the service kept up as long as the stack (a `compose
+    /// run` per batch when its image has no `sleep`). A stack whose batch ended
     /// in an error or a timeout, or whose sidecars died, is replaced by a
     /// fresh one. Results say which stack ran each batch. `auto`: as many as
     /// --jobs auto would run

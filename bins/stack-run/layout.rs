@@ -36,6 +36,11 @@ impl Layout {
         self.root.join(shard_folder(shard))
     }
 
+    /// `--out`, absolute: a batch stack's container mounts all of it.
+    pub fn absolute_root(&self) -> &Path {
+        &self.absolute_root
+    }
+
     /// `OUT/shard-K`, absolute: the source of the bind mount at [`OUT_MOUNT`].
     pub fn absolute_shard_folder(&self, shard: u32) -> PathBuf {
         self.absolute_root.join(shard_folder(shard))

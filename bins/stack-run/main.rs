@@ -29,6 +29,7 @@ mod proc;
 mod progress;
 mod ready;
 mod rerun;
+mod resident;
 mod seed;
 mod selection;
 mod signals;

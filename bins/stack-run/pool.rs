@@ -2,7 +2,8 @@
 //! that stay up from one batch to the next.
 //!
 //! Each worker owns one stack: it brings it up when it first needs it, runs
-//! the next batch of the queue in it whenever it is free, and tears it down
+//! the next batch of the queue in it whenever it is free (in the stack's
+//! resident container, see `resident`), and tears it down
 //! when the queue is empty. A batch that ended in an error or a timeout may
 //! have left its stack in any state, and a stack whose sidecars died (looked
 //! at after every batch) would fail every later batch: such a stack is torn
@@ -22,6 +23,7 @@ use crate::context::Context;
 use crate::lifecycle::second_attempt;
 use crate::proc::Log;
 use crate::ready;
+use crate::resident::Resident;
 use crate::selection::Plan;
 use crate::verdict::{self, Happened};
 
@@ -33,6 +35,8 @@ struct Live {
     project: String,
     file: PathBuf,
     log: Log,
+    /// Where batches run: `None` when each gets a `compose run`.
+    resident: Option<Resident>,
 }
 
 /// Worker `stack`: run batches from `next` until none is left, sending each
@@ -129,10 +133,12 @@ fn start_stack(
         let (_, _) = attempt::tear_down(ctx, project);
         return Err(Happened::StartFailed { message, stop });
     }
+    let resident = Resident::start(ctx, project, &file, &log);
     Ok(Live {
         project: project.to_string(),
         file,
         log,
+        resident,
     })
 }
 
@@ -156,7 +162,11 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
         spec.shard, live.project
     ));
     let limits = Limits::from_now(ctx);
-    let happened = attempt::run_command(ctx, spec, &live.file, &log, &limits, &mut attempt);
+    let command = match &live.resident {
+        Some(resident) => resident.command(ctx, spec),
+        None => attempt::command(ctx, spec, &live.file),
+    };
+    let happened = attempt::run_command(ctx, spec, command, &log, &limits, &mut attempt);
     let verdict = verdict::decide(&happened);
     log.line(&format!(
         "stack-run: batch {} {}",
