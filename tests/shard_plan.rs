@@ -2,7 +2,7 @@
 //! pytest-split runs wrote for the small suite in
 //! `tests/fixtures/shard-plan/suite/` (see `regenerate.sh` there).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::util::{Dir, fixture, tool};
 
@@ -578,6 +578,27 @@ fn an_endless_input_stops_being_read_at_a_line_too_long() {
         .run()
         .fails_with(2, "/dev/zero:1: a line longer than 16777216 bytes");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn batches_without_any_duration_are_four_a_stack() {
+    // 16 tests, none recorded: 4 batches for each of 2 stacks, whatever
+    // --min-batch says: 8, 7, 6… parts of the suite until the tests left
+    // are one a batch.
+    let out = tool("shard-plan")
+        .args(["--batches", "auto", "--stacks", "2", "--min-batch", "0.1"])
+        .stdin(read("collect.txt"))
+        .succeeds();
+    let per_batch = entries(&out.stdout)
+        .iter()
+        .fold(BTreeMap::<u32, usize>::new(), |mut count, (batch, _)| {
+            *count.entry(*batch).or_default() += 1;
+            count
+        });
+    assert_eq!(
+        per_batch.into_values().collect::<Vec<_>>(),
+        [4, 4, 3, 1, 1, 1, 1, 1]
+    );
 }
 
 #[test]

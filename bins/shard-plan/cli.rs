@@ -60,7 +60,8 @@ pub struct Cli {
 
     /// Batches for a queue instead of shards: `auto` sizes them for --stacks
     /// stacks (each takes 1/(2 x stacks) of what is left, at least
-    /// --min-batch seconds); a number gives that many, shrinking in steps.
+    /// --min-batch seconds; with no durations at all, 4 x stacks batches);
+    /// a number gives that many, shrinking in steps.
     #[arg(long, value_name = "N|auto", group = "layout")]
     pub batches: Option<Shards>,
 

@@ -111,6 +111,11 @@ fn take_out_setup(
 enum Layout {
     Shards(Shards),
     Batches(BatchRule),
+    /// `--batches auto`: the rule depends on whether any duration is known.
+    AutoBatches {
+        stacks: u32,
+        floor: u64,
+    },
 }
 
 fn layout(cli: &Cli) -> anyhow::Result<Option<Layout>> {
@@ -124,11 +129,10 @@ fn layout(cli: &Cli) -> anyhow::Result<Option<Layout>> {
             let Some(stacks) = cli.stacks else {
                 bail!("--batches auto needs --stacks: how many stacks take batches at once");
             };
-            Some(Layout::Batches(BatchRule::Guided {
+            Some(Layout::AutoBatches {
                 stacks,
-                share: planner::GUIDED_SHARE,
                 floor: planner::nanos(cli.min_batch),
-            }))
+            })
         }
         (None, None) => None,
     })
@@ -151,6 +155,10 @@ fn plan(
     let unit_name = format!("{:?}", cli.group_by).to_lowercase();
     let plan = match (layout, target) {
         (Layout::Batches(rule), _) => balancer.batches(rule),
+        (Layout::AutoBatches { stacks, floor }, _) => {
+            let blind = resolved.seconds.iter().all(Option::is_none);
+            balancer.batches(BatchRule::auto(stacks, floor, blind, balancer.units()))
+        }
         (Layout::Shards(Shards::Count(n)), _) => balancer.plan(n),
         (Layout::Shards(Shards::Auto), Some(target)) => {
             balancer.auto(target, cli.max_shards.unwrap_or(u32::MAX))

@@ -281,7 +281,9 @@ mod tests {
             share: planner::GUIDED_SHARE,
             floor: planner::DEFAULT_MIN_BATCH,
         };
-        balancer.batches(rule.rule(stacks)).unwrap()
+        balancer
+            .batches(rule.rule(stacks, false, balancer.units()))
+            .unwrap()
     }
 
     #[test]

@@ -82,11 +82,22 @@ pub enum Candidate {
     Guided { share: u32, floor: f64 },
     /// `BatchRule::Count`: `per_stack` × stacks batches.
     Count { per_stack: u32 },
+    /// `shard-plan --batches auto`: `BatchRule::auto` with the default floor,
+    /// which turns on whether any duration is known.
+    Auto,
 }
 
 impl Candidate {
-    pub fn rule(self, stacks: u32) -> BatchRule {
+    /// The rule for `stacks` stacks and `units` units, `blind` when the
+    /// planner knows no duration.
+    pub fn rule(self, stacks: u32, blind: bool, units: usize) -> BatchRule {
         match self {
+            Candidate::Auto => BatchRule::auto(
+                stacks,
+                shared::planner::nanos(shared::planner::DEFAULT_MIN_BATCH),
+                blind,
+                units,
+            ),
             Candidate::Guided { share, floor } => BatchRule::Guided {
                 stacks,
                 share,
@@ -100,6 +111,12 @@ impl Candidate {
         match self {
             Candidate::Guided { share, floor } => format!("guided 1/{share}N, floor {floor} s"),
             Candidate::Count { per_stack } => format!("count {per_stack}N"),
+            Candidate::Auto => format!(
+                "auto: guided 1/{}N, floor {} s; {}N blind",
+                shared::planner::GUIDED_SHARE,
+                shared::planner::DEFAULT_MIN_BATCH,
+                shared::planner::BLIND_BATCHES_PER_STACK
+            ),
         }
     }
 }

@@ -57,6 +57,7 @@ fn candidates() -> Vec<Candidate> {
     for per_stack in [2, 3, 4, 8] {
         all.push(Candidate::Count { per_stack });
     }
+    all.push(Candidate::Auto);
     all
 }
 
@@ -108,7 +109,10 @@ fn main() -> anyhow::Result<()> {
                 let shards = balancer.plan(stacks).context("planning shards")?;
                 let queues = rules
                     .iter()
-                    .map(|rule| balancer.batches(rule.rule(stacks)))
+                    .map(|rule| {
+                        let blind = knowledge == Knowledge::Missing;
+                        balancer.batches(rule.rule(stacks, blind, balancer.units()))
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .context("planning batches")?;
                 for (c, &batch) in cli.batch_cost.iter().enumerate() {
@@ -187,10 +191,7 @@ fn describe(suite: &Suite, cli: &Cli) -> String {
 
 /// The ranking of every rule, then per batch cost the details by stack count.
 fn report(cli: &Cli, rules: &[Candidate], cells: &Cells) -> String {
-    let current = Candidate::Guided {
-        share: planner::GUIDED_SHARE,
-        floor: planner::DEFAULT_MIN_BATCH,
-    };
+    let current = Candidate::Auto;
     let scores: Vec<Score> = (0..rules.len())
         .map(|r| Score::of(cells, |cell| cell.queue_ratio[r]))
         .collect();

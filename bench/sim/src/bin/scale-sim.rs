@@ -169,7 +169,7 @@ fn simulate(
                 if let Entry::Vacant(entry) = plans.entry(all) {
                     entry.insert(
                         balancer
-                            .batches(rule.rule(all))
+                            .batches(rule.rule(all, false, balancer.units()))
                             .context("planning batches")?,
                     );
                 }
