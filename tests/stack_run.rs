@@ -623,6 +623,42 @@ fn jobs_auto_says_how_many_stacks_this_host_holds() {
 }
 
 #[test]
+fn a_dry_run_of_batches_shows_each_batchs_folder_under_the_stacks_mount() {
+    let stacks = Stacks::new("dry-batches");
+    let outcome = stacks
+        .command("light.yml", "out")
+        .args([
+            "--dry-run",
+            "--stacks",
+            "2",
+            "--",
+            "true",
+            "{tests}",
+            "{out}",
+        ])
+        .stdin("1\ta\n2\tb\n3\tc\n")
+        .succeeds();
+    assert!(
+        outcome
+            .stdout
+            .contains("# batches on 2 stacks: each runs by `docker exec`"),
+        "{}",
+        outcome.stdout
+    );
+    let mount = format!("-v {}:/shardstack/out ", stacks.out("out").display());
+    let batch = outcome
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("shard 3/3"))
+        .unwrap();
+    assert!(batch.contains(&mount), "{batch}");
+    assert!(
+        batch.ends_with(" app true /shardstack/out/shard-3/tests.txt /shardstack/out/shard-3"),
+        "{batch}"
+    );
+}
+
+#[test]
 fn a_rebuilt_image_takes_the_cache_tag_and_leaves_no_untagged_image() {
     let _lock = docker_lock();
     let stacks = Stacks::new("rebuild");

@@ -112,8 +112,20 @@ fn dry_run(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<i32> 
         };
         writeln!(out, "# seed ({kept}): {}", seed.command.join(" "))?;
     }
+    if let Some(stacks) = ctx.config.stacks {
+        writeln!(
+            out,
+            "# batches on {stacks} stacks: each runs by `docker exec` in the resident container \
+             of the stack free first; below, each as a `compose run` with its paths"
+        )?;
+    }
     for &shard in selected {
-        let spec = Spec::first(ctx, shard, plan[&shard].len());
+        let tests = plan[&shard].len();
+        let spec = match ctx.config.stacks {
+            // The stack is known only once the batch is handed out.
+            Some(_) => Spec::batch(ctx, shard, tests, shard, &ctx.names.project(shard)),
+            None => Spec::first(ctx, shard, tests),
+        };
         let (_, shown) = attempt::command(ctx, &spec, &ctx.layout.compose_file(shard));
         writeln!(
             out,
