@@ -589,12 +589,13 @@ fn batches_without_any_duration_are_four_a_stack() {
         .args(["--batches", "auto", "--stacks", "2", "--min-batch", "0.1"])
         .stdin(read("collect.txt"))
         .succeeds();
-    let per_batch = entries(&out.stdout)
-        .iter()
-        .fold(BTreeMap::<u32, usize>::new(), |mut count, (batch, _)| {
-            *count.entry(*batch).or_default() += 1;
-            count
-        });
+    let per_batch =
+        entries(&out.stdout)
+            .iter()
+            .fold(BTreeMap::<u32, usize>::new(), |mut count, (batch, _)| {
+                *count.entry(*batch).or_default() += 1;
+                count
+            });
     assert_eq!(
         per_batch.into_values().collect::<Vec<_>>(),
         [4, 4, 3, 1, 1, 1, 1, 1]
