@@ -41,6 +41,21 @@ impl Drop for ScratchFile {
     }
 }
 
+/// What every reader's target asks of a report it accepted: each file's
+/// numbers add up and print, or say they cannot.
+pub fn check_numbers(report: &Report) {
+    for file in report.files.values() {
+        if let Ok(numbers) = file.numbers(report.meta.precision) {
+            assert!(numbers.n_missing <= numbers.n_statements, "{numbers:?}");
+            assert!(
+                numbers.n_missing_branches <= numbers.n_branches,
+                "{numbers:?}"
+            );
+            let _ = (numbers.pc_covered_str(), numbers.pc_branches_str());
+        }
+    }
+}
+
 /// What a coverage format carries besides the statements and their numbers.
 #[derive(Debug, Clone, Copy)]
 pub struct Carries {
