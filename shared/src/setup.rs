@@ -259,29 +259,16 @@ mod tests {
     #[test]
     fn a_first_test_near_its_siblings_gives_back_nothing() {
         let ids = ["t.py::a", "t.py::b", "t.py::c"];
-        let mut seconds = [Some(0.1), Some(1.0), Some(1.0)];
-        let setups = split_first_tests(
-            &ids,
-            &mut seconds,
-            &[First {
-                test: 0,
-                session: 1,
-            }],
-        );
-        assert_eq!(setups, [(1, 0.0)]);
-        assert_eq!(seconds[0], Some(0.1));
-        // Above its siblings, but by less than a second: its own time.
-        let mut seconds = [Some(1.8), Some(1.0), Some(1.0)];
-        let setups = split_first_tests(
-            &ids,
-            &mut seconds,
-            &[First {
-                test: 0,
-                session: 1,
-            }],
-        );
-        assert_eq!(setups, [(1, 0.0)]);
-        assert_eq!(seconds[0], Some(1.8));
+        let first = [First {
+            test: 0,
+            session: 1,
+        }];
+        // Below its siblings, or above them by less than a second: its own time.
+        for own in [0.1, 1.8] {
+            let mut seconds = [Some(own), Some(1.0), Some(1.0)];
+            assert_eq!(split_first_tests(&ids, &mut seconds, &first), [(1, 0.0)]);
+            assert_eq!(seconds[0], Some(own));
+        }
     }
 
     /// Three files of fast tests, each with one test at `slow[k]` seconds.

@@ -7,9 +7,10 @@
 //! bring: xdist in addopts, keys Compose v1 lacks.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::{Stacks, docker};
-use crate::util::{Dir, docker_lock, tool};
+use crate::util::{Dir, TestCommand, docker_lock, tool};
 
 const COMPOSE: &str = "session-setup/docker-compose.yml";
 /// The fixture's `SETUP_SECONDS`.
@@ -201,6 +202,17 @@ fn session_setup_is_not_charged_to_any_test() {
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 
+/// `stack-run --dry-run` of `dir`'s docker-compose.yml, service app, on `plan`.
+fn dry_run(stacks: &Stacks, dir: &Dir, plan: &Path) -> TestCommand {
+    tool("stack-run")
+        .arg("-f")
+        .arg(dir.join("docker-compose.yml"))
+        .args(["-s", "app", "--prefix", &stacks.prefix, "--dry-run"])
+        .arg("--plan")
+        .arg(plan)
+        .args(["--", "pytest", "@{tests}"])
+}
+
 #[test]
 fn a_project_that_turns_xdist_on_is_warned_about() {
     let stacks = Stacks::new("xdist");
@@ -214,20 +226,7 @@ fn a_project_that_turns_xdist_on_is_warned_about() {
         "[pytest]\naddopts = --reuse-db\n    -n=auto --failed-first\n",
     );
     let plan = dir.write("plan.tsv", "1\tt.py::a\n");
-    let outcome = tool("stack-run")
-        .arg("-f")
-        .arg(dir.join("docker-compose.yml"))
-        .args([
-            "-s",
-            "app",
-            "--prefix",
-            &stacks.prefix,
-            "--dry-run",
-            "--plan",
-        ])
-        .arg(&plan)
-        .args(["--", "pytest", "@{tests}"])
-        .succeeds();
+    let outcome = dry_run(&stacks, &dir, &plan).succeeds();
     assert!(
         outcome.stderr.contains(&format!(
             "stack-run: warning: {}'s addopts start pytest-xdist (auto workers) inside every shard; add `-p no:xdist` (or `-n 0`) to the command",
@@ -254,20 +253,8 @@ fn compose_v1_says_which_key_needs_compose_v2() {
         ),
     ] {
         dir.write("docker-compose.yml", file);
-        let outcome = tool("stack-run")
+        let outcome = dry_run(&stacks, &dir, &plan)
             .env("SHARDSTACK_COMPOSE", "docker-compose")
-            .arg("-f")
-            .arg(dir.join("docker-compose.yml"))
-            .args([
-                "-s",
-                "app",
-                "--prefix",
-                &stacks.prefix,
-                "--dry-run",
-                "--plan",
-            ])
-            .arg(&plan)
-            .args(["--", "pytest", "@{tests}"])
             .run()
             .code(2);
         assert!(
