@@ -17,7 +17,7 @@ use crate::attempt::{self, Spec};
 use crate::context::Context;
 use crate::layout::OUT_MOUNT;
 use crate::proc::{Log, describe};
-use crate::sweep::docker;
+use crate::sweep::{docker, inspect};
 
 /// What the container idles in: seconds any `sleep` reads (GNU's, busybox's),
 /// 68 years.
@@ -81,39 +81,26 @@ impl Resident {
 fn entrypoint(ctx: &Context) -> anyhow::Result<Vec<String>> {
     let service = ctx.stack.model.service(&ctx.stack.service);
     match &service["entrypoint"] {
-        Value::Null => {}
+        Value::Null => image_entrypoint(ctx, service),
         // Compose v1 keeps a string as written; it splits it as a shell would.
-        Value::String(line) => {
-            return shlex::split(line)
-                .with_context(|| format!("cannot split the service's entrypoint {line:?}"));
-        }
-        words => return words_of(words),
+        Value::String(line) => shlex::split(line)
+            .with_context(|| format!("cannot split the service's entrypoint {line:?}")),
+        words => words_of(words),
     }
+}
+
+/// The entrypoint of the image the service runs (built by this run, or named).
+fn image_entrypoint(ctx: &Context, service: &Value) -> anyhow::Result<Vec<String>> {
     let image = match ctx.stack.images.get(&ctx.stack.service) {
         Some(built) => built.as_str(),
         None => service["image"]
             .as_str()
             .context("the service names no image")?,
     };
-    let inspect = docker(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{json .Config.Entrypoint}}",
-        image,
-    ]);
-    let output = ctx.runtime.children.capture(inspect)?;
-    if !output.status.success() {
-        bail!(
-            "cannot inspect image {image}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let said: Value = serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("image {image}'s entrypoint is not JSON"))?;
-    match said {
+    let said = inspect(&ctx.runtime.children, &["image", "inspect", image])?;
+    match &said["Config"]["Entrypoint"] {
         Value::Null => Ok(Vec::new()),
-        words => words_of(&words),
+        words => words_of(words),
     }
 }
 

@@ -36,7 +36,7 @@ use crate::attempt::{Limits, derive_file, start_sidecars, tear_down};
 use crate::build::retag;
 use crate::context::Context;
 use crate::proc::{Children, Ended, Log, describe};
-use crate::sweep::{docker, list};
+use crate::sweep::{docker, inspect, list, output};
 use crate::template::is_per_shard;
 
 /// What `--seed` and `--seed-key` ask for.
@@ -397,27 +397,6 @@ fn only_container(children: &Children, project: &str, sidecar: &str) -> anyhow::
         [id] => Ok(id.clone()),
         _ => bail!("expected one container of {sidecar}, found {}", ids.len()),
     }
-}
-
-/// `docker inspect`'s one object.
-fn inspect(children: &Children, args: &[&str]) -> anyhow::Result<Value> {
-    let text = output(children, docker(args))?;
-    let mut parsed: Value =
-        serde_json::from_str(&text).with_context(|| format!("cannot read docker {}", args[0]))?;
-    Ok(parsed[0].take())
-}
-
-/// The stdout of a docker command that must succeed, trimmed.
-fn output(children: &Children, cmd: std::process::Command) -> anyhow::Result<String> {
-    let shown = describe(&cmd);
-    let output = children.capture(cmd)?;
-    if !output.status.success() {
-        bail!(
-            "{shown} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// The `ENV` changes that give the committed image its own image's

@@ -10,10 +10,11 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
+use serde_json::Value;
 use shared::contract::labels;
 
-use crate::proc::Children;
+use crate::proc::{Children, describe};
 
 /// Remove every container (with its anonymous volumes), network, volume and,
 /// with `images`, image carrying `label=value`. Returns how many objects went.
@@ -99,6 +100,27 @@ pub fn untag(children: &Children, tags: &[String]) {
     cmd.args(tags);
     // A tag already gone is what we wanted.
     let _ = children.capture(cmd);
+}
+
+/// `docker inspect`'s one object.
+pub fn inspect(children: &Children, args: &[&str]) -> anyhow::Result<Value> {
+    let text = output(children, docker(args))?;
+    let mut parsed: Value =
+        serde_json::from_str(&text).with_context(|| format!("cannot read docker {}", args[0]))?;
+    Ok(parsed[0].take())
+}
+
+/// The stdout of a docker command that must succeed, trimmed.
+pub fn output(children: &Children, cmd: std::process::Command) -> anyhow::Result<String> {
+    let shown = describe(&cmd);
+    let output = children.capture(cmd)?;
+    if !output.status.success() {
+        bail!(
+            "{shown} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// The ids a `docker … -q` listing prints.
