@@ -4,7 +4,8 @@
 //! project; stack-run adds its own labels (see `derive`). Removing by label
 //! does what `compose down -v --remove-orphans` does, also for one-off `run`
 //! containers whose client was killed, and works after a crash when no
-//! client knows the project any more.
+//! client knows the project any more. The small docker-command helpers the
+//! other modules share (`docker`, `list`, `inspect`, `output`) live here too.
 
 use std::process::Command;
 use std::thread;
