@@ -10,14 +10,14 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde_json::Value;
 
 use crate::attempt::{self, Spec};
 use crate::context::Context;
 use crate::layout::OUT_MOUNT;
 use crate::proc::{Log, describe};
-use crate::sweep::{docker, inspect};
+use crate::sweep::{docker, inspect, output};
 
 /// What the container idles in: seconds any `sleep` reads (GNU's, busybox's),
 /// 68 years.
@@ -49,11 +49,8 @@ impl Resident {
                 .arg(&ctx.stack.service)
                 .args(&IDLE[1..]);
             log.line(&format!("stack-run: $ {}", describe(&cmd)));
-            let output = ctx.runtime.children.capture(cmd)?;
-            if !output.status.success() {
-                bail!("{}", String::from_utf8_lossy(&output.stderr).trim());
-            }
-            Ok(entrypoint)
+            output(&ctx.runtime.children, cmd)?;
+            anyhow::Ok(entrypoint)
         });
         match started {
             Ok(entrypoint) => Some(Resident {
