@@ -156,7 +156,7 @@ fn plan(
     let plan = match (layout, target) {
         (Layout::Batches(rule), _) => balancer.batches(rule),
         (Layout::AutoBatches { stacks, floor }, _) => {
-            let blind = resolved.seconds.iter().all(Option::is_none);
+            let blind = estimates.estimated == ids.len();
             balancer.batches(BatchRule::auto(stacks, floor, blind, balancer.units()))
         }
         (Layout::Shards(Shards::Count(n)), _) => balancer.plan(n),

@@ -358,14 +358,14 @@ impl BatchRule {
     /// [`GUIDED_SHARE`] and `floor`; when no duration was recorded (`blind`),
     /// [`BLIND_BATCHES_PER_STACK`] batches a stack (one a unit, if fewer).
     pub fn auto(stacks: u32, floor: u64, blind: bool, units: usize) -> BatchRule {
-        let blind_count = stacks.saturating_mul(BLIND_BATCHES_PER_STACK);
-        match u32::try_from(units) {
-            Ok(units) if blind && units > 0 => BatchRule::Count(blind_count.min(units)),
-            _ => BatchRule::Guided {
-                stacks,
-                share: GUIDED_SHARE,
-                floor,
-            },
+        if blind && units > 0 {
+            let units = u32::try_from(units).unwrap_or(u32::MAX);
+            return BatchRule::Count(stacks.saturating_mul(BLIND_BATCHES_PER_STACK).min(units));
+        }
+        BatchRule::Guided {
+            stacks,
+            share: GUIDED_SHARE,
+            floor,
         }
     }
 

@@ -110,7 +110,8 @@ fn main() -> anyhow::Result<()> {
                 let queues = rules
                     .iter()
                     .map(|rule| {
-                        let blind = knowledge == Knowledge::Missing;
+                        // As shard-plan decides: no test's duration known.
+                        let blind = estimates.estimated == ids.len();
                         balancer.batches(rule.rule(stacks, blind, balancer.units()))
                     })
                     .collect::<Result<Vec<_>, _>>()
