@@ -97,7 +97,9 @@ impl Stacks {
         ])
     }
 
-    /// Containers of `--shard`'s `compose run` (the test command), running now.
+    /// Containers of `--shard` where the command runs now: its one-off
+    /// containers (a `compose run`'s, or the resident one once the command
+    /// is exec'ed in it) running more than the resident's idle `sleep`.
     pub fn running_commands(&self, shard: Option<u32>) -> Vec<String> {
         let mut args = vec![
             "ps".to_string(),
@@ -112,8 +114,24 @@ impl Stacks {
             args.push(labels::filter(labels::SHARD, shard));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        docker(&args)
+        let mut containers = docker(&args);
+        containers.retain(|container| runs_a_command(container));
+        containers
     }
+}
+
+/// Whether `container` runs a process besides the resident container's
+/// idle `sleep` (false once it is gone).
+fn runs_a_command(container: &str) -> bool {
+    let top = Command::new("docker")
+        .args(["top", container])
+        .output()
+        .unwrap();
+    top.status.success()
+        && String::from_utf8_lossy(&top.stdout)
+            .lines()
+            .skip(1)
+            .any(|process| !process.trim_end().ends_with("sleep 2147483647"))
 }
 
 impl Drop for Stacks {
@@ -388,19 +406,20 @@ fn dry_run_starts_nothing_and_hides_env_values() {
         .stdin("1\ta\n2\tb\n3\tc\n4\td\n")
         .succeeds();
     let lines: Vec<&str> = outcome.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", outcome.stdout);
+    assert_eq!(lines.len(), 4, "{}", outcome.stdout);
     assert!(lines[0].contains("service: app; sidecars: cache; built once: app"));
+    assert!(lines[1].starts_with("# shards: each runs by `docker exec`"));
     assert!(
-        lines[1].starts_with("shard 2/4 (1 tests): "),
+        lines[2].starts_with("shard 2/4 (1 tests): "),
         "{}",
-        lines[1]
+        lines[2]
     );
-    assert!(lines[1].ends_with(
+    assert!(lines[2].ends_with(
         "run --rm -T --no-deps -e SHARDSTACK_SHARD=2 -e SHARDSTACK_SHARDS=4 \
          -e SHARDSTACK_STACK=2 -e COVERAGE_FILE=/shardstack/out/.coverage -e TOKEN=… \
          app pytest @/shardstack/out/tests.txt --junit-xml=/shardstack/out/junit.xml"
     ));
-    assert!(lines[2].starts_with("shard 4/4 (1 tests): "));
+    assert!(lines[3].starts_with("shard 4/4 (1 tests): "));
     assert!(!outcome.stdout.contains("s3cret"));
     assert!(!stacks.out("out").exists());
 }
@@ -473,6 +492,30 @@ fn the_chosen_compose_raises_the_stack() {
         );
         assert_eq!(stacks.leftovers(), Vec::<String>::new(), "{program}");
     }
+}
+
+#[test]
+fn a_shards_command_is_execed_in_a_container_started_beside_its_sidecars() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("exec");
+    let outcome = stacks
+        .command("light.yml", "out")
+        .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+        .stdin("1\tok\n")
+        .succeeds();
+    expect_statuses(&results(&outcome), &[Status::Passed], &outcome.stderr);
+    let log = read(&stacks.out("out/shard-1/log.txt"));
+    assert!(log.contains("resident container started in"), "{log}");
+    let command = log
+        .lines()
+        .find(|line| line.contains("/runner.py"))
+        .unwrap();
+    assert!(
+        command.starts_with("stack-run: $ docker exec ")
+            && command.contains("-app-resident python /runner.py"),
+        "{command}"
+    );
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 
 /// `stack-run --dry-run --node auto` on a 5-shard plan in an environment

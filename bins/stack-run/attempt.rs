@@ -14,6 +14,7 @@ use crate::derive::Labels;
 use crate::layout::{OUT_MOUNT, mounted_rerun_folder, mounted_tests_file};
 use crate::proc::{Ended, Log, describe};
 use crate::ready;
+use crate::resident::{Mount, Resident};
 use crate::signals::Stop;
 use crate::subnets;
 use crate::sweep::sweep;
@@ -248,14 +249,25 @@ fn start_and_run(
         &ctx.stack.sidecars.join(", "),
         false,
     );
-    let started = start_sidecars(ctx, &spec.project, file, log, &limits);
+    let started = bring_up(
+        ctx,
+        &spec.project,
+        file,
+        log,
+        &limits,
+        Some(Mount::FromFile),
+    );
     attempt.up_seconds = start.elapsed().as_secs_f64();
-    if let Err(message) = started {
-        let stop = limits.reached().then(|| limits.cause());
-        return Happened::StartFailed { message, stop };
-    }
+    let command = match started {
+        Ok(Some(resident)) => resident.command(ctx, spec),
+        Ok(None) => command(ctx, spec, file),
+        Err(message) => {
+            let stop = limits.reached().then(|| limits.cause());
+            return Happened::StartFailed { message, stop };
+        }
+    };
     ctx.runtime.progress.state(spec.stack, "running", "", false);
-    run_command(ctx, spec, command(ctx, spec, file), log, &limits, attempt)
+    run_command(ctx, spec, command, log, &limits, attempt)
 }
 
 /// Run `spec`'s command (`command` or a resident's) in the stack that is
@@ -356,14 +368,17 @@ pub fn keep(ctx: &Context, spec: &Spec, file: &Path) {
         .store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Get the stack ready for the command: the sidecars up and ready, the image built.
-pub fn start_sidecars(
+/// Get the stack ready for the command: the sidecars up and ready, the image
+/// built, and, if asked for with what it mounts, the service's resident
+/// container started while the sidecars get ready.
+pub fn bring_up(
     ctx: &Context,
     project: &str,
     file: &Path,
     log: &Log,
     limits: &Limits,
-) -> Result<(), String> {
+    resident: Option<Mount>,
+) -> Result<Option<Resident>, String> {
     let stack = &ctx.stack;
     let image_ready = || log.timed("image ready", || wait_for_build(ctx, limits));
     // A sidecar built by this run needs its image first; others start while it builds.
@@ -377,10 +392,26 @@ pub fn start_sidecars(
     if !stack.sidecars.is_empty() {
         up(ctx, project, file, log, limits)?;
     }
-    if !image_first {
-        image_ready()?;
-    }
-    Ok(())
+    std::thread::scope(|scope| {
+        // It needs the image, not the sidecars: it starts while they get ready.
+        let resident = resident.map(|mount| {
+            scope.spawn(move || {
+                wait_for_build(ctx, limits).ok()?;
+                Resident::start(ctx, project, file, mount, log)
+            })
+        });
+        let ready = match stack.sidecars.is_empty() {
+            true => Ok(()),
+            false => wait_ready(ctx, project, log, limits),
+        };
+        let resident =
+            resident.and_then(|thread| thread.join().expect("the resident start panicked"));
+        ready?;
+        if !image_first {
+            image_ready()?;
+        }
+        Ok(resident)
+    })
 }
 
 fn wait_for_build(ctx: &Context, limits: &Limits) -> Result<(), String> {
@@ -394,7 +425,7 @@ fn wait_for_build(ctx: &Context, limits: &Limits) -> Result<(), String> {
     }
 }
 
-/// `compose up -d` the sidecars, then wait until they are ready.
+/// `compose up -d` the sidecars.
 fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> Result<(), String> {
     let children = &ctx.runtime.children;
     let mut cmd = ctx.stack.compose.project(project, file);
@@ -411,6 +442,11 @@ fn up(ctx: &Context, project: &str, file: &Path, log: &Log, limits: &Limits) -> 
         Err(err) => return Err(format!("{err:#}")),
     }
     log.took("sidecars up", starting.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Wait until the sidecars that are up are ready.
+fn wait_ready(ctx: &Context, project: &str, log: &Log, limits: &Limits) -> Result<(), String> {
     let ready_by = Instant::now() + ctx.config.ready_timeout;
     let ready_by = limits
         .deadline

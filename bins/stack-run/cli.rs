@@ -28,6 +28,12 @@ use shared::help::{Example, after_help};
 /// COVERAGE_FILE={out}/.coverage (shards sharing a bind-mounted source tree
 /// would otherwise write one `.coverage` file).
 ///
+/// The command runs by `docker exec` in a container of the service that is
+/// started, idling in `sleep`, while the sidecars get ready, with the
+/// service's entrypoint before it, as `compose run` would put it: the
+/// container's start is off the critical path. An image without `sleep`
+/// gets a `compose run --rm -T --no-deps` instead.
+///
 /// Each shard's full output goes to OUT/shard-K/log.txt, and the sidecars'
 /// logs to OUT/shard-K/services.log when the shard did not pass. One JSON
 /// line per shard goes to stdout as it ends: shard, shards, project, status
@@ -141,9 +147,9 @@ pub struct Cli {
     /// Treat the plan's shards as batches (from `shard-plan --batches`) and
     /// run them on N stacks: each stack is brought up once and, whenever it
     /// is free, runs the next batch in plan order, with that batch's {tests}
-    /// and {out} ({stack} is the stack's number), by `docker exec` in a
-    /// container of the service kept up as long as the stack (a `compose
-    /// run` per batch when its image has no `sleep`). A stack whose batch ended
+    /// and {out} ({stack} is the stack's number), by `docker exec` in the
+    /// stack's container of the service, kept up as long as the stack (a
+    /// `compose run` per batch when its image has no `sleep`). A stack whose batch ended
     /// in an error or a timeout, or whose sidecars died, is replaced by a
     /// fresh one. Results say which stack ran each batch. `auto`: as many as
     /// --jobs auto would run

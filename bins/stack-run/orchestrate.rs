@@ -112,13 +112,17 @@ fn dry_run(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<i32> 
         };
         writeln!(out, "# seed ({kept}): {}", seed.command.join(" "))?;
     }
-    if let Some(stacks) = ctx.config.stacks {
-        writeln!(
-            out,
-            "# batches on {stacks} stacks: each runs by `docker exec` in the resident container \
-             of the stack free first; below, each as a `compose run` with its paths"
-        )?;
-    }
+    let runs_in = match ctx.config.stacks {
+        Some(stacks) => format!(
+            "batches on {stacks} stacks: each runs by `docker exec` in the resident \
+             container of the stack free first"
+        ),
+        None => "shards: each runs by `docker exec` in its stack's resident container".into(),
+    };
+    writeln!(
+        out,
+        "# {runs_in}; below, each as the `compose run` it is without one, with its paths"
+    )?;
     for &shard in selected {
         let tests = plan[&shard].len();
         let spec = match ctx.config.stacks {

@@ -23,7 +23,7 @@ use crate::context::Context;
 use crate::lifecycle::second_attempt;
 use crate::proc::Log;
 use crate::ready;
-use crate::resident::Resident;
+use crate::resident::{Mount, Resident};
 use crate::selection::Plan;
 use crate::verdict::{self, Happened};
 
@@ -128,12 +128,15 @@ fn start_stack(
         .progress
         .state(stack, "starting", &ctx.stack.sidecars.join(", "), false);
     let limits = Limits::from_now(ctx);
-    if let Err(message) = attempt::start_sidecars(ctx, project, &file, &log, &limits) {
-        let stop = limits.reached().then(|| limits.cause());
-        let (_, _) = attempt::tear_down(ctx, project);
-        return Err(Happened::StartFailed { message, stop });
-    }
-    let resident = Resident::start(ctx, project, &file, &log);
+    let mount = Mount::Folder(ctx.layout.absolute_root());
+    let resident = match attempt::bring_up(ctx, project, &file, &log, &limits, Some(mount)) {
+        Ok(resident) => resident,
+        Err(message) => {
+            let stop = limits.reached().then(|| limits.cause());
+            let (_, _) = attempt::tear_down(ctx, project);
+            return Err(Happened::StartFailed { message, stop });
+        }
+    };
     Ok(Live {
         project: project.to_string(),
         file,

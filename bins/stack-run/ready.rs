@@ -142,7 +142,9 @@ pub fn wait(
     }
 }
 
-/// Every container of run `run_id`, by compose project: one `docker ps`, one `docker inspect`.
+/// Every sidecar container of run `run_id`, by compose project: one
+/// `docker ps`, one `docker inspect`. A `compose run` container (where the
+/// command runs, idle or not) is no sidecar: its ports need not answer.
 fn look(children: &Children, run_id: &str) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
     let filter = labels::filter(labels::RUN, run_id);
     let ids = list(children, &["ps", "-aq", "--filter", &filter])?;
@@ -156,7 +158,11 @@ fn look(children: &Children, run_id: &str) -> anyhow::Result<BTreeMap<String, Ve
     let containers: Vec<Value> =
         serde_json::from_slice(&output.stdout).context("cannot read docker inspect output")?;
     for container in containers {
-        let project = container["Config"]["Labels"][labels::COMPOSE_PROJECT]
+        let tags = &container["Config"]["Labels"];
+        if tags[labels::COMPOSE_ONEOFF] == "True" {
+            continue;
+        }
+        let project = tags[labels::COMPOSE_PROJECT]
             .as_str()
             .unwrap_or_default()
             .to_string();

@@ -1,11 +1,12 @@
-//! `--stacks`: a container of the service that lives as long as its stack,
-//! every batch's command `docker exec`ed in it.
+//! A container of the service that lives as long as its stack, the command
+//! (a shard's, or every batch's with `--stacks`) `docker exec`ed in it.
 //!
-//! A fresh `compose run` container per batch cost 0.5–0.7 s under Compose v2
-//! (more under v1) on every batch; an exec costs 0.07 s. The container idles
-//! in `sleep`, not in its entrypoint; each batch runs the entrypoint with the
-//! command, as `compose run` would. An image without `sleep`, or a container
-//! that would not start, leaves the stack with a `compose run` per batch.
+//! A `compose run` container costs 0.5–0.9 s under Compose v2 (more under
+//! v1) before the command starts; an exec costs 0.07 s, and the resident
+//! container starts while the sidecars get ready, off the critical path. It
+//! idles in `sleep`, not in its entrypoint; each command runs the entrypoint
+//! first, as `compose run` would. An image without `sleep`, or a container
+//! that would not start, leaves the stack with a `compose run` per command.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,7 +24,16 @@ use crate::sweep::{docker, inspect, output};
 /// 68 years.
 const IDLE: [&str; 2] = ["sleep", "2147483647"];
 
-/// A stack's resident container, and what each batch runs first.
+/// What the resident container has at [`OUT_MOUNT`].
+#[derive(Clone, Copy)]
+pub enum Mount<'a> {
+    /// What the derived file mounts there: a shard's own folder.
+    FromFile,
+    /// This folder: all of `--out`, for a stack that runs batch after batch.
+    Folder(&'a Path),
+}
+
+/// A stack's resident container, and what each command runs first.
 pub struct Resident {
     container: String,
     /// The service's entrypoint (its own, else its image's), which
@@ -32,22 +42,26 @@ pub struct Resident {
 }
 
 impl Resident {
-    /// Start `project`'s resident container, the run's `--out` mounted at
-    /// [`OUT_MOUNT`]; `None`, said in `log`, when batches must use
-    /// `compose run` instead.
-    pub fn start(ctx: &Context, project: &str, file: &Path, log: &Log) -> Option<Resident> {
+    /// Start `project`'s resident container, `mount` at [`OUT_MOUNT`];
+    /// `None`, said in `log`, when commands must use `compose run` instead.
+    pub fn start(
+        ctx: &Context,
+        project: &str,
+        file: &Path,
+        mount: Mount,
+        log: &Log,
+    ) -> Option<Resident> {
         let container = format!("{project}-{}-resident", ctx.stack.service);
         let started = log.timed("resident container started", || {
             let entrypoint = entrypoint(ctx)?;
             let mut cmd = ctx.stack.compose.project(project, file);
             cmd.args(["run", "-d", "--no-deps", "--name", &container])
-                .args(["--entrypoint", IDLE[0], "-v"])
-                .arg(format!(
-                    "{}:{OUT_MOUNT}",
-                    ctx.layout.absolute_root().display()
-                ))
-                .arg(&ctx.stack.service)
-                .args(&IDLE[1..]);
+                .args(["--entrypoint", IDLE[0]]);
+            if let Mount::Folder(folder) = mount {
+                cmd.arg("-v")
+                    .arg(format!("{}:{OUT_MOUNT}", folder.display()));
+            }
+            cmd.arg(&ctx.stack.service).args(&IDLE[1..]);
             log.line(&format!("stack-run: $ {}", describe(&cmd)));
             output(&ctx.runtime.children, cmd)?;
             anyhow::Ok(entrypoint)
@@ -59,7 +73,7 @@ impl Resident {
             }),
             Err(err) => {
                 log.line(&format!(
-                    "stack-run: no resident container ({err:#}): each batch gets a `compose run`"
+                    "stack-run: no resident container ({err:#}): each command gets a `compose run`"
                 ));
                 None
             }

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::attempt::{Limits, derive_file, start_sidecars, tear_down};
+use crate::attempt::{Limits, bring_up, derive_file, tear_down};
 use crate::build::retag;
 use crate::context::Context;
 use crate::proc::{Children, Ended, Log, describe};
@@ -221,7 +221,7 @@ fn run_and_capture(
     })
     .map_err(failed)?;
     let limits = Limits::from_now(ctx);
-    start_sidecars(ctx, project, file, log, &limits).map_err(failed)?;
+    bring_up(ctx, project, file, log, &limits, None).map_err(failed)?;
     run_command(ctx, seed, project, file, log, &limits)?;
     let stack = &ctx.stack;
     // Stopped as compose stops them: each sidecar saves its state cleanly.

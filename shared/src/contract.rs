@@ -45,7 +45,7 @@ pub mod labels {
     pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
     /// Compose's label for a service's containers.
     pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
-    /// Compose's label on `compose run` containers (`True`): the command's.
+    /// Compose's label on `compose run` containers (`True`): where the command runs.
     pub const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
 
     /// docker's `--filter` for what carries the label `key` with `value`.
