@@ -400,9 +400,10 @@ pub fn bring_up(
                 Resident::start(ctx, project, file, mount, log)
             })
         });
-        let ready = match stack.sidecars.is_empty() {
-            true => Ok(()),
-            false => wait_ready(ctx, project, log, limits),
+        let ready = if stack.sidecars.is_empty() {
+            Ok(())
+        } else {
+            wait_ready(ctx, project, log, limits)
         };
         let resident =
             resident.and_then(|thread| thread.join().expect("the resident start panicked"));
