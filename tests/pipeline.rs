@@ -204,7 +204,8 @@ fn a_killed_shard_comes_back_as_errors_and_nothing_is_lost() {
     let _docker = docker_lock();
     let pipeline = Pipeline::new("killed");
 
-    // From outside, as an OOM killer would: shard 2's test container, once it runs.
+    // From outside, as an OOM killer would: shard 2's test container, as soon
+    // as it exists (it may not run the command yet: still an error, not a failure).
     let prefix = pipeline.prefix.clone();
     let killer = std::thread::spawn(move || {
         let filters = [

@@ -258,16 +258,39 @@ fn start_and_run(
         Some(Mount::FromFile),
     );
     attempt.up_seconds = start.elapsed().as_secs_f64();
-    let command = match started {
-        Ok(Some(resident)) => resident.command(ctx, spec),
-        Ok(None) => command(ctx, spec, file),
+    let resident = match started {
+        Ok(resident) => resident,
         Err(message) => {
             let stop = limits.reached().then(|| limits.cause());
             return Happened::StartFailed { message, stop };
         }
     };
     ctx.runtime.progress.state(spec.stack, "running", "", false);
-    run_command(ctx, spec, command, log, &limits, attempt)
+    run_in_stack(ctx, spec, resident.as_ref(), file, log, &limits, attempt)
+}
+
+/// Run `spec`'s command in the stack that is up: `docker exec`ed in its
+/// `resident` container, else by `compose run` from `file`.
+pub fn run_in_stack(
+    ctx: &Context,
+    spec: &Spec,
+    resident: Option<&Resident>,
+    file: &Path,
+    log: &Log,
+    limits: &Limits,
+    attempt: &mut Attempt,
+) -> Happened {
+    let Some(resident) = resident else {
+        return run_command(ctx, spec, command(ctx, spec, file), log, limits, attempt);
+    };
+    let happened = run_command(ctx, spec, resident.command(ctx, spec), log, limits, attempt);
+    match happened {
+        Happened::Exited(code) if code != Some(0) => match resident.stopped(ctx) {
+            Some(status) => Happened::ContainerStopped(status),
+            None => happened,
+        },
+        _ => happened,
+    }
 }
 
 /// Run `spec`'s command (`command` or a resident's) in the stack that is

@@ -165,11 +165,15 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
         spec.shard, live.project
     ));
     let limits = Limits::from_now(ctx);
-    let command = match &live.resident {
-        Some(resident) => resident.command(ctx, spec),
-        None => attempt::command(ctx, spec, &live.file),
-    };
-    let happened = attempt::run_command(ctx, spec, command, &log, &limits, &mut attempt);
+    let happened = attempt::run_in_stack(
+        ctx,
+        spec,
+        live.resident.as_ref(),
+        &live.file,
+        &log,
+        &limits,
+        &mut attempt,
+    );
     let verdict = verdict::decide(&happened);
     log.line(&format!(
         "stack-run: batch {} {}",

@@ -86,6 +86,27 @@ impl Resident {
         target.extend(self.entrypoint.iter().cloned());
         attempt::with_command(ctx, spec, docker(&["exec"]), &target)
     }
+
+    /// The status the container stopped with (`None` if unknown), if it is
+    /// no longer running: killed before or while the command ran, `docker
+    /// exec` exits with the command's 137 or its own 1, which would read as
+    /// failed tests.
+    pub fn stopped(&self, ctx: &Context) -> Option<Option<i32>> {
+        let args = ["container", "inspect", &self.container];
+        let state = match inspect(&ctx.runtime.children, &args) {
+            Ok(container) => container["State"].clone(),
+            // Gone altogether.
+            Err(_) => return Some(None),
+        };
+        match state["Running"].as_bool() {
+            Some(true) => None,
+            _ => Some(
+                state["ExitCode"]
+                    .as_i64()
+                    .and_then(|c| i32::try_from(c).ok()),
+            ),
+        }
+    }
 }
 
 /// The entrypoint `compose run` gives the service: its own, else its image's.

@@ -18,6 +18,9 @@ pub enum Happened {
     },
     /// The command ran and exited; `None` when killed by a signal.
     Exited(Option<i32>),
+    /// The container the command ran in stopped under it, with this status
+    /// (`None` if unknown), whatever the command exited with.
+    ContainerStopped(Option<i32>),
     /// stack-run stopped the command.
     Stopped(StopCause),
     /// The command could not be run or waited for.
@@ -66,6 +69,17 @@ pub fn decide(happened: &Happened) -> Verdict {
             status: classify(*code),
             exit_code: *code,
             message: explain(*code),
+        },
+        Happened::ContainerStopped(code) => Verdict {
+            status: Status::Error,
+            exit_code: *code,
+            message: Some(format!(
+                "the service's container stopped under the command: {}",
+                explain(*code).unwrap_or_else(|| match code {
+                    Some(code) => format!("exit status {code}"),
+                    None => "it is gone".into(),
+                })
+            )),
         },
         Happened::Stopped(cause) => Verdict {
             status: cause.status(),
@@ -278,6 +292,25 @@ mod tests {
         assert_eq!(
             decide(&Happened::Exited(None)),
             verdict(Status::Error, None, None)
+        );
+    }
+
+    #[test]
+    fn a_container_that_stopped_under_the_command_is_an_error_whatever_it_exited_with() {
+        // `docker exec` into a container killed before the command started exits 1.
+        let killed = decide(&Happened::ContainerStopped(Some(137)));
+        assert_eq!(killed.status, Status::Error);
+        assert_eq!(killed.exit_code, Some(137));
+        assert_eq!(
+            killed.message.as_deref(),
+            Some(
+                "the service's container stopped under the command: the container was \
+                 killed (docker kill or out of memory) (exit status 137)"
+            )
+        );
+        assert_eq!(
+            decide(&Happened::ContainerStopped(None)).message.as_deref(),
+            Some("the service's container stopped under the command: it is gone")
         );
     }
 
