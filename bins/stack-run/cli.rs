@@ -45,7 +45,8 @@ use shared::help::{Example, after_help};
 /// The command's exit status decides the shard's status: 0 passed, 1 failed
 /// (pytest's "tests failed"); anything else is an error (a crash: 137
 /// killed, pytest's 2 interrupted, 3 internal error, 4 usage error, 5 no
-/// tests collected).
+/// tests collected). A command whose container stopped under it (killed,
+/// out of memory) is an error whatever it exited with.
 ///
 /// The services with `build:` are built once for the whole run (tagged
 /// PREFIX-RUNID-SERVICE for the run, and PREFIX-SERVICE so the next run's
