@@ -295,7 +295,7 @@ pub fn run_in_stack(
 
 /// Run `spec`'s command (`command` or a resident's) in the stack that is
 /// up, timing it; its output goes to `log` and to the stack's live line.
-pub fn run_command(
+fn run_command(
     ctx: &Context,
     spec: &Spec,
     (cmd, shown): (std::process::Command, String),
