@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use shared::contract::labels;
+use shared::contract::{IDLE_COMMAND, labels};
 use shared::results::{ShardResult, Status};
 
 use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
@@ -131,7 +131,7 @@ fn runs_a_command(container: &str) -> bool {
         && String::from_utf8_lossy(&top.stdout)
             .lines()
             .skip(1)
-            .any(|process| !process.trim_end().ends_with("sleep 2147483647"))
+            .any(|process| !process.trim_end().ends_with(&IDLE_COMMAND.join(" ")))
 }
 
 impl Drop for Stacks {

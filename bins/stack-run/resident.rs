@@ -13,16 +13,13 @@ use std::process::Command;
 
 use anyhow::Context as _;
 use serde_json::Value;
+use shared::contract::IDLE_COMMAND;
 
 use crate::attempt::{self, Spec};
 use crate::context::Context;
 use crate::layout::OUT_MOUNT;
 use crate::proc::{Log, describe};
 use crate::sweep::{docker, inspect, output};
-
-/// What the container idles in: seconds any `sleep` reads (GNU's, busybox's),
-/// 68 years.
-const IDLE: [&str; 2] = ["sleep", "2147483647"];
 
 /// What the resident container has at [`OUT_MOUNT`].
 #[derive(Clone, Copy)]
@@ -56,12 +53,12 @@ impl Resident {
             let entrypoint = entrypoint(ctx)?;
             let mut cmd = ctx.stack.compose.project(project, file);
             cmd.args(["run", "-d", "--no-deps", "--name", &container])
-                .args(["--entrypoint", IDLE[0]]);
+                .args(["--entrypoint", IDLE_COMMAND[0]]);
             if let Mount::Folder(folder) = mount {
                 cmd.arg("-v")
                     .arg(format!("{}:{OUT_MOUNT}", folder.display()));
             }
-            cmd.arg(&ctx.stack.service).args(&IDLE[1..]);
+            cmd.arg(&ctx.stack.service).args(&IDLE_COMMAND[1..]);
             log.line(&format!("stack-run: $ {}", describe(&cmd)));
             output(&ctx.runtime.children, cmd)?;
             anyhow::Ok(entrypoint)

@@ -31,6 +31,11 @@ pub const WORK_FOLDER: &str = ".stack-run";
 /// The build's log, in [`WORK_FOLDER`].
 pub const BUILD_LOG: &str = "build.log";
 
+/// What a stack's resident service container idles in until a command is
+/// `docker exec`ed in it: seconds any `sleep` reads (GNU's, busybox's), 68
+/// years. The tests tell an idle container from a running command by it.
+pub const IDLE_COMMAND: [&str; 2] = ["sleep", "2147483647"];
+
 /// The labels on the containers, networks, volumes and images stack-run creates.
 pub mod labels {
     /// `--prefix`: what `stack-run --clean` sweeps by.
