@@ -185,8 +185,9 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
         Status::Error | Status::Timeout => true,
         // Kept as it is for debugging: later batches need another.
         Status::Failed if ctx.config.keep_on_failure => true,
-        // A sidecar that died would fail every later batch: look before the next.
-        Status::Passed | Status::Failed => !healthy(ctx, &live.project),
+        // A sidecar or resident container that died would fail every later
+        // batch: look before the next.
+        Status::Passed | Status::Failed => !healthy(ctx, live),
     };
     if (replace || verdict.is_trouble()) && !ctx.stack.sidecars.is_empty() {
         attempt::save_service_logs(ctx, &live.project, &live.file, &spec.folder);
@@ -196,10 +197,15 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
     (attempt, replace)
 }
 
-/// Whether a stack's sidecars are all still up and ready.
-fn healthy(ctx: &Context, project: &str) -> bool {
+/// Whether a stack's resident container still runs and its sidecars are
+/// all still up and ready (readiness looks at sidecars only).
+fn healthy(ctx: &Context, live: &Live) -> bool {
     let by = Instant::now() + HEALTH_CHECK;
-    ready::wait(ctx, project, by, || ctx.runtime.stop.requested()).is_ok()
+    let resident_runs = live
+        .resident
+        .as_ref()
+        .is_none_or(|resident| resident.stopped(ctx).is_none());
+    resident_runs && ready::wait(ctx, &live.project, by, || ctx.runtime.stop.requested()).is_ok()
 }
 
 /// How long a stack has to show it is still ready after a batch.
