@@ -8,9 +8,10 @@
 //! the sidecars' state once, before any shard starts. The rest are
 //! leaves: the compose program and files (`compose`, `derive`), each
 //! stack's networks (`subnets`), child processes (`proc`), readiness
-//! (`ready`), removal by label (`sweep`), signals, progress, the plan
-//! (`selection`), the output layout, how many stacks a host holds
-//! (`capacity`), xdist's warning, and `rerun`'s JUnit reading.
+//! (`ready`, woken by Docker's `events`), removal by label (`sweep`),
+//! signals, progress, the plan (`selection`), the output layout, how many
+//! stacks a host holds (`capacity`), xdist's warning, and `rerun`'s JUnit
+//! reading.
 
 mod attempt;
 mod build;
@@ -20,6 +21,7 @@ mod collect;
 mod compose;
 mod context;
 mod derive;
+mod events;
 mod gate;
 mod layout;
 mod lifecycle;

@@ -56,6 +56,19 @@ impl Children {
             .remove(&pid);
     }
 
+    /// Start a command that runs alongside (its stdio as `cmd` sets it,
+    /// stdin none); [`Children::reap`] it once it ends.
+    pub fn start(&self, mut cmd: Command) -> anyhow::Result<Child> {
+        cmd.stdin(Stdio::null());
+        self.spawn(&mut cmd)
+    }
+
+    /// Wait for a child [`Children::start`]ed, ended or killed.
+    pub fn reap(&self, mut child: Child) {
+        let _ = child.wait();
+        self.forget(child.id());
+    }
+
     /// Run a short command to completion and capture its output.
     pub fn capture(&self, cmd: Command) -> anyhow::Result<Output> {
         self.capture_with(cmd, Stdio::piped())
@@ -144,7 +157,7 @@ pub enum Ended {
     Stopped,
 }
 
-fn kill_group(group: u32) {
+pub fn kill_group(group: u32) {
     if let Some(pid) = i32::try_from(group).ok().and_then(Pid::from_raw) {
         // The group may be gone already; that is what we wanted.
         let _ = kill_process_group(pid, Signal::KILL);
