@@ -293,6 +293,29 @@ fn a_shard_past_its_timeout_is_stopped() {
 }
 
 #[test]
+fn a_command_past_its_timeout_stops_even_in_a_kept_stack() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("timeout-kept");
+    stacks
+        .command("light.yml", "out")
+        .args(["--timeout", "20s", "--keep-on-failure"])
+        .args(["--", "python", "/runner.py", "{tests}", "{out}"])
+        .stdin("1\tsleep:600\n")
+        .run()
+        .code(3);
+    let log = read(&stacks.out("out/shard-1/log.txt"));
+    assert!(log.contains("-app-resident python /runner.py"), "{log}");
+    assert!(log.contains("killed the resident container"), "{log}");
+    // The stack is kept, the command in it is not running.
+    assert!(!stacks.leftovers().is_empty(), "the stack was removed");
+    assert_eq!(stacks.running_commands(Some(1)), Vec::<String>::new());
+    tool("stack-run")
+        .args(["--clean", "--prefix", &stacks.prefix])
+        .succeeds();
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
 fn a_failed_build_is_an_error_for_every_shard() {
     let _lock = docker_lock();
     let stacks = Stacks::new("build");

@@ -289,6 +289,12 @@ pub fn run_in_stack(
             Some(status) => Happened::ContainerStopped(status),
             None => happened,
         },
+        // Killing `docker exec` leaves its command running inside, in a
+        // stack `--keep-on-failure` may keep: the container goes with it.
+        Happened::Stopped(_) => {
+            resident.kill(ctx, log);
+            happened
+        }
         _ => happened,
     }
 }

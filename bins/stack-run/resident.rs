@@ -84,6 +84,15 @@ impl Resident {
         attempt::with_command(ctx, spec, docker(&["exec"]), &target)
     }
 
+    /// Kill the container, and whatever runs in it.
+    pub fn kill(&self, ctx: &Context, log: &Log) {
+        let killed = output(&ctx.runtime.children, docker(&["kill", &self.container]));
+        match killed {
+            Ok(_) => log.line("stack-run: killed the resident container, the command with it"),
+            Err(err) => log.line(&format!("stack-run: {err:#}")),
+        }
+    }
+
     /// The status the container stopped with (`None` if unknown), if it is
     /// no longer running: killed before or while the command ran, `docker
     /// exec` exits with the command's 137 or its own 1, which would read as
