@@ -17,7 +17,7 @@ use crate::util::{Outcome, docker_lock};
 
 /// A stack-run child whose stderr is read as it comes, to time a signal by
 /// what the run says.
-struct Watched {
+pub struct Watched {
     child: Child,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -25,7 +25,7 @@ struct Watched {
 }
 
 impl Watched {
-    fn start(mut cmd: Command) -> Watched {
+    pub fn start(mut cmd: Command) -> Watched {
         let mut child = cmd.spawn().unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
@@ -41,11 +41,11 @@ impl Watched {
         }
     }
 
-    fn said(&self, needle: &str) -> bool {
+    pub fn said(&self, needle: &str) -> bool {
         self.stderr.lock().unwrap().contains(needle)
     }
 
-    fn signal(&self, name: &str) {
+    pub fn signal(&self, name: &str) {
         let sent = Command::new("kill")
             .args(["-s", name, &self.child.id().to_string()])
             .status()
@@ -54,7 +54,7 @@ impl Watched {
     }
 
     /// Whether stack-run has a child process whose command line holds `word`.
-    fn runs_child(&self, word: &str) -> bool {
+    pub fn runs_child(&self, word: &str) -> bool {
         let parent = self.child.id().to_string();
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return false;
@@ -71,7 +71,7 @@ impl Watched {
     }
 
     /// Wait for the exit (within `limit`), with everything it printed.
-    fn finish(mut self, limit: Duration) -> Outcome {
+    pub fn finish(mut self, limit: Duration) -> Outcome {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {

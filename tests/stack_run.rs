@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use shared::contract::{IDLE_COMMAND, labels};
 use shared::results::{ShardResult, Status};
 
+use crate::signals::Watched;
 use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
 
 mod session_setup;
@@ -312,6 +313,35 @@ fn a_command_past_its_timeout_stops_even_in_a_kept_stack() {
     tool("stack-run")
         .args(["--clean", "--prefix", &stacks.prefix])
         .succeeds();
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn readiness_waits_on_docker_events_and_stops_watching_once_ready() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("gated");
+    let run = Watched::start(stacks.child_command("gated.yml", "out", "1\tsleep:5\n", &[]));
+    // The sidecar cannot be healthy yet: the run watches Docker's events.
+    // (An argument of its own: `docker events`, not a name holding the word.)
+    let events = "\0events\0";
+    wait_until("the run's events watched", || run.runs_child(events));
+    let gate = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &labels::filter(labels::PREFIX, &stacks.prefix),
+        "--filter",
+        &labels::filter(labels::COMPOSE_SERVICE, "cache"),
+    ]);
+    assert_eq!(gate.len(), 1, "{gate:?}");
+    docker(&["exec", &gate[0], "touch", "/tmp/ready"]);
+    wait_until("the shard running", || {
+        !stacks.running_commands(Some(1)).is_empty()
+    });
+    // No stack waits any more: the stream is stopped.
+    assert!(!run.runs_child(events));
+    let outcome = run.finish(Duration::from_secs(90)).code(0);
+    expect_statuses(&results(&outcome), &[Status::Passed], &outcome.stderr);
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 

@@ -291,7 +291,8 @@ pub fn run_in_stack(
         },
         // Killing `docker exec` leaves its command running inside, in a
         // stack `--keep-on-failure` may keep: the container goes with it.
-        Happened::Stopped(_) => {
+        // (A signal tears every stack down.)
+        Happened::Stopped(StopCause::Timeout(_)) => {
             resident.kill(ctx, log);
             happened
         }

@@ -7,8 +7,8 @@
 //! filtered out: they change nothing a look would see.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::Arc;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,9 +46,11 @@ pub fn watch(
         cmd.args(["--filter", &format!("event={event}")]);
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child: Child = children.start(cmd)?;
+    let mut child = children.start(cmd)?;
     let stdout = child.stdout.take().context("docker events has no stdout")?;
-    let group = child.id();
+    // Its group while it is not reaped: a reaped child's number may be another's.
+    let group = Arc::new(Mutex::new(Some(child.id())));
+    let unreaped = Arc::clone(&group);
     let children = Arc::clone(children);
     thread::spawn(move || {
         for line in BufReader::new(stdout).split(b'\n') {
@@ -57,10 +59,21 @@ pub fn watch(
             }
             tell.event();
         }
+        let mut unreaped = unreaped.lock().unwrap_or_else(|e| e.into_inner());
+        // Its output ended: so must it, before the wait.
+        if let Some(group) = unreaped.take() {
+            kill_group(group);
+        }
         children.reap(child);
+        drop(unreaped);
         tell.ended();
     });
-    Ok(Box::new(move || kill_group(group)))
+    Ok(Box::new(move || {
+        let group = group.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(group) = *group {
+            kill_group(group);
+        }
+    }))
 }
 
 /// A time as `docker events` takes it: seconds since the epoch, with a fraction.

@@ -312,10 +312,13 @@ impl std::fmt::Display for Summary {
 /// workers see it and stop in order), the second runs [`force_stop`].
 fn listen_for_signals(runtime: &Runtime) -> Result<(), Failure> {
     let progress = Arc::clone(&runtime.progress);
+    let readiness = runtime.readiness.clone();
     let on_first = move |signal: i32| {
         progress.note(&format!(
             "signal {signal}: stopping every shard and tearing down (send it again to force)"
         ));
+        // Stacks waiting for an event would hear of the signal only at their next look.
+        readiness.wake();
     };
     signals::listen(Arc::clone(&runtime.stop), on_first)
         .context("cannot listen for signals")

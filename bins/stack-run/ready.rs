@@ -39,11 +39,14 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 /// comes: the net under an event the stream might miss.
 const QUIET_FOR: Duration = Duration::from_secs(2);
 
+/// A stream of events that ends this soon after its start never worked.
+const BROKEN_WITHIN: Duration = Duration::from_secs(1);
+
 /// The run's containers by compose project, as one look saw them.
 type Snapshot = Result<BTreeMap<String, Vec<Value>>, String>;
 
 /// The run's looks at its containers, shared by every stack waiting.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Poll {
     shared: Arc<Shared>,
 }
@@ -98,6 +101,12 @@ impl Shared {
 }
 
 impl Poll {
+    /// Have the next look now (a signal came: waiters must see it).
+    pub fn wake(&self) {
+        self.shared.lock().due = Some(Instant::now());
+        self.shared.changed.notify_all();
+    }
+
     /// Count a stack in as waiting, until the guard drops; when the last
     /// waiter leaves, the stream of events stops.
     fn join(&self) -> Waiter<'_> {
@@ -115,6 +124,16 @@ struct Waiter<'a> {
     poll: &'a Poll,
 }
 
+/// When a waiter needs its next look.
+#[derive(Clone, Copy)]
+enum Next {
+    /// Within [`POLL_EVERY`]: its first, or one to probe ports again,
+    /// which no event announces.
+    Soon,
+    /// At the run's next event, or [`QUIET_FOR`] after the last look.
+    AtAnEvent,
+}
+
 impl Waiter<'_> {
     /// How many looks have begun: what a new waiter has seen.
     fn begun(&self) -> u64 {
@@ -122,27 +141,41 @@ impl Waiter<'_> {
     }
 
     /// The first look numbered above `seen`, with its number: another
-    /// waiter's, or else taken here with `look`. It begins [`POLL_EVERY`]
-    /// after the last began when `soon`; otherwise at the next event (but
-    /// not sooner than that), or [`QUIET_FOR`] after the last.
+    /// waiter's, or else taken here with `look`, as `next` says, and by
+    /// `deadline` at the latest; never within [`POLL_EVERY`] of the last.
     fn after(
         &self,
         seen: u64,
-        soon: bool,
+        next: Next,
+        deadline: Instant,
         look: impl FnOnce() -> Snapshot,
     ) -> (u64, Arc<Snapshot>) {
         let shared = &self.poll.shared;
+        let newer = |state: &PollState| {
+            state
+                .latest
+                .as_ref()
+                .filter(|(number, _)| *number > seen)
+                .cloned()
+        };
         let mut state = shared.lock();
-        let within = match state.watch {
-            Watch::On { .. } if !soon => QUIET_FOR,
+        if let Some(latest) = newer(&state) {
+            return latest;
+        }
+        let within = match (next, &state.watch) {
+            (Next::AtAnEvent, Watch::On { .. }) => QUIET_FOR,
             _ => POLL_EVERY,
         };
-        let due = state.began_at.map_or_else(Instant::now, |at| at + within);
+        let due = state
+            .began_at
+            .map_or_else(Instant::now, |at| at + within)
+            .min(deadline);
         state.due = Some(state.due.map_or(due, |other| other.min(due)));
+        // A look being waited for may now be due sooner.
         shared.changed.notify_all();
         loop {
-            if let Some(latest) = state.latest.as_ref().filter(|(number, _)| *number > seen) {
-                return latest.clone();
+            if let Some(latest) = newer(&state) {
+                return latest;
             }
             if !state.looking {
                 break;
@@ -228,17 +261,20 @@ impl Tell {
     /// The stream ended. Stopped because no one waits, it is done; ended
     /// by itself, the next look is now (a signal may have killed it, and
     /// waiters must hear of that), and the next waiter starts another,
-    /// unless it ended at once, when looks go back to every [`POLL_EVERY`].
+    /// unless it ended within [`BROKEN_WITHIN`], when looks go back to every
+    /// [`POLL_EVERY`].
     pub fn ended(&self) {
         let mut state = self.shared.lock();
         if !matches!(state.watch, Watch::On { number, .. } if number == self.number) {
             return;
         }
-        state.watch = if self.started.elapsed() < QUIET_FOR {
+        state.watch = if self.started.elapsed() < BROKEN_WITHIN {
             Watch::Broken
         } else {
             Watch::Off
         };
+        // The next stream takes up from here.
+        state.waited_since = Some(SystemTime::now());
         state.due = Some(Instant::now());
         self.shared.changed.notify_all();
     }
@@ -283,9 +319,9 @@ pub fn wait(
     let waiter = ctx.runtime.readiness.join();
     // Only a look begun from now on sees the containers as they are now.
     let mut seen = waiter.begun();
-    let mut soon = true;
+    let mut next = Next::Soon;
     loop {
-        let (number, snapshot) = waiter.after(seen, soon, || {
+        let (number, snapshot) = waiter.after(seen, next, deadline, || {
             look(&ctx.runtime.children, &ctx.names.run_id).map_err(|err| format!("{err:#}"))
         });
         seen = number;
@@ -294,14 +330,14 @@ pub fn wait(
             Err(err) => bail!("{err}"),
         };
         let mut waiting = Vec::new();
-        soon = false;
+        next = Next::AtAnEvent;
         for container in containers.into_iter().flatten() {
             match readiness(container) {
                 Readiness::Ready => {}
                 Readiness::Waiting(why) => waiting.push(why),
                 Readiness::Closed(why) => {
                     waiting.push(why);
-                    soon = true;
+                    next = Next::Soon;
                 }
                 Readiness::Failed(why) => bail!("{why}"),
             }
@@ -466,6 +502,11 @@ mod tests {
         Ok(BTreeMap::new())
     }
 
+    /// A deadline no test reaches.
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
     #[test]
     fn waiters_share_looks_begun_after_they_ask() {
         let poll = Poll::default();
@@ -481,7 +522,7 @@ mod tests {
                     scope.spawn(|| {
                         let waiter = poll.join();
                         let seen = waiter.begun();
-                        let (number, _) = waiter.after(seen, true, look);
+                        let (number, _) = waiter.after(seen, Next::Soon, far(), look);
                         assert!(number > seen);
                     })
                 })
@@ -493,8 +534,10 @@ mod tests {
         // The first look, and one for those who asked while it was under way.
         assert!(began.lock().unwrap().len() <= 2);
         let waiter = poll.join();
-        let (latest, _) = waiter.after(0, true, || unreachable!("a look newer than 0 exists"));
-        assert_eq!(waiter.after(latest, true, look).0, latest + 1);
+        let (latest, _) = waiter.after(0, Next::Soon, far(), || {
+            unreachable!("a look newer than 0 exists")
+        });
+        assert_eq!(waiter.after(latest, Next::Soon, far(), look).0, latest + 1);
         let began = began.into_inner().unwrap();
         assert!(began[began.len() - 1] - began[began.len() - 2] >= POLL_EVERY);
     }
@@ -518,12 +561,12 @@ mod tests {
     fn while_events_are_watched_an_event_brings_the_next_look() {
         let poll = Poll::default();
         let waiter = poll.join();
-        let (first, _) = waiter.after(0, true, nothing);
+        let (first, _) = waiter.after(0, Next::Soon, far(), nothing);
         let (tell, stopped) = watched(&waiter);
         // No look is due for QUIET_FOR; the event makes one due at once.
         tell.event();
         let asked = Instant::now();
-        let (second, _) = waiter.after(first, false, nothing);
+        let (second, _) = waiter.after(first, Next::AtAnEvent, far(), nothing);
         assert_eq!(second, first + 1);
         assert!(asked.elapsed() < QUIET_FOR);
         // A second waiter shares the stream, and the last one out stops it.
@@ -539,15 +582,36 @@ mod tests {
     fn a_stream_that_ends_at_once_leaves_the_run_to_look_often() {
         let poll = Poll::default();
         let waiter = poll.join();
-        let (first, _) = waiter.after(0, true, nothing);
+        let (first, _) = waiter.after(0, Next::Soon, far(), nothing);
         let (tell, _) = watched(&waiter);
         tell.ended();
         waiter.watch(|_, _| unreachable!("a broken stream is not started again"));
         let asked = Instant::now();
-        waiter.after(first, false, nothing);
+        waiter.after(first, Next::AtAnEvent, far(), nothing);
         assert!(asked.elapsed() < QUIET_FOR);
         drop(waiter);
         poll.join()
             .watch(|_, _| unreachable!("nor by a later waiter"));
+    }
+
+    #[test]
+    fn a_deadline_or_a_wake_brings_the_next_look_without_an_event() {
+        let poll = Poll::default();
+        let waiter = poll.join();
+        let (first, _) = waiter.after(0, Next::Soon, far(), nothing);
+        let _stream = watched(&waiter);
+        let asked = Instant::now();
+        let deadline = asked + POLL_EVERY;
+        let (second, _) = waiter.after(first, Next::AtAnEvent, deadline, nothing);
+        assert!(asked.elapsed() < QUIET_FOR);
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                thread::sleep(POLL_EVERY);
+                poll.wake();
+            });
+            let asked = Instant::now();
+            waiter.after(second, Next::AtAnEvent, far(), nothing);
+            assert!(asked.elapsed() < QUIET_FOR);
+        });
     }
 }
