@@ -42,7 +42,11 @@ impl Stack {
             compose: compose_program(),
             out: Dir::new(),
         };
-        stack.compose_ok(&["build", "--quiet", "app"]);
+        // Built as the example's own project (`shop`, its folder), as a user's
+        // build in examples/shop is: Compose v2 labels an image with its
+        // project, and a build labelled with each test's own left the image
+        // before it untagged, one per test.
+        stack.compose_ok("shop", &["build", "--quiet", "app"]);
         stack
     }
 
@@ -51,12 +55,17 @@ impl Stack {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        self.command_in(&self.project, args)
+    }
+
+    /// Compose `args` on the example's file as `project`.
+    fn command_in(&self, project: &str, args: &[&str]) -> Command {
         // A hung container must not hang CI: the guard below still cleans up.
         let mut cmd = Command::new("timeout");
         cmd.args(["--kill-after=10", "900"])
             .args(&self.compose)
             .arg("-p")
-            .arg(&self.project)
+            .arg(project)
             .arg("-f")
             .arg(Self::file())
             .args(args)
@@ -64,8 +73,8 @@ impl Stack {
         cmd
     }
 
-    fn compose_ok(&self, args: &[&str]) -> Output {
-        let output = self.command(args).output().unwrap();
+    fn compose_ok(&self, project: &str, args: &[&str]) -> Output {
+        let output = self.command_in(project, args).output().unwrap();
         assert!(
             output.status.success(),
             "compose {args:?} failed:\n{}",
