@@ -45,7 +45,8 @@ const BROKEN_WITHIN: Duration = Duration::from_secs(1);
 /// The run's containers by compose project, as one look saw them.
 type Snapshot = Result<BTreeMap<String, Vec<Value>>, String>;
 
-/// The run's looks at its containers, shared by every stack waiting.
+/// The run's looks at its containers, shared by every stack waiting; a
+/// clone is a handle to the same (the signal listener's, to wake it).
 #[derive(Clone, Default)]
 pub struct Poll {
     shared: Arc<Shared>,
