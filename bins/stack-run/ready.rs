@@ -89,8 +89,9 @@ pub type Stop = Box<dyn FnOnce() + Send>;
 enum Watch {
     #[default]
     Off,
-    /// Running, numbered so that an older stream's end is told apart.
-    On { number: u64, stop: Stop },
+    /// Running: the latest stream (`streams` numbers it, so that an older
+    /// stream's end is told apart).
+    On { stop: Stop },
     /// It could not start, or ended by itself: the run looks every [`POLL_EVERY`].
     Broken,
 }
@@ -235,10 +236,7 @@ impl Waiter<'_> {
         let since = state.waited_since.unwrap_or_else(SystemTime::now);
         // Started under the lock, so that no other waiter starts a second.
         state.watch = match start(since, tell) {
-            Ok(stop) => Watch::On {
-                number: state.streams,
-                stop,
-            },
+            Ok(stop) => Watch::On { stop },
             Err(_) => Watch::Broken,
         };
     }
@@ -266,7 +264,7 @@ impl Tell {
     /// [`POLL_EVERY`].
     pub fn ended(&self) {
         let mut state = self.shared.lock();
-        if !matches!(state.watch, Watch::On { number, .. } if number == self.number) {
+        if !matches!(state.watch, Watch::On { .. }) || state.streams != self.number {
             return;
         }
         state.watch = if self.started.elapsed() < BROKEN_WITHIN {
