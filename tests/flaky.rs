@@ -10,13 +10,12 @@
 //! from such a run (see the README there).
 
 use std::path::Path;
-use std::process::Command;
 
 use shared::junit::model::{Case, Counts};
 use shared::junit::read::{Event, Reader};
 use shared::results::{ShardResult, Status};
 
-use crate::util::{Dir, docker_lock, fixture, local_images, tool};
+use crate::util::{Dir, Swept, docker_lock, fixture, local_images, tool};
 
 const FLAKY: &str = "test_expects_an_empty_cache";
 const BROKEN: &str = "test_always_broken";
@@ -138,7 +137,7 @@ fn without_rerun_reports_failures_stay_failures() {
 fn stack_run_reruns_failed_tests_in_a_fresh_stack() {
     let _lock = docker_lock();
     let prefix = format!("flaky-{}", std::process::id());
-    let _clean = Clean(prefix.clone());
+    let _swept = Swept(prefix.clone());
     let dir = Dir::new();
     let plan = "1\ttests/test_cache.py::test_fills_the_cache\n\
                 1\ttests/test_cache.py::test_expects_an_empty_cache\n\
@@ -188,15 +187,4 @@ fn stack_run_reruns_failed_tests_in_a_fresh_stack() {
         .arg(&out)
         .succeeds();
     assert_marked(&read_merged(&merged_path), 4);
-}
-
-/// Removes everything of a prefix when the test ends, pass or fail.
-struct Clean(String);
-
-impl Drop for Clean {
-    fn drop(&mut self) {
-        let _ = Command::new(crate::util::bin("stack-run"))
-            .args(["--clean", "--prefix", &self.0])
-            .output();
-    }
 }

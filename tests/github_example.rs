@@ -20,7 +20,8 @@ use serde_json::Value;
 use shared::results::ShardResult;
 
 use crate::util::{
-    Dir, bin, command, docker_lock, example_stack_lock, local_images, require_local_images, root,
+    Dir, Swept, bin, command, docker_lock, example_stack_lock, local_images, require_local_images,
+    root,
 };
 
 /// The test cases of the example shop's suite.
@@ -118,6 +119,7 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
     );
 
     let prefix = format!("shardstack-gh-example-{run_id}");
+    let _swept = Swept(prefix.clone());
 
     let mut runner = Command::new("python3");
     runner

@@ -13,7 +13,7 @@ use shared::junit::model::{Counts, Outcome};
 use shared::junit::read::{Event, Reader};
 use shared::results::{ShardResult, Status};
 
-use crate::util::{Dir, docker_lock, local_images, root, tool};
+use crate::util::{Dir, Swept, docker_lock, local_images, root, tool};
 
 /// Quick tests of the example: the health checks use PostgreSQL and Redis.
 const IDS: &[&str] = &[
@@ -36,6 +36,7 @@ struct Pipeline {
     prefix: String,
     dir: Dir,
     plan: PathBuf,
+    _swept: Swept,
 }
 
 impl Pipeline {
@@ -53,8 +54,10 @@ impl Pipeline {
             .succeeds()
             .stdout;
         let plan = dir.write("plan.tsv", plan);
+        let prefix = format!("pipe-{name}-{}", std::process::id());
         Pipeline {
-            prefix: format!("pipe-{name}-{}", std::process::id()),
+            _swept: Swept(prefix.clone()),
+            prefix,
             dir,
             plan,
         }
@@ -101,14 +104,6 @@ impl Pipeline {
             .arg(&merged)
             .succeeds();
         merged
-    }
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        let _ = Command::new(crate::util::bin("stack-run"))
-            .args(["--clean", "--prefix", &self.prefix])
-            .output();
     }
 }
 

@@ -4,38 +4,10 @@
 //! small ends in one clear error, and a compose file's fixed subnet (with an
 //! address pinned in it) works in every shard.
 
-use std::process::Command;
-
-use shared::contract::labels;
 use shared::results::Status;
 
-use crate::stack_run::{docker, expect_statuses, results};
-use crate::util::{Dir, docker_lock, fixture, local_images, root, tool};
-
-/// A test's prefix, swept when it ends, pass or fail.
-struct Prefix(String);
-
-impl Prefix {
-    fn new(name: &str) -> Prefix {
-        Prefix(format!("scale-{name}-{}", std::process::id()))
-    }
-
-    /// Containers and networks left with this prefix's label.
-    fn leftovers(&self) -> Vec<String> {
-        let filter = labels::filter(labels::PREFIX, &self.0);
-        let mut left = docker(&["ps", "-aq", "--filter", &filter]);
-        left.extend(docker(&["network", "ls", "-q", "--filter", &filter]));
-        left
-    }
-}
-
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        let _ = Command::new(crate::util::bin("stack-run"))
-            .args(["--clean", "--prefix", &self.0])
-            .output();
-    }
-}
+use crate::stack_run::{expect_statuses, results};
+use crate::util::{Dir, Swept, docker_lock, fixture, local_images, root, tool};
 
 /// A plan of `shards` one-test shards.
 fn plan(shards: u32) -> String {
@@ -45,7 +17,7 @@ fn plan(shards: u32) -> String {
 #[test]
 fn forty_stacks_at_once_each_on_its_own_subnet() {
     let _lock = docker_lock();
-    let prefix = Prefix::new("forty");
+    let prefix = Swept(format!("scale-forty-{}", std::process::id()));
     let dir = Dir::new();
     let outcome = tool("stack-run")
         .arg("-f")
@@ -85,7 +57,7 @@ fn forty_stacks_at_once_each_on_its_own_subnet() {
 #[test]
 fn a_pool_too_small_is_one_clear_error_and_leaves_nothing() {
     let _lock = docker_lock();
-    let prefix = Prefix::new("small");
+    let prefix = Swept(format!("scale-small-{}", std::process::id()));
     let dir = Dir::new();
     // Two /24s for three stacks: one of them cannot have a network.
     let outcome = tool("stack-run")
@@ -124,7 +96,7 @@ fn a_pool_too_small_is_one_clear_error_and_leaves_nothing() {
 #[test]
 fn a_fixed_subnet_and_a_pinned_address_work_in_every_shard() {
     let _lock = docker_lock();
-    let prefix = Prefix::new("fixed");
+    let prefix = Swept(format!("scale-fixed-{}", std::process::id()));
     let dir = Dir::new();
     let ids = [
         "tests/test_health.py::test_health_endpoint_is_json",

@@ -13,7 +13,9 @@ use shared::contract::{IDLE_COMMAND, labels};
 use shared::results::{ShardResult, Status};
 
 use crate::signals::Watched;
-use crate::util::{Dir, Outcome, TestCommand, bin, docker_lock, fixture, local_images, tool};
+use crate::util::{
+    Dir, Outcome, Swept, TestCommand, bin, docker_lock, fixture, local_images, tool,
+};
 
 mod session_setup;
 
@@ -21,12 +23,15 @@ mod session_setup;
 pub struct Stacks {
     pub prefix: String,
     dir: Dir,
+    swept: Swept,
 }
 
 impl Stacks {
     pub fn new(name: &str) -> Stacks {
+        let prefix = format!("srt-{name}-{}", std::process::id());
         Stacks {
-            prefix: format!("srt-{name}-{}", std::process::id()),
+            swept: Swept(prefix.clone()),
+            prefix,
             dir: Dir::new(),
         }
     }
@@ -74,15 +79,7 @@ impl Stacks {
 
     /// The containers, networks and volumes left with this test's prefix label.
     pub fn leftovers(&self) -> Vec<String> {
-        let filter = labels::filter(labels::PREFIX, &self.prefix);
-        [
-            vec!["ps", "-aq"],
-            vec!["network", "ls", "-q"],
-            vec!["volume", "ls", "-q"],
-        ]
-        .iter()
-        .flat_map(|args| docker(&[args.as_slice(), &["--filter", &filter]].concat()))
-        .collect()
+        self.swept.leftovers()
     }
 
     /// Untagged images with this test's prefix label: what a moved tag left.
@@ -133,14 +130,6 @@ fn runs_a_command(container: &str) -> bool {
             .lines()
             .skip(1)
             .any(|process| !process.trim_end().ends_with(&IDLE_COMMAND.join(" ")))
-}
-
-impl Drop for Stacks {
-    fn drop(&mut self) {
-        let _ = Command::new(bin("stack-run"))
-            .args(["--clean", "--prefix", &self.prefix])
-            .output();
-    }
 }
 
 pub fn docker(args: &[&str]) -> Vec<String> {

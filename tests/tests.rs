@@ -9,6 +9,7 @@ mod example;
 mod flaky;
 mod github_example;
 mod github_runner;
+mod hygiene;
 mod install;
 mod junit_merge;
 mod man;

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use shared::contract::labels;
+
 /// The path of one of the workspace's binaries, built by cargo for this test run.
 pub fn bin(tool: &str) -> &'static str {
     match tool {
@@ -304,6 +306,48 @@ pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
     }
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The Docker objects of one test's prefix (containers, networks, volumes
+/// and images, as `stack-run --clean --prefix` finds them), swept when the
+/// guard drops: at the test's end, pass or fail, for a failed assertion
+/// unwinds through it. A failing test leaves nothing for the next to trip on.
+pub struct Swept(pub String);
+
+impl Swept {
+    /// The containers, networks and volumes left with this prefix's label.
+    pub fn leftovers(&self) -> Vec<String> {
+        leftovers(&self.0)
+    }
+}
+
+/// The containers, networks and volumes labelled with PREFIX.
+pub fn leftovers(prefix: &str) -> Vec<String> {
+    let filter = labels::filter(labels::PREFIX, prefix);
+    let mut left = Vec::new();
+    for listing in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"],
+        &["volume", "ls", "-q"],
+    ] {
+        let output = Command::new("docker")
+            .args(listing)
+            .args(["--filter", &filter])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "docker {listing:?} failed");
+        let ids = String::from_utf8_lossy(&output.stdout);
+        left.extend(ids.split_whitespace().map(str::to_string));
+    }
+    left
+}
+
+impl Drop for Swept {
+    fn drop(&mut self) {
+        let _ = Command::new(bin("stack-run"))
+            .args(["--clean", "--prefix", &self.0])
+            .output();
+    }
 }
 
 /// The variables of `images/local.env` (POSTGRES_IMAGE, …): compose files
