@@ -522,8 +522,11 @@ fn durations_past_what_can_be_added_are_an_error_not_a_panic() {
         .arg(&junit)
         .stdin("a\nb\n")
         .run()
-        .fails_with(2, "t.xml:1:44: numbers add up past");
-    let tsv = dir.write("d.tsv", "a\t1e19\nb\t1e19\n");
+        .fails_with(
+            2,
+            "t.xml:1:12: 1e19 s for a: the durations read add up past 1e9 s",
+        );
+    let tsv = dir.write("d.tsv", "a\t1\nb\t1e19\n");
     tool("shard-plan")
         .args(["-n", "1", "-d"])
         .arg(&tsv)
@@ -531,8 +534,55 @@ fn durations_past_what_can_be_added_are_an_error_not_a_panic() {
         .run()
         .fails_with(
             2,
-            "the test durations add up to 2e19 s, more than shard-plan plans",
+            "d.tsv:2: 1e19 s for b: the durations read add up past 1e9 s (about 31 years), more than shard-plan plans",
         );
+}
+
+#[test]
+fn durations_that_add_up_to_infinity_name_the_file_and_value() {
+    // Regression (issue 26 item 7): "the test durations add up to inf s",
+    // naming no file.
+    let dir = Dir::new();
+    let json = dir.write("big.json", "{\n  \"a\": 1e308,\n  \"b\": 1e308\n}\n");
+    tool("shard-plan")
+        .args(["-n", "1", "-d"])
+        .arg(&json)
+        .stdin("a\nb\n")
+        .run()
+        .fails_with(
+            2,
+            "big.json:2:12: 1e308 s for a: the durations read add up past 1e9 s",
+        );
+    // Each value well inside the limit, the second file past it.
+    let half = dir.write("half.tsv", "a\t6e8\n");
+    let more = dir.write(
+        "more.xml",
+        "<testsuite>\n<testcase name=\"b\" time=\"6e8\"/>\n</testsuite>\n",
+    );
+    tool("shard-plan")
+        .args(["-n", "1", "-d"])
+        .arg(&half)
+        .arg("-d")
+        .arg(&more)
+        .stdin("a\nb\n")
+        .run()
+        .fails_with(
+            2,
+            "more.xml:2:1: 6e8 s for b: the durations read add up past",
+        );
+    // Estimates past it: the message says where the value they copy is from.
+    let named = tool("shard-plan")
+        .args(["-n", "1", "-d"])
+        .arg(&half)
+        .stdin("t.py::a\nt.py::b\na\n")
+        .run()
+        .fails_with(
+            2,
+            "the test durations add up to 1.8e9 s, more than shard-plan plans (1e9 s, about 31 years): 1.2e9 s of it estimated for the 2 tests never recorded, from their neighbours; the largest value read: 6e8 s for a in ",
+        )
+        .stderr
+        .contains("half.tsv");
+    assert!(named);
 }
 
 #[test]

@@ -179,6 +179,6 @@ pub const EXIT_STATUS: &[(i32, &str)] = &[
     (exit::SUCCESS, "the plan (and the durations) were written"),
     (
         exit::USAGE,
-        "usage or input error: a bad flag, an unreadable or malformed durations file (named with its line, and column for JSON), no test ids, or more shards than units; nothing is written",
+        "usage or input error: a bad flag, an unreadable or malformed durations file (named with its line, and column for JSON and XML), durations adding up past 1e9 s (the file and the value named), no test ids, or more shards than units; nothing is written",
     ),
 ];

@@ -54,7 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut resolved = durations.resolve(ids.iter().copied());
     let setups = take_out_setup(ids, &mut resolved, &durations);
     if let Some(layout) = layout(&cli)? {
-        plan(&cli, layout, target, ids, &resolved, &setups)?;
+        plan(&cli, layout, target, ids, &resolved, &setups, &durations)?;
     }
     if let Some(path) = &cli.save_durations {
         save_durations(path, ids, &resolved.seconds, &setups)?;
@@ -146,9 +146,12 @@ fn plan(
     ids: &[&str],
     resolved: &Resolved,
     setups: &BTreeMap<u32, f64>,
+    durations: &Durations,
 ) -> anyhow::Result<()> {
     let estimates = planner::estimate(ids, &resolved.seconds);
-    planner::check_total(&estimates.seconds).map_err(anyhow::Error::msg)?;
+    if let Err(too_long) = planner::check_total(&estimates.seconds) {
+        bail!("{too_long}{}", blame(ids, resolved, &estimates, durations));
+    }
     let units = planner::group(ids, &estimates.seconds, cli.group_by);
     let balancer = Balancer::new(&units);
 
@@ -191,6 +194,33 @@ fn plan(
         eprint!("{text}{}", durations_summary(&estimates, resolved.unused));
     }
     Ok(())
+}
+
+/// Where a total past what shard-plan plans came from. The values read add
+/// up to no more than that (each file is checked as read), so it is the
+/// estimates: each unknown test gets a recorded neighbour's duration.
+fn blame(
+    ids: &[&str],
+    resolved: &Resolved,
+    estimates: &planner::Estimates,
+    durations: &Durations,
+) -> String {
+    let largest = (0..ids.len())
+        .filter_map(|test| Some((test, resolved.seconds[test]?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let Some((test, seconds)) = largest else {
+        return String::new();
+    };
+    let estimated: f64 = (0..ids.len())
+        .filter(|&test| resolved.seconds[test].is_none())
+        .map(|test| estimates.seconds[test])
+        .sum();
+    format!(
+        ": {estimated:e} s of it estimated for the {} tests never recorded, from their neighbours; the largest value read: {seconds:e} s for {} in {}",
+        estimates.estimated,
+        ids[test],
+        durations.file_of(ids[test]).unwrap_or("the durations"),
+    )
 }
 
 /// Write the recorded durations of the collected tests as pytest-split's

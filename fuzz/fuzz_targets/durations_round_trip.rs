@@ -11,10 +11,15 @@ use shared::setup;
 
 fuzz_target!(|entries: Vec<(String, f64)>| {
     // What shard-plan saves: durations it read or measured, which are
-    // finite and not negative.
+    // finite, not negative, and add up to no more than a plan holds.
+    let mut total = 0.0;
     let recorded: BTreeMap<&str, f64> = entries
         .iter()
         .filter(|(_, seconds)| seconds.is_finite() && *seconds >= 0.0)
+        .filter(|(_, seconds)| {
+            total += seconds;
+            total <= shared::planner::MAX_TOTAL_SECONDS
+        })
         .map(|(id, seconds)| (id.as_str(), *seconds))
         .collect();
     let mut written = Vec::new();

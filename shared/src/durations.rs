@@ -29,6 +29,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::junit::read::{Event, Reader};
 use crate::nodeid;
+use crate::planner;
 use crate::setup::{self, First};
 
 /// Every duration read so far, by node id or by JUnit key.
@@ -42,6 +43,10 @@ pub struct Durations {
     setups: BTreeMap<u32, f64>,
     /// How many JUnit sessions were read from reports that name no shard.
     sessions: u32,
+    /// The names of the files read, in order: a record's `source` indexes it.
+    sources: Vec<String>,
+    /// Every value read so far, added up: kept within what a plan can hold.
+    total: f64,
 }
 
 /// One recorded value and when it was read.
@@ -53,6 +58,8 @@ struct Record {
     session: Option<u32>,
     /// Read from a `.test_durations` that shard-plan saved: setup already taken out.
     clean: bool,
+    /// The file it was read from, an index into `Durations::sources`.
+    source: u32,
 }
 
 /// The shapes a durations file comes in.
@@ -94,10 +101,23 @@ impl Durations {
         self.len() == 0
     }
 
-    /// Record `seconds` for a node id, replacing what was read before.
-    pub fn insert(&mut self, id: String, seconds: f64) {
-        let record = self.record(seconds, None);
+    /// Record `seconds` for a node id, replacing what was read before;
+    /// refused when the values read would add up past what a plan holds.
+    pub fn insert(&mut self, id: String, seconds: f64) -> Result<(), TooLong> {
+        let record = self.record(seconds, None, &id)?;
         self.by_id.insert(id, record);
+        Ok(())
+    }
+
+    /// The file the value in use for test `id` was read from.
+    pub fn file_of(&self, id: &str) -> Option<&str> {
+        let by_id = self.by_id.get(id);
+        let by_key = self.by_junit_key.get(&nodeid::junit_key(id));
+        let newest = match (by_id, by_key) {
+            (Some(a), Some(b)) => Some(if a.order > b.order { a } else { b }),
+            (a, b) => a.or(b),
+        }?;
+        self.sources.get(newest.source as usize).map(String::as_str)
     }
 
     /// Each shard's session setup, from the `.test_durations` read last that had it.
@@ -105,14 +125,31 @@ impl Durations {
         &self.setups
     }
 
-    fn record(&mut self, seconds: f64, session: Option<u32>) -> Record {
+    /// The next value read, from the file read last; `what` names it in
+    /// the error when it brings the total past [`planner::MAX_TOTAL_SECONDS`].
+    fn record(
+        &mut self,
+        seconds: f64,
+        session: Option<u32>,
+        what: &str,
+    ) -> Result<Record, TooLong> {
+        // Checked as read, so the error points at the value, and whatever
+        // shard-plan saves from these values can be read back.
+        if self.total + seconds > planner::MAX_TOTAL_SECONDS {
+            return Err(TooLong {
+                seconds,
+                what: what.to_string(),
+            });
+        }
+        self.total += seconds;
         self.read += 1;
-        Record {
+        Ok(Record {
             seconds,
             order: self.read,
             session,
             clean: false,
-        }
+            source: self.sources.len().saturating_sub(1) as u32,
+        })
     }
 
     /// Read the file at `path` (`-` is stdin) in any of the [`Format`]s,
@@ -121,6 +158,7 @@ impl Durations {
     pub fn read(&mut self, path: &Path) -> anyhow::Result<Format> {
         let mut input = crate::io::open(path)?;
         let name = input.name;
+        self.sources.push(name.clone());
         let format = detect(&mut input.reader).with_context(|| format!("cannot read {name}"))?;
         match format {
             Format::Json => self.read_json(&name, input.reader),
@@ -175,7 +213,8 @@ impl Durations {
             }
             let seconds =
                 parse_seconds(seconds.trim()).with_context(|| format!("{name}:{number}"))?;
-            self.insert(id.to_string(), seconds);
+            self.insert(id.to_string(), seconds)
+                .with_context(|| format!("{name}:{number}"))?;
         }
         Ok(())
     }
@@ -205,7 +244,9 @@ impl Durations {
                 })
             });
             suite_begins = false;
-            let record = self.record(time.as_secs_f64(), session);
+            let record = self
+                .record(time.as_secs_f64(), session, &case.name)
+                .map_err(|too_long| report.error(too_long.to_string()))?;
             match case.file {
                 Some(file) => {
                     let id = nodeid::from_junit(&file, &case.classname, &case.name);
@@ -282,6 +323,28 @@ pub fn write_json(out: &mut impl Write, recorded: &BTreeMap<&str, f64>) -> io::R
     writeln!(out)
 }
 
+/// A value that brings the durations read past what a plan can add up.
+#[derive(Debug)]
+pub struct TooLong {
+    seconds: f64,
+    /// The test it was recorded for.
+    what: String,
+}
+
+impl fmt::Display for TooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:e} s for {}: the durations read add up past {:e} s (about 31 years), more than shard-plan plans",
+            self.seconds,
+            self.what,
+            planner::MAX_TOTAL_SECONDS
+        )
+    }
+}
+
+impl std::error::Error for TooLong {}
+
 /// Peek at the first non-blank byte: `{` is JSON, `<` is XML, anything else TSV.
 fn detect(reader: &mut impl BufRead) -> io::Result<Format> {
     let buffer = reader.fill_buf()?;
@@ -337,7 +400,7 @@ impl<'de> Visitor<'de> for JsonObject<'_> {
                 Some(shard) => {
                     self.1.insert(shard, seconds);
                 }
-                None => self.0.insert(id, seconds),
+                None => self.0.insert(id, seconds).map_err(de::Error::custom)?,
             }
         }
         Ok(())
@@ -419,6 +482,27 @@ mod tests {
             "d:1:9: -1 is not a duration in seconds"
         );
         assert_eq!(error("{\"a\": 1,"), "d:1:8: EOF while parsing a value");
+    }
+
+    #[test]
+    fn values_past_what_a_plan_holds_are_refused_where_read() {
+        assert_eq!(
+            error("{\"a\": 4e8,\n\"b\": 7e8}"),
+            "d:2:9: 7e8 s for b: the durations read add up past 1e9 s (about 31 years), more than shard-plan plans"
+        );
+        assert!(error("a\t1e308\n").starts_with("d:1: 1e308 s for a: "));
+        assert!(
+            read_all(&[
+                "a\t6e8\n",
+                "<testsuite><testcase name=\"b\" time=\"6e8\"/></testsuite>"
+            ])
+            .err()
+            .unwrap()
+            .starts_with("d:1:12: 6e8 s for b: ")
+        );
+        // Up to the limit is fine: every value counts once.
+        let (_, d) = read("{\"a\": 5e8, \"b\": 5e8}");
+        assert_eq!(d.len(), 2);
     }
 
     #[test]

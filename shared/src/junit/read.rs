@@ -120,6 +120,12 @@ impl Reader {
         Ok(Some(Event::Xml { event, depth }))
     }
 
+    /// An error located at the event just read (a case's closing tag, for
+    /// [`Event::Case`]).
+    pub fn error(&self, message: String) -> xml::Error {
+        self.xml.error(message)
+    }
+
     /// The report's counts: the sum of its top suites, as read so far.
     pub fn totals(&self) -> Counts {
         self.totals
