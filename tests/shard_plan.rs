@@ -97,7 +97,7 @@ fn summary_reports_balance_and_durations() {
             2     0.518       5       5\n    \
             3     0.509       6       6\n\
          longest 0.518 s, mean 0.514 s, max/mean 1.008; lower bound 0.514 s = max(longest unit 0.301 s, total 1.541 s / 3)\n\
-         durations: 16 of 16 tests recorded, 0 estimated; 0 recorded durations unused (tests no longer collected)\n"
+         durations: 16 of 16 tests recorded, 0 estimated; 0 recorded durations unused (not among the collected tests)\n"
     );
 }
 
@@ -175,11 +175,54 @@ fn stale_durations_estimate_new_tests_and_count_removed_ones() {
     assert_valid(&out.stdout, &collected("collect-v2.txt"), 3);
     assert!(
         out.stderr.ends_with(
-            "durations: 15 of 19 tests recorded, 4 estimated; 1 recorded durations unused (tests no longer collected)\n"
+            "durations: 15 of 19 tests recorded, 4 estimated; 1 recorded durations unused (not among the collected tests)\n"
         ),
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn durations_that_match_almost_nothing_are_a_loud_warning() {
+    // Regression (issue 26 item 18): a file whose ids carry another rootdir
+    // planned every test at 1 s in silence.
+    let dir = Dir::new();
+    let prefixed = read("durations.json").replace("\"tests/", "\"src/tests/");
+    let file = dir.write("prefixed.json", &prefixed);
+    let out = tool("shard-plan")
+        .args(["-n", "2", "-s", "-d"])
+        .arg(&file)
+        .stdin(read("collect.txt"))
+        .succeeds();
+    let warning = format!(
+        "shard-plan: warning: {} matches almost none of the collected tests: it has durations for 0 of the 16 collected tests (0.0%) among its 16 values; its first test is `src/tests/api/test_search.py::test_empty`, the first collected is `tests/api/test_search.py::test_query[a]`: does a path prefix or the rootdir differ?\n",
+        file.display()
+    );
+    assert!(out.stderr.starts_with(&warning), "{}", out.stderr);
+    assert!(
+        out.stderr.ends_with(
+            "durations: 0 of 16 tests recorded, 16 estimated; 16 recorded durations unused (not among the collected tests)\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    // A subset of the suite, or one shard's report, matches what it can: no warning.
+    let subset: String = collected("collect.txt")[..3].join("\n");
+    let quiet = tool("shard-plan")
+        .args(["-n", "2", "-d", &durations("durations.json")])
+        .stdin(subset)
+        .succeeds();
+    assert_eq!(quiet.stderr, "");
+    let one_case = dir.write(
+        "shard-1/junit.xml",
+        r#"<testsuite><testcase classname="tests.test_users" name="test_login" file="tests/test_users.py" time="0.5"/></testsuite>"#,
+    );
+    let quiet = tool("shard-plan")
+        .args(["-n", "2", "-d", &durations("durations.json"), "-d"])
+        .arg(&one_case)
+        .stdin(read("collect.txt"))
+        .succeeds();
+    assert_eq!(quiet.stderr, "");
 }
 
 #[test]
@@ -675,7 +718,7 @@ fn batches_for_a_queue_take_the_longest_tests_first_and_shrink() {
             6     0.123       3       3\n    \
             7     0.032       2       2\n\
          7 batches on 2 stacks: the first free at 0.725 s, the last at 0.816 s (before start-up costs)\n\
-         durations: 16 of 16 tests recorded, 0 estimated; 0 recorded durations unused (tests no longer collected)\n"
+         durations: 16 of 16 tests recorded, 0 estimated; 0 recorded durations unused (not among the collected tests)\n"
     );
     // The two longest tests, in collection order; the third longest next.
     assert!(out.stdout.starts_with(

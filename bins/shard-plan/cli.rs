@@ -78,7 +78,11 @@ pub struct Cli {
     /// Recorded durations: pytest-split's `.test_durations` JSON, JUnit XML
     /// of an earlier run (with or without `file` attributes), or
     /// `TEST_ID<TAB>SECONDS` lines; told apart by content. Repeat to combine:
-    /// a test recorded in several files takes its value from the last.
+    /// a test recorded in several files takes its value from the last. A
+    /// file with durations for under a tenth of what it could match (the
+    /// collected tests, or its own values if fewer) is a warning showing
+    /// its first id and the first collected one: a rootdir or path prefix
+    /// that differs would plan every test blind.
     #[arg(short, long, value_name = "FILE")]
     pub durations: Vec<PathBuf>,
 
@@ -102,7 +106,8 @@ pub struct Cli {
 
     /// Print each shard's predicted seconds and test count (and its session
     /// setup, when recorded), the balance, and how many durations were
-    /// estimated or unused, to stderr.
+    /// estimated or unused (recorded for tests not among the collected
+    /// ones), to stderr.
     #[arg(short, long, requires = "layout")]
     pub summary: bool,
 

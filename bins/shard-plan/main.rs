@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use clap::Parser;
 use cli::{Cli, Shards};
-use shared::durations::{Durations, Resolved};
+use shared::durations::{Durations, Overlap, Resolved};
 use shared::exit::{self, ExitContext};
 use shared::planner::{self, Balancer, BatchRule, Plan};
 use shared::setup;
@@ -50,6 +50,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut durations = Durations::new();
     for path in &cli.durations {
         durations.read(path)?;
+        if let Some(overlap) = durations.overlap_of_last(ids) {
+            warn_when_poor(&overlap, ids);
+        }
     }
     let mut resolved = durations.resolve(ids.iter().copied());
     let setups = take_out_setup(ids, &mut resolved, &durations);
@@ -105,6 +108,24 @@ fn take_out_setup(
         }
         setups
     }
+}
+
+/// Warn when a durations file matches almost none of the collected tests:
+/// with another rootdir or path prefix every test would be planned blind.
+fn warn_when_poor(overlap: &Overlap, ids: &[&str]) {
+    if !overlap.is_poor(ids.len()) {
+        return;
+    }
+    eprintln!(
+        "shard-plan: warning: {} matches almost none of the collected tests: it has durations for {} of the {} collected tests ({:.1}%) among its {} values; its first test is `{}`, the first collected is `{}`: does a path prefix or the rootdir differ?",
+        overlap.name,
+        overlap.matched,
+        ids.len(),
+        100.0 * overlap.matched as f64 / ids.len() as f64,
+        overlap.values,
+        overlap.example.unwrap_or_default(),
+        ids[0],
+    );
 }
 
 /// What the plan cuts the suite into.
@@ -357,7 +378,7 @@ fn batch_summary(plan: &Plan, stacks: u32) -> String {
 fn durations_summary(estimates: &planner::Estimates, unused: usize) -> String {
     let tests = estimates.seconds.len();
     format!(
-        "durations: {} of {tests} tests recorded, {} estimated; {unused} recorded durations unused (tests no longer collected)\n",
+        "durations: {} of {tests} tests recorded, {} estimated; {unused} recorded durations unused (not among the collected tests)\n",
         tests - estimates.estimated,
         estimates.estimated,
     )

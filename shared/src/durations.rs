@@ -43,8 +43,8 @@ pub struct Durations {
     setups: BTreeMap<u32, f64>,
     /// How many JUnit sessions were read from reports that name no shard.
     sessions: u32,
-    /// The names of the files read, in order: a record's `source` indexes it.
-    sources: Vec<String>,
+    /// The files read, in order: a record's `source` indexes it.
+    sources: Vec<Source>,
     /// Every value read so far, added up: kept within what a plan can hold.
     total: f64,
 }
@@ -60,6 +60,38 @@ struct Record {
     clean: bool,
     /// The file it was read from, an index into `Durations::sources`.
     source: u32,
+}
+
+/// A file read, as [`Overlap`] describes it.
+struct Source {
+    name: String,
+    /// How many values it held.
+    values: usize,
+    /// The first test it named, as written there.
+    example: Option<String>,
+}
+
+/// How one durations file meets the collected tests: a file that matches
+/// almost none of them (another rootdir, another path prefix) would plan
+/// every test blind, so shard-plan says so.
+#[derive(Debug, PartialEq)]
+pub struct Overlap<'a> {
+    pub name: &'a str,
+    /// How many values the file held.
+    pub values: usize,
+    /// How many of the collected tests it has a value for.
+    pub matched: usize,
+    /// The first test the file names, as written there.
+    pub example: Option<&'a str>,
+}
+
+impl Overlap<'_> {
+    /// Whether the file matches almost nothing: under a tenth of what could
+    /// match (its values, or the collected tests, whichever are fewer). A
+    /// subset of the suite, or one shard's report, matches in full.
+    pub fn is_poor(&self, collected: usize) -> bool {
+        self.values > 0 && self.matched * 10 < self.values.min(collected)
+    }
 }
 
 /// The shapes a durations file comes in.
@@ -117,7 +149,9 @@ impl Durations {
             (Some(a), Some(b)) => Some(if a.order > b.order { a } else { b }),
             (a, b) => a.or(b),
         }?;
-        self.sources.get(newest.source as usize).map(String::as_str)
+        self.sources
+            .get(newest.source as usize)
+            .map(|source| source.name.as_str())
     }
 
     /// Each shard's session setup, from the `.test_durations` read last that had it.
@@ -143,6 +177,10 @@ impl Durations {
         }
         self.total += seconds;
         self.read += 1;
+        if let Some(source) = self.sources.last_mut() {
+            source.values += 1;
+            source.example.get_or_insert_with(|| what.to_string());
+        }
         Ok(Record {
             seconds,
             order: self.read,
@@ -158,7 +196,11 @@ impl Durations {
     pub fn read(&mut self, path: &Path) -> anyhow::Result<Format> {
         let mut input = crate::io::open(path)?;
         let name = input.name;
-        self.sources.push(name.clone());
+        self.sources.push(Source {
+            name: name.clone(),
+            values: 0,
+            example: None,
+        });
         let format = detect(&mut input.reader).with_context(|| format!("cannot read {name}"))?;
         match format {
             Format::Json => self.read_json(&name, input.reader),
@@ -244,12 +286,17 @@ impl Durations {
                 })
             });
             suite_begins = false;
+            let id = match &case.file {
+                Some(file) => nodeid::from_junit(file, &case.classname, &case.name),
+                // As it is written there, for messages.
+                None if case.classname.is_empty() => case.name.clone(),
+                None => format!("{}::{}", case.classname, case.name),
+            };
             let record = self
-                .record(time.as_secs_f64(), session, &case.name)
+                .record(time.as_secs_f64(), session, &id)
                 .map_err(|too_long| report.error(too_long.to_string()))?;
             match case.file {
-                Some(file) => {
-                    let id = nodeid::from_junit(&file, &case.classname, &case.name);
+                Some(_) => {
                     self.by_id.insert(id, record);
                 }
                 None => {
@@ -259,6 +306,28 @@ impl Durations {
             }
         }
         Ok(())
+    }
+
+    /// How the file read last meets the collected `ids`; call it before the
+    /// next file replaces some of its values.
+    pub fn overlap_of_last(&self, ids: &[&str]) -> Option<Overlap<'_>> {
+        let last = self.sources.len().checked_sub(1)?;
+        let from_last = |record: Option<&Record>| record.is_some_and(|r| r.source as usize == last);
+        let matched = ids
+            .iter()
+            .filter(|&&id| {
+                from_last(self.by_id.get(id))
+                    || (!self.by_junit_key.is_empty()
+                        && from_last(self.by_junit_key.get(&nodeid::junit_key(id))))
+            })
+            .count();
+        let source = &self.sources[last];
+        Some(Overlap {
+            name: &source.name,
+            values: source.values,
+            matched,
+            example: source.example.as_deref(),
+        })
     }
 
     /// Look up every collected id, in order, and count the values nothing matched.
@@ -503,6 +572,47 @@ mod tests {
         // Up to the limit is fine: every value counts once.
         let (_, d) = read("{\"a\": 5e8, \"b\": 5e8}");
         assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn each_file_says_how_many_collected_tests_it_matched() {
+        let mut d = Durations::new();
+        let ids = ["t.py::a", "t.py::b", "t.py::c"];
+        let path = std::env::temp_dir().join(format!("shared-overlap-{}", std::process::id()));
+        let mut read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            d.read(&path).unwrap();
+            let overlap = d.overlap_of_last(&ids).unwrap();
+            (
+                overlap.values,
+                overlap.matched,
+                overlap.example.map(String::from),
+            )
+        };
+        // Another rootdir: nothing matches.
+        let prefixed = "{\"src/t.py::a\": 1, \"src/t.py::b\": 1, \"src/t.py::c\": 1}";
+        assert_eq!(read(prefixed), (3, 0, Some("src/t.py::a".into())));
+        // A later file matches what it holds, whatever came before.
+        assert_eq!(
+            read("t.py::a\t1\nt.py::b\t2\n"),
+            (2, 2, Some("t.py::a".into()))
+        );
+        let xunit2 = r#"<testsuite><testcase classname="t" name="c" time="1"/></testsuite>"#;
+        assert_eq!(read(xunit2), (1, 1, Some("t::c".into())));
+        std::fs::remove_file(&path).unwrap();
+
+        let overlap = |values, matched| Overlap {
+            name: "d",
+            values,
+            matched,
+            example: None,
+        };
+        // Nothing of 5753 values among 7901 tests; a subset run; one shard's report.
+        assert!(overlap(5753, 0).is_poor(7901));
+        assert!(overlap(5753, 14).is_poor(7901));
+        assert!(!overlap(1776, 150).is_poor(150));
+        assert!(!overlap(790, 790).is_poor(7901));
+        assert!(!overlap(0, 0).is_poor(7901));
     }
 
     #[test]
