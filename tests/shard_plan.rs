@@ -3,6 +3,7 @@
 //! `tests/fixtures/shard-plan/suite/` (see `regenerate.sh` there).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use crate::util::{Dir, fixture, tool};
 
@@ -465,24 +466,57 @@ fn save_durations_folds_the_last_run_into_test_durations() {
         serde_json::from_str(&read("durations.json")).unwrap();
     let new: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&dir.read(".test_durations")).unwrap();
-    let collected: BTreeSet<String> = collected("collect-v2.txt").into_iter().collect();
-    // Kept: the collected tests either file recorded; the removed one is gone.
-    let recorded: BTreeSet<String> = old
-        .keys()
-        .filter(|id| collected.contains(*id))
-        .cloned()
-        .collect();
-    let tests: BTreeSet<String> = new
+    // Kept: every test either file recorded, the one no longer collected too.
+    let tests: BTreeSet<&String> = new
         .keys()
         .filter(|key| !key.starts_with("<session setup>"))
-        .cloned()
         .collect();
-    assert_eq!(tests, recorded);
-    assert_eq!(new.len(), 16);
+    assert_eq!(tests, old.keys().collect());
+    assert_eq!(new.len(), 17);
+    assert!(
+        out.stderr.ends_with(&format!(
+            "shard-plan: {}: saved the durations of 15 collected tests; kept those of 1 tests not among the collected ones (--prune-durations drops them)\n",
+            saved.display()
+        )),
+        "{}",
+        out.stderr
+    );
     // The report's one session: its setup under a key of its own.
     assert!(new["<session setup>::shard-1"].is_number());
     // The later JUnit report wins over the older JSON (its times have 3 decimals).
     assert_eq!(new["tests/api/test_search.py::test_query[a]"], 0.041);
+
+    // Pruned on request: only the collected tests.
+    let pruned = dir.join("pruned.json");
+    let out = tool("shard-plan")
+        .arg("-d")
+        .arg(&saved)
+        .arg("--prune-durations")
+        .arg("--save-durations")
+        .arg(&pruned)
+        .arg(&ids)
+        .succeeds();
+    let collected: BTreeSet<String> = collected("collect-v2.txt").into_iter().collect();
+    let pruned: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&dir.read("pruned.json")).unwrap();
+    let tests: BTreeSet<String> = pruned
+        .keys()
+        .filter(|key| !key.starts_with("<session setup>"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        tests,
+        old.keys()
+            .filter(|id| collected.contains(*id))
+            .cloned()
+            .collect()
+    );
+    assert!(
+        out.stderr
+            .ends_with("saved the durations of 15 collected tests; pruned those of 1 tests not among the collected ones\n"),
+        "{}",
+        out.stderr
+    );
 
     // The saved file alone plans as both inputs did.
     let plan = |args: &[&str]| {
@@ -836,10 +870,165 @@ fn setup_outliers_in_someone_elses_durations_are_capped_with_a_warning() {
         .succeeds();
     assert!(
         out.stderr.contains(
-            "shard-plan: warning: 3 tests look like they carry session setup (far above their siblings, about as long as each other, in 3 different files: once per worker), capped at their siblings' median: a.py::test_1 (41.60 s -> 0.100 s), b.py::test_1 (40.80 s -> 0.100 s), c.py::test_1 (35.60 s -> 0.100 s)"
+            "shard-plan: warning: 3 tests look like they carry session setup (far above their siblings, about as long as each other, standing apart from every other test, in 3 different files: once per worker), capped at their siblings' median (3 of them collected): a.py::test_1 (41.60 s -> 0.100 s), b.py::test_1 (40.80 s -> 0.100 s), c.py::test_1 (35.60 s -> 0.100 s)"
         ),
         "{}",
         out.stderr
     );
     assert!(out.stderr.contains("longest 60.000 s"), "{}", out.stderr);
+}
+
+#[test]
+fn save_durations_after_a_subset_run_keeps_the_rest() {
+    // Regression (issue 26 item 13): planning 150 of 1,644 tests saved 152
+    // of 1,776 entries; a later full run planned blind.
+    let dir = Dir::new();
+    let saved = dir.write(".test_durations", read("durations.json"));
+    let subset = dir.write(
+        "tests.txt",
+        "tests/test_users.py::test_login\ntests/test_users.py::test_logout\n",
+    );
+    let report = dir.write(
+        "reports/shard-1/junit.xml",
+        r#"<testsuite>
+        <testcase classname="tests.test_users" name="test_login" file="tests/test_users.py" time="0.25"/>
+        <testcase classname="tests.test_users" name="test_logout" file="tests/test_users.py" time="0.125"/>
+        </testsuite>"#,
+    );
+    let out = tool("shard-plan")
+        .arg("-d")
+        .arg(&saved)
+        .arg("-d")
+        .arg(&report)
+        .arg("--save-durations")
+        .arg(&saved)
+        .arg(&subset)
+        .succeeds();
+    assert!(
+        out.stderr.ends_with(
+            "saved the durations of 2 collected tests; kept those of 14 tests not among the collected ones (--prune-durations drops them)\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    let old: BTreeMap<String, f64> = serde_json::from_str(&read("durations.json")).unwrap();
+    let new: BTreeMap<String, f64> = serde_json::from_str(&dir.read(".test_durations")).unwrap();
+    for (id, seconds) in &old {
+        match id.as_str() {
+            "tests/test_users.py::test_login" => assert_eq!(new[id], 0.25),
+            "tests/test_users.py::test_logout" => assert_eq!(new[id], 0.125),
+            _ => assert_eq!(new[id], *seconds, "{id}"),
+        }
+    }
+    assert_eq!(new.len(), old.len() + 1, "and the shard's setup: {new:?}");
+}
+
+/// A published `.test_durations` of someone else's CI: one test per worker
+/// holds that worker's database setup, in four unrelated files of fast tests.
+fn durations_with_setup_outliers() -> serde_json::Map<String, serde_json::Value> {
+    let mut durations = serde_json::Map::new();
+    for (file, setup) in [("a", 41.6), ("b", 40.8), ("c", 35.6), ("e", 38.2)] {
+        for test in 0..6 {
+            let seconds = if test == 1 {
+                setup
+            } else {
+                0.1 + 0.01 * test as f64
+            };
+            durations.insert(
+                format!("{file}.py::test_{test}"),
+                serde_json::json!(seconds),
+            );
+        }
+    }
+    durations
+}
+
+#[test]
+fn session_setup_in_a_subset_is_found_in_the_whole_file() {
+    // Regression (issue 26 item 14): a subset holding one of the file's
+    // setup outliers believed it, and it took a shard alone.
+    let dir = Dir::new();
+    let file = dir.write(
+        "durations.json",
+        serde_json::to_string(&durations_with_setup_outliers()).unwrap(),
+    );
+    let subset =
+        "a.py::test_0\na.py::test_1\na.py::test_2\nb.py::test_3\nb.py::test_4\nc.py::test_5\n";
+    let out = tool("shard-plan")
+        .args(["-n", "2", "--summary", "-d"])
+        .arg(&file)
+        .stdin(subset)
+        .succeeds();
+    assert!(
+        out.stderr.contains(
+            "4 tests look like they carry session setup (far above their siblings, about as long as each other, standing apart from every other test, in 4 different files: once per worker), capped at their siblings' median (1 of them collected): a.py::test_1 (41.60 s -> 0.130 s), "
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("longest 0.390 s"), "{}", out.stderr);
+    // Three tests a shard: the setup test is one of them, not a shard alone.
+    assert_eq!(
+        out.stdout,
+        "1\ta.py::test_0\n1\tb.py::test_3\n1\tc.py::test_5\n\
+         2\ta.py::test_1\n2\ta.py::test_2\n2\tb.py::test_4\n"
+    );
+}
+
+#[test]
+fn measured_slow_tests_are_saved_as_measured_only_first_tests_give_setup_back() {
+    // Regression (issue 26 item 16): the setup rule took a family of
+    // genuinely slow tests for setup, and --save-durations wrote the run's
+    // own measurements back capped (9.56 s saved as 0.345 s).
+    const SLOW: [f64; 8] = [9.56, 9.5, 9.3, 9.1, 8.9, 8.7, 8.5, 8.2];
+    let dir = Dir::new();
+    let suite = |shard: usize| {
+        let mut cases = String::new();
+        for file in 0..4 {
+            let f = 2 * file + shard;
+            for test in 0..4 {
+                let time = match (file, test) {
+                    (0, 0) => 30.345,
+                    (_, 2) => SLOW[f],
+                    _ => 0.345,
+                };
+                cases += &format!(
+                    r#"<testcase classname="t{f}" name="test_{test}" file="t{f}.py" time="{time}"/>"#
+                );
+            }
+        }
+        format!("<testsuite>{cases}</testsuite>")
+    };
+    let ids: String = (0..8)
+        .flat_map(|f| (0..4).map(move |t| format!("t{f}.py::test_{t}\n")))
+        .collect();
+    let one = dir.write("reports/shard-1/junit.xml", suite(0));
+    let two = dir.write("reports/shard-2/junit.xml", suite(1));
+    // The same sessions merged into one report, as junit-merge writes it.
+    let merged = dir.write(
+        "unit.xml",
+        format!("<testsuites>{}{}</testsuites>", suite(0), suite(1)),
+    );
+    for reports in [vec![one, two], vec![merged]] {
+        let saved = dir.join(".test_durations");
+        let out = tool("shard-plan")
+            .args(reports.iter().flat_map(|report| [Path::new("-d"), report]))
+            .arg("--save-durations")
+            .arg(&saved)
+            .stdin(&ids)
+            .succeeds();
+        assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+        let new: BTreeMap<String, f64> =
+            serde_json::from_str(&dir.read(".test_durations")).unwrap();
+        for f in 0..8 {
+            assert_eq!(new[&format!("t{f}.py::test_2")], SLOW[f]);
+        }
+        // Each session's first test: its siblings' 0.345 s, the rest setup.
+        assert_eq!(new["t0.py::test_0"], 0.345);
+        assert_eq!(new["t1.py::test_0"], 0.345);
+        assert!(
+            (new["<session setup>::shard-1"] - 30.0).abs() < 1e-9,
+            "{new:?}"
+        );
+    }
 }

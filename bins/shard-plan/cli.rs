@@ -40,10 +40,18 @@ use shared::planner::{DEFAULT_MIN_BATCH, GroupBy};
 /// that, and the rest is the session's setup, saved under the key
 /// `<session setup>::shard-K` (K from the report's `shard-K` folder, else the
 /// session's number in the order read; pytest-split ignores such keys) and
-/// shown by --summary. In durations shard-plan did not save, tests 20 times
-/// above their siblings' median and 5 s more, about as long as each other
-/// (within 25%) in at least 3 files, are the setup of one CI worker each:
-/// they are capped at their siblings' median, with a warning naming them.
+/// shown by --summary. A report in a `shard-K` folder, or one holding
+/// several suites (a merge of sessions), names every session's first test,
+/// so no other test of it is ever taken for setup: measured slow tests stay
+/// slow. Other durations (someone else's `.test_durations`, TSV, a report
+/// of one suite, which `pytest -n` workers share) are searched, among every
+/// recorded test, collected or not, for the setup of one CI worker each:
+/// tests 20 times above their siblings' median and 5 s more, within a factor
+/// 2 of each other (room for ±30% of drift), in at least 3 files, with no
+/// other recorded test between a quarter of the smallest and the largest.
+/// They are capped at their siblings' median, for the plan and for
+/// --save-durations, with a warning naming them. Slow tests of many sizes
+/// are a family, not setup, and are left alone.
 #[derive(Parser, Debug)]
 #[command(name = "shard-plan", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
@@ -116,12 +124,21 @@ pub struct Cli {
     pub output: Option<PathBuf>,
 
     /// Save the durations read, as pytest-split's `.test_durations` (a JSON
-    /// object sorted by id), for the next plan: every collected test with a
-    /// recorded duration, the last --durations file winning. Estimates and
-    /// tests no longer collected are left out. FILE is replaced only when
+    /// object sorted by id), for the next plan: every test with a recorded
+    /// duration, the last --durations file winning, whether collected this
+    /// time or not (as pytest-split keeps them: a run of part of the suite
+    /// loses nothing). Estimates are left out; so are JUnit cases without a
+    /// `file` attribute that match no collected test (they have no node id).
+    /// Says on stderr how many were kept. FILE is replaced only when
     /// complete, so it may also be one of the --durations files.
     #[arg(long, value_name = "FILE")]
     pub save_durations: Option<PathBuf>,
+
+    /// With --save-durations: save only the collected tests' durations,
+    /// dropping those of tests not collected this time (removed or renamed
+    /// tests, or the rest of the suite when only part of it was collected).
+    #[arg(long, requires = "save_durations")]
+    pub prune_durations: bool,
 
     /// The test ids; `-` is stdin.
     #[arg(value_name = "TESTS", default_value = "-")]

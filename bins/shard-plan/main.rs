@@ -54,47 +54,89 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             warn_when_poor(&overlap, ids);
         }
     }
-    let mut resolved = durations.resolve(ids.iter().copied());
-    let setups = take_out_setup(ids, &mut resolved, &durations);
+    // The collected tests first, then the rest of what the durations know:
+    // session setup shows in the whole file, and a save keeps it all.
+    let others = durations.others(ids);
+    let known: Vec<&str> = ids.iter().chain(&others).copied().collect();
+    let mut resolved = durations.resolve(known.iter().copied());
+    let setups = take_out_setup(&known, ids.len(), &mut resolved, &durations);
     if let Some(layout) = layout(&cli)? {
-        plan(&cli, layout, target, ids, &resolved, &setups, &durations)?;
+        let recorded = Recorded {
+            seconds: &resolved.seconds[..ids.len()],
+            unused: others.len() + resolved.unused,
+            setups: &setups,
+            durations: &durations,
+        };
+        plan(&cli, layout, target, ids, &recorded)?;
     }
     if let Some(path) = &cli.save_durations {
-        save_durations(path, ids, &resolved.seconds, &setups)?;
+        let keep = if cli.prune_durations {
+            ids.len()
+        } else {
+            known.len()
+        };
+        save_durations(path, &known[..keep], &resolved.seconds, &setups)?;
+        let collected = resolved.seconds[..ids.len()].iter().flatten().count();
+        report_saved(
+            path,
+            collected,
+            others.len(),
+            cli.prune_durations,
+            resolved.unused,
+        );
     }
     Ok(shared::exit::SUCCESS)
 }
 
-/// Take session setup out of the tests' durations: the first test of each
-/// session in a JUnit report gives its setup back, and someone else's
-/// durations lose the once-per-worker outliers (with a warning naming
-/// them). Each shard's session setup: this run's reports', else the last
-/// saved `.test_durations`'.
+/// What the durations say about the collected tests, for the plan.
+struct Recorded<'a> {
+    /// Each collected test's recorded seconds, session setup taken out.
+    seconds: &'a [Option<f64>],
+    /// Recorded values for tests not among the collected ones.
+    unused: usize,
+    /// Each shard's session setup.
+    setups: &'a BTreeMap<u32, f64>,
+    durations: &'a Durations,
+}
+
+/// Take session setup out of the tests' durations (`known`: the collected
+/// tests, the first `collected` of them, then the others recorded): the
+/// first test of each session in a JUnit report gives its setup back, and
+/// someone else's durations lose the once-per-worker outliers (with a
+/// warning naming them). Each shard's session setup: this run's reports',
+/// else the last saved `.test_durations`'.
 fn take_out_setup(
-    ids: &[&str],
+    known: &[&str],
+    collected: usize,
     resolved: &mut Resolved,
     durations: &Durations,
 ) -> BTreeMap<u32, f64> {
     let firsts = std::mem::take(&mut resolved.firsts);
-    let split = setup::split_first_tests(ids, &mut resolved.seconds, &firsts);
+    let split = setup::split_first_tests(known, &mut resolved.seconds, &firsts);
     let opened: std::collections::HashSet<usize> = firsts.iter().map(|f| f.test).collect();
-    let clean = &resolved.clean;
-    let capped = setup::cap_setup_outliers(ids, &mut resolved.seconds, |test| {
-        !clean[test] && !opened.contains(&test)
+    let setup_known = &resolved.setup_known;
+    let capped = setup::cap_setup_outliers(known, &mut resolved.seconds, |test| {
+        !setup_known[test] && !opened.contains(&test)
     });
     if !capped.is_empty() {
         let named: Vec<String> = capped
             .iter()
-            .map(|c| format!("{} ({:.2} s -> {:.3} s)", ids[c.test], c.recorded, c.capped))
+            .map(|c| {
+                format!(
+                    "{} ({:.2} s -> {:.3} s)",
+                    known[c.test], c.recorded, c.capped
+                )
+            })
             .collect();
         eprintln!(
-            "shard-plan: warning: {} tests look like they carry session setup (far above their siblings, about as long as each other, in {} different files: once per worker), capped at their siblings' median: {}",
+            "shard-plan: warning: {} tests look like they carry session setup (far above their siblings, about as long as each other, standing apart from every other test, in {} different files: once per worker), capped at their siblings' median ({} of them collected): {}",
             capped.len(),
             capped
                 .iter()
-                .map(|c| ids[c.test].split("::").next().unwrap_or_default())
+                .map(|c| known[c.test].split("::").next().unwrap_or_default())
                 .collect::<std::collections::BTreeSet<_>>()
                 .len(),
+            capped.iter().filter(|c| c.test < collected).count(),
             named.join(", ")
         );
     }
@@ -108,6 +150,28 @@ fn take_out_setup(
         }
         setups
     }
+}
+
+/// Say what --save-durations wrote: how many collected tests' durations,
+/// and how many of the others' were kept or pruned.
+fn report_saved(path: &Path, collected: usize, others: usize, pruned: bool, nameless: usize) {
+    let others = match (others, pruned) {
+        (0, _) => String::new(),
+        (n, false) => format!(
+            "; kept those of {n} tests not among the collected ones (--prune-durations drops them)"
+        ),
+        (n, true) => format!("; pruned those of {n} tests not among the collected ones"),
+    };
+    let nameless = match nameless {
+        0 => String::new(),
+        n => format!(
+            "; {n} JUnit cases without a file attribute matched no collected test and have no node id to keep"
+        ),
+    };
+    eprintln!(
+        "shard-plan: {}: saved the durations of {collected} collected tests{others}{nameless}",
+        path.display()
+    );
 }
 
 /// Warn when a durations file matches almost none of the collected tests:
@@ -165,13 +229,11 @@ fn plan(
     layout: Layout,
     target: Option<u64>,
     ids: &[&str],
-    resolved: &Resolved,
-    setups: &BTreeMap<u32, f64>,
-    durations: &Durations,
+    recorded: &Recorded,
 ) -> anyhow::Result<()> {
-    let estimates = planner::estimate(ids, &resolved.seconds);
+    let estimates = planner::estimate(ids, recorded.seconds);
     if let Err(too_long) = planner::check_total(&estimates.seconds) {
-        bail!("{too_long}{}", blame(ids, resolved, &estimates, durations));
+        bail!("{too_long}{}", blame(ids, recorded, &estimates));
     }
     let units = planner::group(ids, &estimates.seconds, cli.group_by);
     let balancer = Balancer::new(&units);
@@ -210,9 +272,9 @@ fn plan(
     if cli.summary {
         let text = match cli.batches {
             Some(_) => batch_summary(&plan, cli.stacks.unwrap_or(1)),
-            None => summary(&plan, &balancer, setups),
+            None => summary(&plan, &balancer, recorded.setups),
         };
-        eprint!("{text}{}", durations_summary(&estimates, resolved.unused));
+        eprint!("{text}{}", durations_summary(&estimates, recorded.unused));
     }
     Ok(())
 }
@@ -220,31 +282,29 @@ fn plan(
 /// Where a total past what shard-plan plans came from. The values read add
 /// up to no more than that (each file is checked as read), so it is the
 /// estimates: each unknown test gets a recorded neighbour's duration.
-fn blame(
-    ids: &[&str],
-    resolved: &Resolved,
-    estimates: &planner::Estimates,
-    durations: &Durations,
-) -> String {
+fn blame(ids: &[&str], recorded: &Recorded, estimates: &planner::Estimates) -> String {
     let largest = (0..ids.len())
-        .filter_map(|test| Some((test, resolved.seconds[test]?)))
+        .filter_map(|test| Some((test, recorded.seconds[test]?)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let Some((test, seconds)) = largest else {
         return String::new();
     };
     let estimated: f64 = (0..ids.len())
-        .filter(|&test| resolved.seconds[test].is_none())
+        .filter(|&test| recorded.seconds[test].is_none())
         .map(|test| estimates.seconds[test])
         .sum();
     format!(
         ": {estimated:e} s of it estimated for the {} tests never recorded, from their neighbours; the largest value read: {seconds:e} s for {} in {}",
         estimates.estimated,
         ids[test],
-        durations.file_of(ids[test]).unwrap_or("the durations"),
+        recorded
+            .durations
+            .file_of(ids[test])
+            .unwrap_or("the durations"),
     )
 }
 
-/// Write the recorded durations of the collected tests as pytest-split's
+/// Write the recorded durations of `ids` as pytest-split's
 /// `.test_durations`, with each shard's session setup under its own key,
 /// replacing `path` only once complete.
 fn save_durations(

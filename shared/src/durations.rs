@@ -14,9 +14,12 @@
 //! matched against the collected ids in [`Durations::resolve`].
 //!
 //! Session setup is told apart here only as far as reading goes: the first
-//! case of each JUnit suite is marked as its session's opener, and a
-//! `.test_durations` that carries [`crate::setup`]'s keys is marked clean;
-//! [`crate::setup`] does the rest.
+//! case of each JUnit suite is marked as its session's opener, and values
+//! whose setup is accounted for are marked so: those of a `.test_durations`
+//! that carries [`crate::setup`]'s keys (shard-plan saved it), and those of
+//! a report whose every session's first test is known (a report in a
+//! shardstack `shard-K` folder, or one holding several suites: a merge of
+//! sessions). [`crate::setup`] does the rest.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -56,8 +59,9 @@ struct Record {
     order: u64,
     /// The session this test ran first in (its time holds the session's setup).
     session: Option<u32>,
-    /// Read from a `.test_durations` that shard-plan saved: setup already taken out.
-    clean: bool,
+    /// Its session setup is accounted for: read from a `.test_durations`
+    /// that shard-plan saved, or measured in a session whose first test is known.
+    setup_known: bool,
     /// The file it was read from, an index into `Durations::sources`.
     source: u32,
 }
@@ -105,18 +109,21 @@ pub enum Format {
     Tsv,
 }
 
-/// The durations of the collected tests.
+/// The durations of the tests looked up (the collected ones, and perhaps
+/// the [`Durations::others`]).
 #[derive(Debug, PartialEq)]
 pub struct Resolved {
-    /// Seconds for each collected id, in the order given; `None` when unknown.
+    /// Seconds for each id, in the order given; `None` when unknown.
     pub seconds: Vec<Option<f64>>,
-    /// Recorded values that matched no collected test (tests since removed or renamed).
+    /// Recorded values that matched none of the ids looked up (with
+    /// [`Durations::others`] among them, only JUnit cases without a `file`).
     pub unused: usize,
-    /// The collected tests that ran first in a session of a JUnit report.
+    /// The tests that ran first in a session of a JUnit report.
     pub firsts: Vec<First>,
-    /// For each collected id: its value came from a `.test_durations` saved
-    /// by shard-plan, whose setup was already taken out.
-    pub clean: Vec<bool>,
+    /// For each id: its value's session setup is accounted for
+    /// (saved by shard-plan, or measured where each session's first test is
+    /// known), so no heuristic may take it for setup.
+    pub setup_known: Vec<bool>,
 }
 
 impl Durations {
@@ -185,7 +192,7 @@ impl Durations {
             seconds,
             order: self.read,
             session,
-            clean: false,
+            setup_known: false,
             source: self.sources.len().saturating_sub(1) as u32,
         })
     }
@@ -233,9 +240,7 @@ impl Durations {
         // hold no setup any more.
         if !setups.is_empty() {
             self.setups = setups;
-            for record in self.by_id.values_mut() {
-                record.clean |= record.order > before;
-            }
+            self.mark_setup_known(before);
         }
         Ok(())
     }
@@ -266,13 +271,22 @@ impl Durations {
     /// first case of each suite ran first in its session: it is marked with
     /// the session's shard (from a `shard-K` folder in `path`), else with the
     /// session's number in the order read.
+    ///
+    /// pytest writes one suite a session, so in a shardstack shard's report,
+    /// or a merge of several sessions' reports, every session's first test
+    /// is known and every value's setup accounted for. A lone suite from
+    /// elsewhere may be a `pytest -n` run, whose workers' first tests hide
+    /// inside it.
     fn read_junit(&mut self, path: &Path, mut report: Reader) -> anyhow::Result<()> {
         let shard = shard_in_path(path);
+        let before = self.read;
+        let mut top_suites = 0;
         let mut suite_begins = true;
         while let Some(event) = report.next_event()? {
             let case = match event {
                 Event::Case(case) => case,
-                Event::Suite { .. } => {
+                Event::Suite { top, .. } => {
+                    top_suites += usize::from(top);
                     suite_begins = true;
                     continue;
                 }
@@ -292,9 +306,10 @@ impl Durations {
                 None if case.classname.is_empty() => case.name.clone(),
                 None => format!("{}::{}", case.classname, case.name),
             };
-            let record = self
+            let mut record = self
                 .record(time.as_secs_f64(), session, &id)
                 .map_err(|too_long| report.error(too_long.to_string()))?;
+            record.setup_known = shard.is_some();
             match case.file {
                 Some(_) => {
                     self.by_id.insert(id, record);
@@ -304,6 +319,10 @@ impl Durations {
                         .insert((case.classname, case.name), record);
                 }
             }
+        }
+        // Known only at the end: a merge of several sessions.
+        if shard.is_none() && top_suites > 1 {
+            self.mark_setup_known(before);
         }
         Ok(())
     }
@@ -330,11 +349,37 @@ impl Durations {
         })
     }
 
+    /// Mark every value read after `before` (from the file read last) as one
+    /// whose session setup is accounted for.
+    fn mark_setup_known(&mut self, before: u64) {
+        for record in self
+            .by_id
+            .values_mut()
+            .chain(self.by_junit_key.values_mut())
+        {
+            record.setup_known |= record.order > before;
+        }
+    }
+
+    /// The node ids with a recorded value that are not in `collected`,
+    /// sorted: the rest of the suite, as far as the durations know it.
+    pub fn others<'a>(&'a self, collected: &[&str]) -> Vec<&'a str> {
+        let collected: HashSet<&str> = collected.iter().copied().collect();
+        let mut others: Vec<&str> = self
+            .by_id
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !collected.contains(id))
+            .collect();
+        others.sort_unstable();
+        others
+    }
+
     /// Look up every collected id, in order, and count the values nothing matched.
     pub fn resolve<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Resolved {
         let mut seconds = Vec::new();
         let mut firsts = Vec::new();
-        let mut clean = Vec::new();
+        let mut setup_known = Vec::new();
         let mut ids_hit = 0;
         let mut keys_hit = HashSet::default();
         for id in ids {
@@ -360,12 +405,12 @@ impl Durations {
                     session,
                 });
             }
-            clean.push(newest.is_some_and(|record| record.clean));
+            setup_known.push(newest.is_some_and(|record| record.setup_known));
             seconds.push(newest.map(|record| record.seconds));
         }
         Resolved {
             firsts,
-            clean,
+            setup_known,
             seconds,
             unused: self.by_id.len().saturating_sub(ids_hit) + self.by_junit_key.len()
                 - keys_hit.len(),
@@ -748,6 +793,28 @@ mod tests {
     }
 
     #[test]
+    fn reports_whose_sessions_are_known_account_for_setup() {
+        let case =
+            |name: &str| format!(r#"<testcase classname="t" name="{name}" file="t.py" time="1"/>"#);
+        let (one, two) = (case("a"), case("b"));
+        let lone = format!("<testsuite>{one}{two}</testsuite>");
+        let merged = format!(
+            "<testsuites><testsuite>{one}</testsuite><testsuite>{two}</testsuite></testsuites>"
+        );
+        for (text, known) in [(lone, false), (merged, true)] {
+            let (_, d) = read(&text);
+            let resolved = d.resolve(["t.py::a", "t.py::b"]);
+            assert_eq!(resolved.setup_known, [known, known], "{text}");
+        }
+        assert_eq!(
+            read("{\"t.py::b\": 1, \"t.py::a\": 2, \"t.py::c\": 3}")
+                .1
+                .others(&["t.py::c"]),
+            ["t.py::a", "t.py::b"]
+        );
+    }
+
+    #[test]
     fn setup_keys_mark_a_saved_file_clean() {
         let (_, d) = read_all(&[
             "{\"t.py::a\": 1}",
@@ -756,7 +823,7 @@ mod tests {
         .unwrap();
         assert_eq!(d.setups().iter().collect::<Vec<_>>(), [(&2, &30.5)]);
         let resolved = d.resolve(["t.py::a", "t.py::b"]);
-        assert_eq!(resolved.clean, [false, true]);
+        assert_eq!(resolved.setup_known, [false, true]);
         assert_eq!(resolved.unused, 0);
     }
 }
