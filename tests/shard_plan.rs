@@ -475,7 +475,7 @@ fn save_durations_folds_the_last_run_into_test_durations() {
     assert_eq!(new.len(), 17);
     assert!(
         out.stderr.ends_with(&format!(
-            "shard-plan: {}: saved the durations of 15 collected tests; kept those of 1 tests not among the collected ones (--prune-durations drops them)\n",
+            "shard-plan: {}: saved the durations of 15 collected tests; kept those of 1 test not among the collected ones (--prune-durations drops them)\n",
             saved.display()
         )),
         "{}",
@@ -513,7 +513,7 @@ fn save_durations_folds_the_last_run_into_test_durations() {
     );
     assert!(
         out.stderr
-            .ends_with("saved the durations of 15 collected tests; pruned those of 1 tests not among the collected ones\n"),
+            .ends_with("saved the durations of 15 collected tests; pruned those of 1 test not among the collected ones\n"),
         "{}",
         out.stderr
     );

@@ -158,20 +158,34 @@ fn report_saved(path: &Path, collected: usize, others: usize, pruned: bool, name
     let others = match (others, pruned) {
         (0, _) => String::new(),
         (n, false) => format!(
-            "; kept those of {n} tests not among the collected ones (--prune-durations drops them)"
+            "; kept those of {} not among the collected ones (--prune-durations drops them)",
+            count(n, "test")
         ),
-        (n, true) => format!("; pruned those of {n} tests not among the collected ones"),
+        (n, true) => format!(
+            "; pruned those of {} not among the collected ones",
+            count(n, "test")
+        ),
     };
     let nameless = match nameless {
         0 => String::new(),
         n => format!(
-            "; {n} JUnit cases without a file attribute matched no collected test and have no node id to keep"
+            "; {} without a file attribute matched no collected test, with no node id to keep",
+            count(n, "JUnit case")
         ),
     };
     eprintln!(
-        "shard-plan: {}: saved the durations of {collected} collected tests{others}{nameless}",
-        path.display()
+        "shard-plan: {}: saved the durations of {}{others}{nameless}",
+        path.display(),
+        count(collected, "collected test")
     );
+}
+
+/// "1 test", "2 tests".
+fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 /// Warn when a durations file matches almost none of the collected tests:
