@@ -732,6 +732,59 @@ fn names_that_are_not_xml_names_are_refused_not_copied() {
     }
 }
 
+/// Whether python's expat, which holds to XML 1.0's fourth edition names,
+/// takes `path` as well-formed.
+fn expat_takes(path: &Path) -> Result<(), String> {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+    }
+}
+
+/// Regression (issue 26 item 2): an unknown element whose name held a byte
+/// that is not UTF-8 was copied as U+FFFD, which XML 1.0's fifth edition
+/// allows in a name and expat (and libxml2's old mode) refuse: the merged
+/// report was not well-formed to them. A name every parser takes is copied;
+/// any other is refused where it stands.
+#[test]
+fn names_only_some_parsers_take_are_refused_not_copied() {
+    refused(
+        b"<testsuites><te\xffst/></testsuites>",
+        "1:13: malformed XML: \"te\u{fffd}st\" is not an element name \
+         (it holds bytes that are not in the file's encoding)",
+    );
+    refused(
+        "<testsuite>\n<a€b/></testsuite>".as_bytes(),
+        "2:1: malformed XML: \"a€b\" is not an element name",
+    );
+    refused(
+        "<testsuite>\n<testcase name=\"x\" \u{3400}=\"1\"/></testsuite>".as_bytes(),
+        "2:1: malformed XML: \"\u{3400}\" is not an attribute name",
+    );
+    let dir = Dir::new();
+    let input = dir.write(
+        "letters.xml",
+        "<testsuite name=\"s\"><testcase name=\"t\"><été a٣=\"€\"/></testcase>\
+         </testsuite>",
+    );
+    let out = dir.join("unit.xml");
+    tool("junit-merge")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .succeeds();
+    assert!(dir.read("unit.xml").contains("<été a٣=\"€\"/>"));
+    expat_takes(&out).unwrap();
+}
+
 #[test]
 fn a_planned_id_xml_cannot_carry_is_refused_not_written() {
     let dir = Dir::new();

@@ -23,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // The writer refuses what is not well-formed; what the reader hands out
-    // always is, so a refusal here is a finding.
+    // always is, so a refusal here is a finding. Reading the output back is
+    // the well-formedness check: the reader takes only names every parser
+    // takes (expat's too, see shared::xml's `names`).
     let written = write(&model.totals, &events).expect("the writer takes what the reader read");
     let (again, _) = read(&written).unwrap_or_else(|| {
         panic!(

@@ -6,8 +6,8 @@
 //! [`Reader`] decodes any of them to UTF-8 while streaming, refuses DTDs (and
 //! so entity declarations: nothing is expanded beyond the five predefined
 //! entities and character references), drops characters XML cannot carry,
-//! checks the document is well-formed, and names file, line and column in
-//! every error. Its strings are clean, so [`escape_text`] and
+//! checks the document is well-formed, names that only some parsers take
+//! included (see `names`), and names file, line and column in every error. Its strings are clean, so [`escape_text`] and
 //! [`escape_attribute`] are all a writer needs.
 
 use std::fmt;
@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use encoding_rs::{CoderResult, Decoder, Encoding, UTF_8, UTF_16BE, UTF_16LE};
 use quick_xml::events::{BytesStart, Event as Raw};
+
+mod names;
 
 /// An element's start tag: its name and attributes, values unescaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,30 +262,25 @@ fn element(tag: &BytesStart) -> Result<Element, (u64, String)> {
 /// quick-xml takes any bytes between `<` and a blank as a name; XML does not.
 fn check_name(name: &str, what: &str) -> Result<(), (u64, String)> {
     if is_xml_name(name) {
-        Ok(())
-    } else {
-        Err((0, format!("malformed XML: {name:?} is not an {what} name")))
+        return Ok(());
     }
+    // The decoder put U+FFFD for bytes the file's encoding does not have.
+    let cause = match name.contains('\u{FFFD}') {
+        true => " (it holds bytes that are not in the file's encoding)",
+        false => "",
+    };
+    Err((
+        0,
+        format!("malformed XML: {name:?} is not an {what} name{cause}"),
+    ))
 }
 
-/// Whether `name` is an XML 1.0 `Name`: what an element or attribute may be
-/// called. A writer checks it too, so nothing it copies can break the output.
+/// Whether `name` is an XML `Name` every parser takes (see `names`): what
+/// an element or attribute may be called. A writer checks it too, so
+/// nothing it copies can break the output.
 pub fn is_xml_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(is_name_start) && chars.all(|c| is_name_start(c) || is_name_rest(c))
-}
-
-fn is_name_start(c: char) -> bool {
-    matches!(c,
-        ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
-        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
-        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
-        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
-        | '\u{10000}'..='\u{EFFFF}')
-}
-
-fn is_name_rest(c: char) -> bool {
-    matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+    chars.next().is_some_and(names::is_start) && chars.all(names::is_rest)
 }
 
 /// The input was decoded to UTF-8 and quick-xml splits it only at ASCII
@@ -683,6 +680,9 @@ mod tests {
             (b"<a$b/>", "1:1"),
             (b"<a \x01b=\"x\"/>", "1:1"),
             (b"<a>\n<b c\x7f=\"1\"/></a>", "2:1"),
+            // U+FFFD, from a byte that is not UTF-8: expat refuses it.
+            (b"<a>\n<te\xffst/></a>", "2:1"),
+            ("<a>\n<a\u{20AC}/></a>".as_bytes(), "2:1"),
         ] {
             let error = events(doc).unwrap_err();
             assert!(

@@ -73,7 +73,7 @@ impl ReadState {
                 }
             }
             Event::Text(text) if self.in_source => {
-                let source = text.unescape()?.trim().to_string();
+                let source = carried(text.unescape()?.trim().to_string())?;
                 if !source.is_empty() {
                     self.report.sources.insert(source);
                 }
@@ -177,9 +177,19 @@ fn attributes(e: &BytesStart) -> anyhow::Result<BTreeMap<String, String>> {
     for attr in e.attributes() {
         let attr = attr?;
         let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
-        attrs.insert(key, attr.unescape_value()?.into_owned());
+        attrs.insert(key, carried(attr.unescape_value()?.into_owned())?);
     }
     Ok(attrs)
+}
+
+/// `value`, unless it holds a character XML cannot carry (a raw one, or a
+/// reference such as `&#1;`): such a report is not well-formed, and what
+/// it names could not be written back.
+fn carried(value: String) -> anyhow::Result<String> {
+    match value.chars().find(|&c| !crate::xml::is_xml_char(c)) {
+        Some(c) => bail!("{value:?} holds {c:?}, which XML cannot carry"),
+        None => Ok(value),
+    }
 }
 
 /// One `<line>`: its number, hits, and branch exits if it has several.
@@ -725,5 +735,23 @@ mod tests {
         let xml = "<!DOCTYPE c [<!ENTITY x \"boom\">]><coverage><sources><source>&x;</source></sources></coverage>";
         let err = read("evil.xml", xml.as_bytes()).unwrap_err();
         assert!(format!("{err:#}").contains("evil.xml:"), "{err:#}");
+    }
+
+    /// Regression (issue 26 item 2): a character XML cannot carry, raw or
+    /// as a reference, was read and only the writer refused it, naming
+    /// neither file nor place. The reader refuses it where it stands.
+    #[test]
+    fn characters_xml_cannot_carry_are_refused_where_they_stand() {
+        for (xml, at) in [
+            (
+                "<coverage>\n<sources><source>/co\u{FFFE}de</source></sources></coverage>",
+                ":2:",
+            ),
+            ("<coverage version=\"7&#1;\"></coverage>", ":1:"),
+        ] {
+            let err = format!("{:#}", read("bad.xml", xml.as_bytes()).unwrap_err());
+            assert!(err.starts_with(&format!("bad.xml{at}")), "{err}");
+            assert!(err.contains("which XML cannot carry"), "{err}");
+        }
     }
 }
