@@ -461,3 +461,51 @@ fn session_setup_is_the_shards_not_its_first_tests() {
         out.stdout
     );
 }
+
+/// Regression (issue 26 item 20): a failed test whose traceback ended in
+/// the code it tests was named after that file (`app/validators.py::
+/// test_rejects`) in the failed tests' table, a name no other table and no
+/// plan used. A test is named by its JUnit classname and name everywhere;
+/// the traceback's last file is only where it failed.
+#[test]
+fn a_failed_test_is_named_by_its_report_not_its_traceback() {
+    let dir = Dir::new();
+    let unit = dir.write(
+        "unit.xml",
+        "<testsuites><testsuite name=\"pytest\" tests=\"3\" failures=\"2\">\
+         <testcase classname=\"tests.test_forms\" name=\"test_rejects\" time=\"2.5\">\
+         <failure message=\"ValidationError: bad\">def test_rejects():\n&gt;  validate(1)\n\n\
+         tests/test_forms.py:4: \n\n    def validate(v):\n&gt;  raise ValidationError\n\
+         E   ValidationError: bad\n\napp/validators.py:7: ValidationError</failure></testcase>\
+         <testcase classname=\"tests.test_forms.TestForm\" name=\"test_own\" time=\"1.5\">\
+         <failure message=\"assert 0\">&gt;  assert 0\nE   assert 0\n\n\
+         tests/test_forms.py:20: AssertionError</failure></testcase>\
+         <testcase classname=\"tests.test_forms\" name=\"test_fine\" time=\"0.5\"/>\
+         </testsuite></testsuites>",
+    );
+    let summary = tool("stack-report")
+        .arg("--junit")
+        .arg(&unit)
+        .succeeds()
+        .stdout;
+    assert!(!summary.contains("validators.py::"), "{summary}");
+    assert!(
+        summary.contains(
+            "| `tests/test_forms.py::test_rejects` | `app/validators.py:7` | ValidationError: bad |"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .contains("| `tests/test_forms.py::TestForm::test_own` | `tests/test_forms.py:20` |")
+    );
+    // The slowest tests' table names them the same way.
+    assert!(
+        summary.contains("| `tests/test_forms.py::test_rejects` | 2.50 s |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `tests/test_forms.py::test_fine` |"),
+        "{summary}"
+    );
+}

@@ -67,11 +67,15 @@ impl Report {
                 (Some(file), Some(line)) => Some(format!("{file}:{line}")),
                 _ => problem.and_then(|p| location_in(&p.text)),
             };
+            // A traceback ends where the test failed, often in the code it
+            // tests (`app/validators.py`): only the test's own module names it.
             let file = case.file.clone().or_else(|| {
                 location
                     .as_deref()
                     .and_then(|l| l.rsplit_once(':'))
-                    .map(|(file, _)| file.to_string())
+                    .map(|(file, _)| file)
+                    .filter(|file| is_module_of(file, &case.classname))
+                    .map(str::to_string)
             });
             cases.push(TestCase {
                 outcome: case.outcome(),
@@ -122,6 +126,17 @@ fn learn_files(cases: &mut [TestCase]) {
     }
 }
 
+/// Whether `file` is the module `classname` is in (`tests/test_x.py` for
+/// `tests.test_x` or `tests.test_x.TestY`), as pytest derives one from the other.
+fn is_module_of(file: &str, classname: &str) -> bool {
+    let Some(module) = file.strip_suffix(".py").map(|m| m.replace('/', ".")) else {
+        return false;
+    };
+    classname
+        .strip_prefix(&module)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 /// The last `path:line:` a traceback names: where pytest says the test
 /// failed (`tests/test_x.py:12: AssertionError`).
 fn location_in(text: &str) -> Option<String> {
@@ -151,5 +166,14 @@ mod tests {
                     tests/helpers.py:12: AssertionError";
         assert_eq!(location_in(text).as_deref(), Some("tests/helpers.py:12"));
         assert_eq!(location_in("E   KeyError: 'a: 1'"), None);
+    }
+
+    #[test]
+    fn only_the_tests_own_module_names_it() {
+        assert!(is_module_of("tests/test_x.py", "tests.test_x"));
+        assert!(is_module_of("tests/test_x.py", "tests.test_x.TestY"));
+        assert!(!is_module_of("app/validators.py", "tests.test_x"));
+        assert!(!is_module_of("tests/test_x.py", "tests.test_xy"));
+        assert!(!is_module_of("tests/test_x.pyc", "tests.test_x"));
     }
 }
