@@ -17,6 +17,7 @@ use crate::util::{
     Dir, Outcome, Swept, TestCommand, bin, docker_lock, fixture, local_images, tool,
 };
 
+mod collect;
 mod session_setup;
 
 /// One test's resources: its prefix, and a scratch folder for OUT.

@@ -12,7 +12,7 @@ use shared::results::{Attempt, Status};
 use crate::context::Context;
 use crate::derive::Labels;
 use crate::layout::{OUT_MOUNT, mounted_rerun_folder, mounted_tests_file};
-use crate::proc::{Ended, Log, describe};
+use crate::proc::{Ended, Log, describe, describe_showing};
 use crate::ready;
 use crate::resident::{Mount, Resident};
 use crate::signals::Stop;
@@ -520,28 +520,25 @@ pub fn with_command(
         stack: spec.stack,
     };
     let env = &ctx.config.env;
-    let mut shown = describe(&runner);
+    // The defaults' values are stack-run's own: shown in clear.
+    let mut defaults = Vec::new();
     for (key, value) in DEFAULT_ENV {
         if !env.iter().any(|(k, _)| k == key) {
-            let pair = format!("{key}={}", expand(value, &vars));
-            shown.push_str(&format!(" -e {pair}"));
-            runner.arg("-e").arg(pair);
+            runner
+                .arg("-e")
+                .arg(format!("{key}={}", expand(value, &vars)));
+            defaults.push(key);
         }
     }
     for (key, value) in env {
         runner
             .arg("-e")
             .arg(format!("{key}={}", expand(value, &vars)));
-        shown.push_str(&format!(" -e {key}=…"));
     }
-    let args: Vec<String> = ctx
-        .config
-        .command
-        .iter()
-        .map(|arg| expand(arg, &vars))
-        .collect();
-    runner.args(target).args(&args);
-    shown.push_str(&format!(" {} {}", target.join(" "), args.join(" ")));
+    runner
+        .args(target)
+        .args(ctx.config.command.iter().map(|arg| expand(arg, &vars)));
+    let shown = describe_showing(&runner, &defaults);
     (runner, shown)
 }
 

@@ -93,9 +93,11 @@ use shared::help::{Example, after_help};
 /// files (`shard-K.compose.json`, to reach a kept stack) and the build log.
 ///
 /// --collect lists the tests the same way: COMMAND (say `pytest
-/// --collect-only -q`) runs once in the service's container, no sidecar
-/// started, in a labelled project of its own; its stdout is printed and
-/// its container, network and volumes are removed, as a shard's are.
+/// --collect-only -q`) runs once in the service's container, in a labelled
+/// project of its own that holds the service alone (no sidecar, none of
+/// their networks or volumes, nor the service's plain named volumes); its
+/// stdout is printed, its container and network are removed, as a shard's
+/// are, and no file is written.
 ///
 /// A warning says when COMMAND would start pytest-xdist inside every shard:
 /// `-n`/`--numprocesses` in it, or in the `addopts` of the project's
@@ -205,11 +207,11 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["dry_run", "shard", "node"])]
     pub clean: bool,
 
-    /// Run COMMAND once in the service's container, without sidecars, in a
-    /// labelled project of its own, print its stdout (e.g. the test ids of
-    /// `pytest --collect-only -q`) and remove every container, network and
-    /// volume it made; no plan is read, no placeholder expanded. Exits 1 when
-    /// the command exits non-zero
+    /// Run COMMAND once in the service's container, without sidecars or
+    /// their volumes, in a labelled project of its own, print its stdout
+    /// (e.g. the test ids of `pytest --collect-only -q`) and remove every
+    /// container and network it made; no plan is read, no placeholder
+    /// expanded, no file written. Exits 1 when the command exits non-zero
     #[arg(long, conflicts_with_all = ["clean", "dry_run", "shard", "node", "stacks", "rerun_failed", "seed"])]
     pub collect: bool,
 
@@ -228,7 +230,8 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", num_args = 1.., requires = "seed")]
     pub seed_key: Vec<PathBuf>,
 
-    /// Set an environment variable in the service container (placeholders are expanded)
+    /// Set an environment variable in the service container (placeholders are
+    /// expanded); its value is never printed: logs, errors and --dry-run show KEY=…
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
 

@@ -5,8 +5,12 @@
 //! `compose run --rm --no-deps` removes its container but leaves the
 //! project's default network and named volumes behind, run after run. Here
 //! the command runs in a compose project of its own, derived and labelled as
-//! a shard's, no sidecar started, and everything the project made is removed
-//! by label afterwards, on a failure or a signal too.
+//! a shard's, holding the service alone (no sidecar, none of their volumes
+//! or networks: see `Model::collect_file`), and everything the project made
+//! is removed by label afterwards, on a failure or a signal too. Its files
+//! (derived compose files, the build log) go to a temporary folder, not
+//! under --out: a collection leaves nothing on disk but what it prints,
+//! except a failed build's log, which the message names.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -15,12 +19,13 @@ use anyhow::Context as _;
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::attempt::derive_file;
 use crate::build::build_and_open;
 use crate::cli::Cli;
 use crate::context::{Context, Runtime};
+use crate::layout::Layout;
 use crate::proc::describe;
 use crate::signals;
+use crate::subnets;
 use crate::sweep::{sweep, sweep_settled, untag};
 
 /// Collect as the command line says; the exit status.
@@ -31,11 +36,17 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
     signals::listen(Arc::clone(&runtime.stop), move |_| children.kill_all())
         .context("cannot listen for signals")
         .exit_code(exit::INFRA)?;
-    let ctx = Context::new(cli, Arc::clone(&runtime), 1, None)?;
+    let mut ctx = Context::new(cli, Arc::clone(&runtime), 1, None)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("stack-run-collect-")
+        .tempdir()
+        .context("cannot create a temporary folder")
+        .exit_code(exit::INFRA)?;
+    ctx.layout = Layout::new(scratch.path()).exit_code(exit::INFRA)?;
     let work = ctx.layout.work_folder();
     std::fs::create_dir_all(&work)
         .with_context(|| format!("cannot create {}", work.display()))
-        .exit_code(exit::USAGE)?;
+        .exit_code(exit::INFRA)?;
     let collected = build_and_run(&ctx);
     let swept = match runtime.stop.requested() {
         true => sweep_settled(&runtime.children, labels::RUN, &ctx.names.run_id),
@@ -45,6 +56,10 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
         &runtime.children,
         &ctx.stack.images.values().cloned().collect::<Vec<_>>(),
     );
+    // The build's failure message names its log: that one file stays.
+    if let Some(Err(_)) = runtime.built.outcome() {
+        let _ = scratch.keep();
+    }
     if let Some(code) = runtime.stop.exit_code() {
         return Ok(code);
     }
@@ -62,20 +77,14 @@ fn build_and_run(ctx: &Context) -> Result<i32, Failure> {
     }
     let project = format!("{}-{}-collect", ctx.names.prefix, ctx.names.run_id);
     let file = ctx.layout.work_folder().join("collect.compose.json");
-    let labels = vec![
-        (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
-        (labels::RUN.to_string(), ctx.names.run_id.clone()),
-    ];
-    // Its networks are created (and labelled) as a shard's are.
-    derive_file(ctx, &project, &labels, None, &file)
-        .map_err(anyhow::Error::msg)
-        .exit_code(exit::INFRA)?;
+    write_file(ctx, &project, &file).exit_code(exit::INFRA)?;
     let mut cmd = ctx.stack.compose.project(&project, &file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
     for (key, value) in &ctx.config.env {
         cmd.arg("-e").arg(format!("{key}={value}"));
     }
     cmd.arg(&ctx.stack.service).args(&ctx.config.command);
+    // `-e` values hidden, as everywhere: they may be secrets.
     let shown = describe(&cmd);
     let output = ctx.runtime.children.capture(cmd).exit_code(exit::INFRA)?;
     let _ = std::io::stderr().write_all(&output.stderr);
@@ -97,4 +106,35 @@ fn build_and_run(ctx: &Context) -> Result<i32, Failure> {
             Ok(exit::FAILURES)
         }
     }
+}
+
+/// Create the networks the service attaches to, labelled as a shard's, and
+/// write the project's compose file: the service alone.
+fn write_file(ctx: &Context, project: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let stack = &ctx.stack;
+    let labels = vec![
+        (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
+        (labels::RUN.to_string(), ctx.names.run_id.clone()),
+    ];
+    let attached = stack.model.service_networks(&stack.service);
+    let networks: Vec<_> = stack
+        .networks
+        .iter()
+        .filter(|(network, _)| attached.contains(&network.name))
+        .cloned()
+        .collect();
+    let placed = subnets::create(
+        &ctx.runtime.children,
+        &ctx.runtime.subnets,
+        ctx.config.subnet_pool,
+        project,
+        &networks,
+        &labels,
+    )?;
+    let derived =
+        stack
+            .model
+            .collect_file(&labels, &stack.images, &stack.service, (project, &placed));
+    std::fs::write(file, derived.to_string())
+        .with_context(|| format!("cannot write {}", file.display()))
 }

@@ -171,6 +171,73 @@ impl Model {
         doc
     }
 
+    /// The file `--collect` runs: `service` alone, without its
+    /// dependencies, attached only to its own networks, and without its
+    /// plain named volumes. Listing tests needs no sidecar, and a project's
+    /// fresh named volume holds only what the image has at its path, which
+    /// the command sees without it; volumes with a driver's options (a
+    /// folder bound that way, say) or external ones stay.
+    pub fn collect_file(
+        &self,
+        labels: &Labels,
+        images: &BTreeMap<String, String>,
+        service: &str,
+        placed: (&str, &BTreeMap<String, Subnet>),
+    ) -> Value {
+        let mut doc = self.shard_file(labels, images, service, None, placed);
+        let plain: Vec<String> = doc["volumes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, config)| is_plain_volume(config))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let services = doc["services"].as_object_mut().expect("checked in parse");
+        services.retain(|name, _| name == service);
+        let config = services[service]
+            .as_object_mut()
+            .expect("a service is a mapping");
+        config.remove("depends_on");
+        config.remove("links");
+        if let Some(mounts) = config.get_mut("volumes").and_then(Value::as_array_mut) {
+            mounts.retain(|mount| !volume_of(mount).is_some_and(|v| plain.contains(&v)));
+        }
+        let mounted: Vec<String> = config
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(volume_of)
+            .collect();
+        let networks = self.service_networks(service);
+        let root = doc.as_object_mut().expect("compose config is a mapping");
+        if let Some(volumes) = root.get_mut("volumes").and_then(Value::as_object_mut) {
+            volumes.retain(|name, _| mounted.contains(name));
+        }
+        if let Some(declared) = root.get_mut("networks").and_then(Value::as_object_mut) {
+            declared.retain(|name, _| networks.contains(name));
+        }
+        doc
+    }
+
+    /// The networks `service` attaches to: those it names, else `default`;
+    /// none when it shares another's network stack (`network_mode`).
+    pub fn service_networks(&self, service: &str) -> Vec<String> {
+        let config = self.service(service);
+        if config.get("network_mode").is_some() {
+            return Vec::new();
+        }
+        match config.get("networks") {
+            Some(Value::Object(map)) => map.keys().cloned().collect(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => vec!["default".to_string()],
+        }
+    }
+
     /// The model with every collision source removed and everything labelled.
     fn isolated(&self, labels: &Labels) -> Value {
         let mut doc = self.doc.clone();
@@ -263,6 +330,30 @@ fn place_networks(doc: &mut Value, project: &str, placed: &BTreeMap<String, Subn
             }
         }
     }
+}
+
+/// A named volume compose makes empty, on the local driver, with no options.
+fn is_plain_volume(config: &Value) -> bool {
+    !is_external(config)
+        && config.get("driver_opts").is_none()
+        && config
+            .get("driver")
+            .and_then(Value::as_str)
+            .is_none_or(|driver| driver == "local")
+}
+
+/// The named volume a service's mount uses, in either of compose's forms
+/// (`NAME:/path[:mode]`, or a mapping of `type: volume`).
+fn volume_of(mount: &Value) -> Option<String> {
+    let source = match mount {
+        Value::String(short) => short.split(':').next().filter(|_| short.contains(':'))?,
+        Value::Object(long) if long.get("type").and_then(Value::as_str) == Some("volume") => {
+            long.get("source").and_then(Value::as_str)?
+        }
+        _ => return None,
+    };
+    let is_path = source.starts_with(['/', '.', '~']) || source.is_empty();
+    (!is_path).then(|| source.to_string())
 }
 
 /// Replace published ports by their container side in `expose`.
@@ -536,6 +627,51 @@ volumes:
             Some(Path::new("/out/shard-2")),
             ("p", &BTreeMap::new()),
         )
+    }
+
+    /// Issue 26 item 15: `--collect` made the database's volume and the
+    /// sidecars' networks, though it starts neither sidecar.
+    #[test]
+    fn the_collect_file_holds_the_service_alone() {
+        let config = r#"services:
+  app:
+    image: myapp
+    depends_on: [db]
+    volumes:
+    - scratch:/scratch:rw
+    - type: volume
+      source: bound
+      target: /bound
+    - /src:/code:rw
+  db:
+    image: postgres
+    networks: [back]
+    volumes:
+    - dbdata:/var/lib/postgresql/data:rw
+networks:
+  back: {}
+volumes:
+  dbdata: {}
+  scratch: {}
+  bound:
+    driver_opts: {type: none, o: bind, device: /srv}
+"#;
+        let doc = Model::parse(config).unwrap().collect_file(
+            &labels(),
+            &BTreeMap::new(),
+            "app",
+            ("p", &BTreeMap::new()),
+        );
+        let services: Vec<&String> = doc["services"].as_object().unwrap().keys().collect();
+        assert_eq!(services, ["app"]);
+        let app = &doc["services"]["app"];
+        assert_eq!(app.get("depends_on"), None);
+        assert_eq!(app["volumes"].as_array().unwrap().len(), 2);
+        assert_eq!(app["volumes"][1], json!("/src:/code:rw"));
+        let volumes: Vec<&String> = doc["volumes"].as_object().unwrap().keys().collect();
+        assert_eq!(volumes, ["bound"]);
+        let networks: Vec<&String> = doc["networks"].as_object().unwrap().keys().collect();
+        assert_eq!(networks, ["default"]);
     }
 
     #[test]

@@ -164,13 +164,28 @@ pub fn kill_group(group: u32) {
     }
 }
 
-/// A command line as people would type it, for messages.
+/// A command line as people would type it, for messages and logs: every
+/// `-e NAME=VALUE` shown as `-e NAME=…`, since a value passed that way may
+/// be a secret. Every command line stack-run prints goes through here.
 pub fn describe(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    describe_showing(cmd, &[])
+}
+
+/// [`describe`], with the values of the variables named in `public` (those
+/// stack-run sets itself, never one of the user's) in clear.
+pub fn describe_showing(cmd: &Command, public: &[&str]) -> String {
+    let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
+    let mut names_a_variable = false;
+    for arg in cmd.get_args() {
+        let arg = arg.to_string_lossy();
+        let word = match arg.split_once('=') {
+            Some((name, _)) if names_a_variable && !public.contains(&name) => format!("{name}=…"),
+            _ => arg.into_owned(),
+        };
+        names_a_variable = matches!(word.as_str(), "-e" | "--env");
+        words.push(word);
+    }
+    words.join(" ")
 }
 
 /// A shard's log file, shared by the threads that write to it.
@@ -204,5 +219,22 @@ impl Log {
             self.took(what, started.elapsed().as_secs_f64());
         }
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_hide_every_env_value_but_the_public_ones() {
+        let mut cmd = Command::new("docker");
+        cmd.args(["exec", "-e", "TOKEN=s3cret", "--env", "PASS=a=b", "-e"])
+            .args(["SHARDSTACK_SHARD=2", "box", "tox", "-e", "py311", "X=1"]);
+        assert_eq!(
+            describe_showing(&cmd, &["SHARDSTACK_SHARD"]),
+            "docker exec -e TOKEN=… --env PASS=… -e SHARDSTACK_SHARD=2 box tox -e py311 X=1"
+        );
+        assert!(describe(&cmd).contains("-e SHARDSTACK_SHARD=… box"));
     }
 }

@@ -268,18 +268,11 @@ fn run_command(
 ) -> Result<(), Failure> {
     let mut cmd = ctx.stack.compose.project(project, file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
-    let mut shown = describe(&cmd);
     for (key, value) in seed_env(ctx) {
         cmd.arg("-e").arg(format!("{key}={value}"));
-        shown.push_str(&format!(" -e {key}=…"));
     }
     cmd.arg(&ctx.stack.service).args(&seed.command);
-    shown.push_str(&format!(
-        " {} {}",
-        ctx.stack.service,
-        seed.command.join(" ")
-    ));
-    log.line(&format!("stack-run: $ {shown}"));
+    log.line(&format!("stack-run: $ {}", describe(&cmd)));
     ctx.runtime.progress.note(&format!(
         "seeding: {} (its output: {})",
         seed.command.join(" "),

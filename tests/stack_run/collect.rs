@@ -1,0 +1,141 @@
+//! `stack-run --collect` as a pipeline's first step: what it shows, what
+//! it makes, what it leaves (issue 26 items 1 and 15).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::Stacks;
+use crate::util::{Dir, TestCommand, docker_lock, fixture, local_images, tool};
+
+const SESSION_SETUP: &str = "session-setup/docker-compose.yml";
+
+/// `stack-run --collect` of `file`'s app in `cwd`, with no `-o`: its files
+/// would go to `reports/` there. `TMPDIR` is `tmp`, so its temporary
+/// folder can be watched too.
+fn collect(stacks: &Stacks, file: &str, cwd: &Path, tmp: &Path) -> TestCommand {
+    let mut cmd = tool("stack-run")
+        .current_dir(cwd)
+        .env("TMPDIR", tmp)
+        .arg("-f")
+        .arg(fixture(&format!("stack-run/{file}")))
+        .args(["-s", "app", "--prefix", &stacks.prefix, "--collect"]);
+    for (key, value) in local_images() {
+        cmd = cmd.env(&key, value);
+    }
+    cmd
+}
+
+/// Docker's events as they happen, from `start` to `stop`: the daemon
+/// keeps only the last few hundred, too few on a shared host to ask later.
+struct Events(Child);
+
+impl Events {
+    fn start() -> Events {
+        let child = Command::new("docker")
+            .args(["events", "--filter", "event=create", "--format"])
+            .arg("{{.Type}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Time to subscribe before anything happens.
+        std::thread::sleep(Duration::from_secs(1));
+        Events(child)
+    }
+
+    /// The names of the objects of each kind created with `prefix`.
+    fn stop(mut self, prefix: &str) -> BTreeMap<String, Vec<String>> {
+        std::thread::sleep(Duration::from_secs(1));
+        self.0.kill().unwrap();
+        let output = self.0.wait_with_output().unwrap();
+        let mut created: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            // A volume's name is its id; the others have a name attribute.
+            let (kind, name) = match words.as_slice() {
+                ["volume", id, ..] => ("volume", *id),
+                [kind, _, name, ..] => (*kind, *name),
+                _ => continue,
+            };
+            if name.starts_with(prefix) {
+                created.entry(kind.into()).or_default().push(name.into());
+            }
+        }
+        created
+    }
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Regression (issue 26 item 1): a collection command that failed was
+/// shown with every `-e NAME=VALUE` in clear. Its values are hidden as on
+/// the shard path.
+#[test]
+fn a_failed_collect_hides_env_values() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("collect-env");
+    let (cwd, tmp) = (Dir::new(), Dir::new());
+    let failed = collect(&stacks, SESSION_SETUP, cwd.path(), tmp.path())
+        .args([
+            "-e",
+            "API_TOKEN=s3cret-t0ken",
+            "--",
+            "pytest",
+            "--collect-only",
+        ])
+        .args(["-q", "tests/gone.py"])
+        .run()
+        .code(1);
+    assert!(
+        failed
+            .stderr
+            .contains("stack-run: the collection command exited 4: "),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains(" -e API_TOKEN=… app pytest"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("s3cret"), "{}", failed.stderr);
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+/// Regression (issue 26 item 15): `--collect` wrote `reports/.stack-run/`
+/// in the current folder and created the volume the app shares with its
+/// sidecar (and the sidecar's network), though listing tests needs none of
+/// them. Now it leaves no file and creates one container, the app's, and
+/// its default network: no volume.
+#[test]
+fn collect_leaves_no_file_and_makes_no_volume() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("collect-bare");
+    let (cwd, tmp) = (Dir::new(), Dir::new());
+    let events = Events::start();
+    let outcome = collect(&stacks, SESSION_SETUP, cwd.path(), tmp.path())
+        .args(["--", "pytest", "--collect-only", "-q"])
+        .succeeds();
+    let created = events.stop(&stacks.prefix);
+    assert!(
+        outcome.stdout.contains("8 tests collected"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(entries(cwd.path()), Vec::<String>::new());
+    assert_eq!(entries(tmp.path()), Vec::<String>::new());
+    assert_eq!(created.get("volume"), None, "{created:?}");
+    let containers = &created["container"];
+    assert_eq!(containers.len(), 1, "{created:?}");
+    assert!(containers[0].contains("-app-run") || containers[0].contains("_app_run"));
+    assert_eq!(created["network"].len(), 1, "{created:?}");
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
