@@ -99,6 +99,11 @@ use shared::help::{Example, after_help};
 /// stdout is printed, its container and network are removed, as a shard's
 /// are, and no file is written.
 ///
+/// Before any stack starts, every planned pytest id whose file lies in a
+/// folder the service bind-mounts must name a file that exists there: an
+/// id pytest cannot take back (collected with another rootdir, or under a
+/// testpaths entry outside it) is a usage error.
+///
 /// A warning says when COMMAND would start pytest-xdist inside every shard:
 /// `-n`/`--numprocesses` in it, or in the `addopts` of the project's
 /// pytest.ini, pyproject.toml, tox.ini or setup.cfg (in the compose

@@ -9,7 +9,8 @@
 //! leaves: the compose program and files (`compose`, `derive`), each
 //! stack's networks (`subnets`), child processes (`proc`), readiness
 //! (`ready`, woken by Docker's `events`), removal by label (`sweep`),
-//! signals, progress, the plan (`selection`), the output layout, how many
+//! signals, progress, the plan (`selection`) and whether its ids name
+//! files the container has (`ids`), the output layout, how many
 //! stacks a host holds (`capacity`), xdist's warning, and `rerun`'s JUnit
 //! reading.
 
@@ -23,6 +24,7 @@ mod context;
 mod derive;
 mod events;
 mod gate;
+mod ids;
 mod layout;
 mod lifecycle;
 mod orchestrate;

@@ -70,6 +70,8 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
             };
         }
     };
+    // Before anything is made: an id pytest cannot take back fails its shard.
+    crate::ids::check(&ctx, &plan, &selected).exit_code(exit::USAGE)?;
     if cli.dry_run {
         return dry_run(&ctx, &plan, &selected).exit_code(exit::USAGE);
     }

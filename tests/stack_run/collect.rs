@@ -1,5 +1,6 @@
-//! `stack-run --collect` as a pipeline's first step: what it shows, what
-//! it makes, what it leaves (issue 26 items 1 and 15).
+//! `stack-run --collect` as a pipeline's first step, and the ids it prints
+//! when they come back as a plan: what it shows, what it makes, what it
+//! leaves (issue 26 items 1, 15 and 17).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use super::Stacks;
 use crate::util::{Dir, TestCommand, docker_lock, fixture, local_images, tool};
 
 const SESSION_SETUP: &str = "session-setup/docker-compose.yml";
+const OUTSIDE_ROOTDIR: &str = "outside-rootdir/docker-compose.yml";
 
 /// `stack-run --collect` of `file`'s app in `cwd`, with no `-o`: its files
 /// would go to `reports/` there. `TMPDIR` is `tmp`, so its temporary
@@ -138,4 +140,54 @@ fn collect_leaves_no_file_and_makes_no_volume() {
     assert!(containers[0].contains("-app-run") || containers[0].contains("_app_run"));
     assert_eq!(created["network"].len(), 1, "{created:?}");
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+/// Regression (issue 26 item 17): pytest names a test found under a
+/// testpaths entry outside its rootdir from that entry (`test_b.py::test_b`)
+/// and cannot take the id back: the shard holding it failed with `file or
+/// directory not found`. The plan is refused before any stack starts.
+#[test]
+fn ids_pytest_cannot_take_back_are_refused_before_any_stack_starts() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("rootdir");
+    let (cwd, tmp) = (Dir::new(), Dir::new());
+    let ids = collect(&stacks, OUTSIDE_ROOTDIR, cwd.path(), tmp.path())
+        .args(["--", "pytest", "--collect-only", "-q"])
+        .succeeds()
+        .stdout;
+    assert!(ids.contains("\ntest_b.py::test_b\n"), "{ids}");
+    let plan = tool("shard-plan")
+        .args(["-n", "2"])
+        .stdin(&ids)
+        .succeeds()
+        .stdout;
+    let events = Events::start();
+    let refused = stacks
+        .command(OUTSIDE_ROOTDIR, "reports")
+        .args(["--", "pytest", "@{tests}"])
+        .stdin(&plan)
+        .run()
+        .fails_with(2, "1 planned id(s) in 1 file(s) name a file the service's container does not have, e.g. test_b.py::test_b: /code/backend/test_b.py is ");
+    let backend = fixture("stack-run/outside-rootdir/backend");
+    assert!(
+        refused.stderr.contains(&format!(
+            "{}/test_b.py on the host (bind-mounted), and there is no such file",
+            backend.display()
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("collect in the service's working dir (/code/backend)")
+    );
+    assert!(!stacks.out("reports").exists());
+    assert_eq!(events.stop(&stacks.prefix), BTreeMap::new());
+    // The ids under the rootdir are taken.
+    stacks
+        .command(OUTSIDE_ROOTDIR, "reports")
+        .args(["--dry-run", "--", "pytest", "@{tests}"])
+        .stdin("1\ttests/test_a.py::test_a\n")
+        .succeeds();
 }

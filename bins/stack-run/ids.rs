@@ -1,0 +1,171 @@
+//! Whether the planned ids name files the service's container has, checked
+//! before any stack starts.
+//!
+//! pytest takes an id back as an argument only if its file exists relative
+//! to the working dir. Ids collected with another rootdir or working dir do
+//! not, nor do those of tests outside the rootdir (a `testpaths` entry such
+//! as `../other_pkg_tests`), which pytest names relative to that entry
+//! (`test_b.py::test_b`): every shard holding one stops with `ERROR: file
+//! or directory not found` (exit 4). From the host the check is exact where
+//! the container's files come from a bind mount; files copied into the image
+//! cannot be seen before it runs, and are not checked.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::bail;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::selection::Plan;
+use crate::sweep::docker;
+
+/// An error naming the first planned id whose file the container would not
+/// have, with the reason, when any does not.
+pub fn check(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<()> {
+    let config = ctx.stack.model.service(&ctx.stack.service);
+    let Some(working_dir) = working_dir(ctx, config) else {
+        return Ok(());
+    };
+    let mounts = bind_mounts(config);
+    let mut missing: Vec<(&str, PathBuf, PathBuf)> = Vec::new();
+    let mut files: Vec<&str> = Vec::new();
+    for id in selected.iter().flat_map(|shard| &plan[shard]) {
+        let file = id.split("::").next().unwrap_or(id);
+        // Only pytest's test files: a plan may hold ids of another kind.
+        if !file.ends_with(".py") {
+            continue;
+        }
+        let inside = normalize(&working_dir.join(file));
+        let Some(on_host) = host_path(&mounts, &inside) else {
+            continue;
+        };
+        if !on_host.exists() {
+            files.push(file);
+            missing.push((id, inside, on_host));
+        }
+    }
+    let Some((example, inside, on_host)) = missing.first() else {
+        return Ok(());
+    };
+    files.sort_unstable();
+    files.dedup();
+    bail!(
+        "{} planned id(s) in {} file(s) name a file the service's container does not have, \
+         e.g. {example}: {} is {} on the host (bind-mounted), and there is no such file. \
+         pytest cannot take such an id back (`file or directory not found`, exit 4) and \
+         every shard holding one would fail. Ids are paths from pytest's rootdir, and a test \
+         outside it (under a testpaths entry outside it, as ../other_pkg_tests) is named \
+         from that entry instead: collect in the service's working dir ({}), with every \
+         test under the rootdir",
+        missing.len(),
+        files.len(),
+        inside.display(),
+        on_host.display(),
+        working_dir.display()
+    )
+}
+
+/// Where the command runs in the container: compose's `working_dir`, else
+/// the image's, if the image is here to ask (a run's build comes later).
+fn working_dir(ctx: &Context, config: &Value) -> Option<PathBuf> {
+    if let Some(dir) = config.get("working_dir").and_then(Value::as_str) {
+        return Some(PathBuf::from(dir));
+    }
+    let image = match config.get("build") {
+        Some(_) => ctx.names.cache_tag(&ctx.stack.service),
+        None => config.get("image")?.as_str()?.to_string(),
+    };
+    let output = ctx
+        .runtime
+        .children
+        .capture(docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Config.WorkingDir}}",
+            &image,
+        ]))
+        .ok()?;
+    let dir = String::from_utf8(output.stdout).ok()?;
+    let dir = dir.trim();
+    (output.status.success() && dir.starts_with('/')).then(|| PathBuf::from(dir))
+}
+
+/// The service's bind mounts as (host folder, container path), in either
+/// of compose's forms; compose config has made host paths absolute.
+fn bind_mounts(config: &Value) -> Vec<(PathBuf, PathBuf)> {
+    let mounts = config.get("volumes").and_then(Value::as_array);
+    mounts
+        .into_iter()
+        .flatten()
+        .filter_map(|mount| match mount {
+            Value::String(short) => {
+                let mut parts = short.split(':');
+                let (source, target) = (parts.next()?, parts.next()?);
+                source
+                    .starts_with('/')
+                    .then(|| (source.into(), target.into()))
+            }
+            Value::Object(long) if long.get("type")?.as_str()? == "bind" => Some((
+                long.get("source")?.as_str()?.into(),
+                long.get("target")?.as_str()?.into(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `inside` as the host sees it, through the deepest mount holding it.
+fn host_path(mounts: &[(PathBuf, PathBuf)], inside: &Path) -> Option<PathBuf> {
+    mounts
+        .iter()
+        .filter(|(_, target)| inside.starts_with(target))
+        .max_by_key(|(_, target)| target.components().count())
+        .map(|(source, target)| {
+            source.join(inside.strip_prefix(target).expect("checked by starts_with"))
+        })
+}
+
+/// `path` with `.` and `..` resolved as the container would, without
+/// following links.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_path_in_the_container_is_found_through_its_deepest_mount() {
+        let mounts = bind_mounts(&json!({"volumes": [
+            "/src:/code:rw",
+            {"type": "bind", "source": "/other", "target": "/code/other"},
+            {"type": "volume", "source": "data", "target": "/data"},
+            "data:/more",
+        ]}));
+        assert_eq!(mounts.len(), 2);
+        let inside = normalize(Path::new("/code/backend/../other/./test_b.py"));
+        assert_eq!(inside, Path::new("/code/other/test_b.py"));
+        assert_eq!(
+            host_path(&mounts, &inside),
+            Some(PathBuf::from("/other/test_b.py"))
+        );
+        assert_eq!(
+            host_path(&mounts, Path::new("/code/t.py")),
+            Some(PathBuf::from("/src/t.py"))
+        );
+        assert_eq!(host_path(&mounts, Path::new("/srv/t.py")), None);
+    }
+}
