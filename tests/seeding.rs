@@ -208,3 +208,89 @@ fn a_missing_key_file_or_an_unclosed_quote_is_a_usage_error_and_dry_run_shows_th
     );
     assert!(!stacks.out("out").exists());
 }
+
+/// Every image, tagged or not (intermediate ones too), labelled with this
+/// test's prefix and as a seed.
+fn seed_images(stacks: &Stacks) -> Vec<String> {
+    let prefix = format!("label=io.shardstack.prefix={}", stacks.prefix);
+    docker(&[
+        "images",
+        "-a",
+        "-q",
+        "--filter",
+        &prefix,
+        "--filter",
+        "label=io.shardstack.seed",
+    ])
+}
+
+/// Regression (issue 26 item 4): a seed image re-tagged as another sidecar's
+/// seed carries the right key but not db's origin. It was used, and every
+/// shard failed (`exec: postgres: not found`); now it is rebuilt, and said so.
+#[test]
+fn a_seed_retagged_as_another_sidecars_is_rebuilt_not_used() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("seedswap");
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let key_arg = ["--seed-key", key.to_str().unwrap()];
+    seeded_run(&stacks, "cold", &key_arg).code(0);
+    let kept = seed_tags(&stacks);
+    let tag = |sidecar: &str| {
+        let part = format!("-seed-{sidecar}:");
+        kept.iter().find(|tag| tag.contains(&part)).unwrap().clone()
+    };
+    let (cache, db) = (tag("cache"), tag("db"));
+    docker(&["tag", &cache, &db]);
+
+    let swapped = seeded_run(&stacks, "swapped", &key_arg).code(0);
+    assert!(
+        swapped
+            .stderr
+            .contains(&format!("{db} is cache's seed, not db's: building it")),
+        "{}",
+        swapped.stderr
+    );
+    expect_seeded_shards(&stacks, "swapped", &swapped);
+    let made_from = "{{index .Config.Labels \"io.shardstack.seed.sidecar\"}}";
+    assert_eq!(
+        docker(&["image", "inspect", "--format", made_from, &db]),
+        ["db"]
+    );
+    assert_eq!(
+        docker(&["image", "inspect", "--format", made_from, &cache]),
+        ["cache"]
+    );
+    assert_eq!(seed_tags(&stacks), kept);
+    // The image the moved tag left untagged went with the rebuild.
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+/// Regression (issue 26 item 5): a capture cut short after its `docker
+/// commit` (here db's `docker cp` fails: its archive is /dev/full) left the
+/// committed image behind, labelled and untagged. Now nothing of the seed stays.
+#[test]
+fn a_capture_cut_short_after_its_commit_leaves_no_image() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("seedcut");
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let archives = stacks.out("out/.stack-run/seed-db");
+    std::fs::create_dir_all(&archives).unwrap();
+    std::os::unix::fs::symlink("/dev/full", archives.join("volume-0.tar")).unwrap();
+
+    let outcome = seeded_run(&stacks, "out", &["--seed-key", key.to_str().unwrap()]).code(3);
+    expect_statuses(&results(&outcome), &[Status::Error; 3], &outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("cannot capture db's state: docker cp")
+            && outcome.stderr.contains("no space left on device"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(seed_images(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
+}

@@ -14,13 +14,17 @@
 //! the files it names. With
 //! `--seed-key` they outlive the run (PREFIX-seed-SERVICE:KEY) and a later run
 //! with the same key starts from them without running the command; without
-//! it they are the run's own and go at its end. A seed whose images are not
-//! all there, or whose label names another key, is rebuilt, never used.
+//! it they are the run's own and go at its end. A seed image proves where
+//! it comes from with its labels: the key, the sidecar, a digest of that
+//! sidecar's resolved configuration and the image its container ran. A seed
+//! whose images are not all there, or one whose labels say another origin
+//! (a tag moved onto another sidecar's seed, say), is rebuilt, never used.
 //!
 //! Capturing takes seconds and is not cut short by a stop (as the build's
 //! last step, see `build`): a `docker commit` or build the daemon went on
 //! with after its client was killed would leave an image behind. The seed
-//! command and the sidecars are stopped at once.
+//! command and the sidecars are stopped at once. An image a capture made
+//! is removed unless the capture completed, whatever cut it short.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,9 +54,15 @@ pub struct Seed {
 
 /// The label on a seed image: its full key.
 pub const SEED_LABEL: &str = "io.shardstack.seed";
+/// The sidecar a seed image was made from.
+const SIDECAR_LABEL: &str = "io.shardstack.seed.sidecar";
+/// A digest of that sidecar's resolved configuration.
+const CONFIG_LABEL: &str = "io.shardstack.seed.config";
+/// The id of the image the sidecar's container ran.
+const BASE_LABEL: &str = "io.shardstack.seed.base";
 
 /// What changes the format of a seed: part of every key.
-const FORMAT: &str = "shardstack seed 1";
+const FORMAT: &str = "shardstack seed 2";
 
 /// Each sidecar's seed image, made or found; the gate says when seeding ends.
 pub fn seed(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, Failure> {
@@ -66,7 +76,7 @@ fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, 
     let tags = tags(ctx, seed, &key);
     let progress = &ctx.runtime.progress;
     if seed.key_files.is_some() {
-        match check(&ctx.runtime.children, &tags, &key) {
+        match check(ctx, &tags, &key) {
             Ok(()) => {
                 progress.note(&format!("seed {}: found, not rebuilt", short(&key)));
                 return Ok(tags);
@@ -78,7 +88,7 @@ fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, 
     }
     make(ctx, seed, &key, &tags)?;
     if seed.key_files.is_some() {
-        forget_older(ctx, &key);
+        forget_others(ctx, &tags);
     }
     Ok(tags)
 }
@@ -155,22 +165,103 @@ fn tags(ctx: &Context, seed: &Seed, key: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether every sidecar's seed is there and is `key`'s; why not, if not.
-fn check(children: &Children, tags: &BTreeMap<String, String>, key: &str) -> Result<(), String> {
-    for tag in tags.values() {
-        let format = format!("{{{{index .Config.Labels \"{SEED_LABEL}\"}}}}");
+/// Whether every sidecar's seed is there and proves it is that sidecar's
+/// seed under `key`, made from its configuration as resolved now; why not, if not.
+fn check(ctx: &Context, tags: &BTreeMap<String, String>, key: &str) -> Result<(), String> {
+    let children = &ctx.runtime.children;
+    for (sidecar, tag) in tags {
         let output = children
-            .capture(docker(&["image", "inspect", "--format", &format, tag]))
+            .capture(docker(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{json .Config.Labels}}",
+                tag,
+            ]))
             .map_err(|err| format!("{err:#}"))?;
         if !output.status.success() {
             return Err(format!("no image {tag}"));
         }
-        let label = String::from_utf8_lossy(&output.stdout);
-        if label.trim() != key {
-            return Err(format!("{tag} is another key's seed"));
-        }
+        let labels: BTreeMap<String, String> =
+            serde_json::from_slice(&output.stdout).unwrap_or_default();
+        let base = configured_image(ctx, sidecar)
+            .and_then(|image| image_id(children, &image).map(|id| (image, id)));
+        let expected = Origin {
+            key,
+            sidecar,
+            config: &config_digest(ctx, sidecar),
+            base: base
+                .as_ref()
+                .map(|(image, id)| (image.as_str(), id.as_str())),
+        };
+        expected.proven_by(tag, &labels)?;
     }
     Ok(())
+}
+
+/// Where a seed image must come from to be used.
+struct Origin<'a> {
+    key: &'a str,
+    sidecar: &'a str,
+    config: &'a str,
+    /// The sidecar's image and its id on this host, when it is here: a seed
+    /// made from another build of that image is stale. (A host that has
+    /// only the seed, loaded from a cache, cannot tell; the key and the
+    /// configuration still name the image.)
+    base: Option<(&'a str, &'a str)>,
+}
+
+impl Origin<'_> {
+    /// Whether the labels of `tag` prove this origin; what they say instead, if not.
+    fn proven_by(&self, tag: &str, labels: &BTreeMap<String, String>) -> Result<(), String> {
+        let label = |name: &str| labels.get(name).map_or("", String::as_str);
+        if label(SEED_LABEL) != self.key {
+            return Err(format!("{tag} is another key's seed"));
+        }
+        if label(SIDECAR_LABEL) != self.sidecar {
+            let made_from = match label(SIDECAR_LABEL) {
+                "" => "no sidecar's".to_string(),
+                other => format!("{other}'s"),
+            };
+            return Err(format!("{tag} is {made_from} seed, not {}'s", self.sidecar));
+        }
+        if label(CONFIG_LABEL) != self.config {
+            return Err(format!(
+                "{tag} was made from another configuration of {}",
+                self.sidecar
+            ));
+        }
+        if let Some((image, id)) = self.base {
+            if label(BASE_LABEL) != id {
+                return Err(format!("{tag} was made from another {image} image"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A digest of `sidecar`'s resolved configuration, as its seed's label records it.
+fn config_digest(ctx: &Context, sidecar: &str) -> String {
+    let config = ctx.stack.model.service(sidecar).to_string();
+    format!("{:x}", Sha256::digest(config.as_bytes()))
+}
+
+/// The image `sidecar` runs, when it names one and is not built by the run.
+fn configured_image(ctx: &Context, sidecar: &str) -> Option<String> {
+    let config = ctx.stack.model.service(sidecar);
+    if config.get("build").is_some() {
+        return None;
+    }
+    config["image"].as_str().map(str::to_string)
+}
+
+/// The id of `image` on this host, if it is here.
+fn image_id(children: &Children, image: &str) -> Option<String> {
+    let output = children
+        .capture(docker(&["image", "inspect", "--format", "{{.Id}}", image]))
+        .ok()?;
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !id.is_empty()).then_some(id)
 }
 
 /// Run the seed command in a stack of its own and capture its sidecars.
@@ -239,7 +330,11 @@ fn run_and_capture(
             .note(&format!("seed {}: capturing {sidecar}", short(key)));
         // The tag moves once the image is whole (another key's seed it named goes).
         capture(ctx, &capturing, project, sidecar, key, log)
-            .and_then(|image| retag(&capturing, &image, tag))
+            .and_then(|image| {
+                retag(&capturing, &image.id, tag)?;
+                image.keep();
+                Ok(())
+            })
             .with_context(|| format!("cannot capture {sidecar}'s state"))
             .exit_code(exit::INFRA)?;
     }
@@ -295,27 +390,18 @@ fn run_command(
 }
 
 /// The stopped container of `sidecar`, committed, with its volumes' contents
-/// added at their paths: the seed image's id.
-fn capture(
+/// added at their paths: the seed image, removed unless kept.
+fn capture<'a>(
     ctx: &Context,
-    children: &Children,
+    children: &'a Children,
     project: &str,
     sidecar: &str,
     key: &str,
     log: &Log,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Made<'a>> {
     let container = only_container(children, project, sidecar)?;
     let inspected = inspect(children, &["inspect", &container])?;
-    let image = inspected["Image"].as_str().unwrap_or_default().to_string();
-    let image_env = inspect(children, &["image", "inspect", &image])?["Config"]["Env"].clone();
-    let mut commit = docker(&["commit"]);
-    for change in restore_env(&inspected["Config"]["Env"], &image_env) {
-        commit.arg("--change").arg(change);
-    }
-    commit
-        .arg("--change")
-        .arg(format!("LABEL {SEED_LABEL}={key}"))
-        .arg(&container);
+    let committed = commit(ctx, children, &inspected, sidecar, key, log)?;
     let mounts = inspected["Mounts"].as_array().cloned().unwrap_or_default();
     let (volumes, others): (Vec<Value>, Vec<Value>) = mounts
         .into_iter()
@@ -327,8 +413,6 @@ fn capture(
             mount["Type"].as_str().unwrap_or("?")
         ));
     }
-    log.line(&format!("stack-run: $ {}", describe(&commit)));
-    let committed = output(children, commit)?;
     // Without volumes, the commit is the seed.
     if volumes.is_empty() {
         return Ok(committed);
@@ -336,6 +420,74 @@ fn capture(
     let folder = ctx.layout.work_folder().join(format!("seed-{sidecar}"));
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
+    let dockerfile = copy_volumes(children, &container, &volumes, &folder, &committed.id)?;
+    std::fs::write(folder.join("Dockerfile"), dockerfile)
+        .with_context(|| format!("cannot write {}", folder.join("Dockerfile").display()))?;
+    let mut build = docker(&["build", "--force-rm", "-q"]);
+    build
+        .arg(&folder)
+        // The engine's own builder sees the image just committed; a builder
+        // of buildx's docker-container driver would not.
+        .env("BUILDX_BUILDER", "default");
+    log.line(&format!("stack-run: $ {}", describe(&build)));
+    let built = output(children, build).map(|id| Made {
+        children,
+        id,
+        kept: false,
+    });
+    // With the legacy builder the commit is the seed's parent and stays as long
+    // as it does; otherwise it goes now.
+    drop(committed);
+    let _ = std::fs::remove_dir_all(&folder);
+    built
+}
+
+/// `docker commit` of the sidecar's stopped container, labelled with where
+/// it comes from (see [`Origin`]) and its own image's environment back.
+fn commit<'a>(
+    ctx: &Context,
+    children: &'a Children,
+    inspected: &Value,
+    sidecar: &str,
+    key: &str,
+    log: &Log,
+) -> anyhow::Result<Made<'a>> {
+    let image = inspected["Image"].as_str().unwrap_or_default();
+    let image_env = inspect(children, &["image", "inspect", image])?["Config"]["Env"].clone();
+    let mut commit = docker(&["commit"]);
+    for change in restore_env(&inspected["Config"]["Env"], &image_env) {
+        commit.arg("--change").arg(change);
+    }
+    let origin = [
+        (SEED_LABEL, key.to_string()),
+        (SIDECAR_LABEL, sidecar.to_string()),
+        (CONFIG_LABEL, config_digest(ctx, sidecar)),
+        (BASE_LABEL, image.to_string()),
+    ];
+    for (label, value) in origin {
+        commit
+            .arg("--change")
+            .arg(format!("LABEL {label}=\"{value}\""));
+    }
+    commit.arg(inspected["Id"].as_str().unwrap_or_default());
+    log.line(&format!("stack-run: $ {}", describe(&commit)));
+    let id = output(children, commit)?;
+    Ok(Made {
+        children,
+        id,
+        kept: false,
+    })
+}
+
+/// Each volume of `container` archived into `folder`: the Dockerfile that
+/// adds them to `committed`.
+fn copy_volumes(
+    children: &Children,
+    container: &str,
+    volumes: &[Value],
+    folder: &Path,
+    committed: &str,
+) -> anyhow::Result<String> {
     let mut dockerfile = format!("FROM {committed}\n");
     for (index, mount) in volumes.iter().enumerate() {
         let target = mount["Destination"].as_str().unwrap_or_default();
@@ -356,21 +508,31 @@ fn capture(
         let add = serde_json::json!([archive, format!("{}/", parent.display())]);
         dockerfile.push_str(&format!("ADD {add}\n"));
     }
-    std::fs::write(folder.join("Dockerfile"), dockerfile)
-        .with_context(|| format!("cannot write {}", folder.join("Dockerfile").display()))?;
-    let mut build = docker(&["build", "--force-rm", "-q"]);
-    build
-        .arg(&folder)
-        // The engine's own builder sees the image just committed; a builder
-        // of buildx's docker-container driver would not.
-        .env("BUILDX_BUILDER", "default");
-    log.line(&format!("stack-run: $ {}", describe(&build)));
-    let built = output(children, build);
-    // With the legacy builder the commit is the seed's parent and stays as long
-    // as it does; otherwise it goes now.
-    let _ = children.capture(docker(&["rmi", &committed]));
-    let _ = std::fs::remove_dir_all(&folder);
-    built
+    Ok(dockerfile)
+}
+
+/// An image a capture made: removed when dropped unless kept, so that a
+/// capture cut short (a failed `docker cp`, a failed build or tag, a stop)
+/// leaves no labelled `<none>` image behind.
+struct Made<'a> {
+    children: &'a Children,
+    id: String,
+    kept: bool,
+}
+
+impl Made<'_> {
+    /// The capture completed: the image is the seed's now.
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = self.children.capture(docker(&["rmi", &self.id]));
+        }
+    }
 }
 
 /// The one container of `sidecar` in `project`.
@@ -438,37 +600,48 @@ fn run_checked(children: &Children, cmd: std::process::Command, log: &Log) -> an
     Ok(())
 }
 
-/// Remove the seeds of this prefix that other keys left, tagged or not (a
-/// tag moved elsewhere leaves its image untagged): one seed a prefix. An
-/// image still in use stays.
-fn forget_older(ctx: &Context, key: &str) {
+/// Remove this prefix's seed images but the ones `tags` name: older keys'
+/// seeds, and untagged ones (a tag moved elsewhere, a capture another run
+/// lost): one seed a prefix. Another run's own seed (PREFIX-RUNID-seed-…)
+/// is not one of them; an image still in use stays.
+fn forget_others(ctx: &Context, tags: &BTreeMap<String, String>) {
     let children = &ctx.runtime.children;
-    let seeds = |label: &str| {
-        let mut cmd = docker(&["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
-        cmd.args([
-            "--filter",
-            &labels::filter(labels::PREFIX, &ctx.names.prefix),
-        ]);
-        cmd.args(["--filter", &format!("label={label}")]);
-        output(children, cmd).unwrap_or_default()
-    };
-    let current = seeds(&format!("{SEED_LABEL}={key}"));
-    let current: Vec<&str> = current
-        .lines()
-        .filter_map(|line| line.split(' ').next())
-        .collect();
-    let listed = seeds(SEED_LABEL);
-    // An untagged image goes by its id, a tagged one by its tag (an id
-    // with several tags is refused without force).
-    let older: Vec<&str> = listed
+    let mut cmd = docker(&[
+        "images",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Repository}}:{{.Tag}}",
+    ]);
+    cmd.args([
+        "--filter",
+        &labels::filter(labels::PREFIX, &ctx.names.prefix),
+    ]);
+    cmd.args(["--filter", &format!("label={SEED_LABEL}")]);
+    let listed = output(children, cmd).unwrap_or_default();
+    let listed: Vec<(&str, &str)> = listed
         .lines()
         .filter_map(|line| line.split_once(' '))
-        .filter(|(id, _)| !current.contains(id))
-        .map(|(id, name)| if name == "<none>:<none>" { id } else { name })
         .collect();
-    if !older.is_empty() {
+    let current: Vec<&str> = listed
+        .iter()
+        .filter(|(_, name)| tags.values().any(|tag| tag == name))
+        .map(|(id, _)| *id)
+        .collect();
+    let kept = format!("{}-seed-", ctx.names.prefix);
+    // An untagged image goes by its id, a tagged one by its tag (an id
+    // with several tags is refused without force).
+    let others: Vec<&str> = listed
+        .iter()
+        .filter(|(id, _)| !current.contains(id))
+        .filter_map(|&(id, name)| match name {
+            "<none>:<none>" => Some(id),
+            name if name.starts_with(&kept) => Some(name),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
         let mut cmd = docker(&["rmi"]);
-        cmd.args(&older);
+        cmd.args(&others);
         let _ = children.capture(cmd);
     }
 }
@@ -489,6 +662,56 @@ mod tests {
         assert_eq!(
             restore_env(&container, &image),
             ["ENV PGDATA=\"/var/lib/pg\"", "ENV POSTGRES_PASSWORD=\"\""]
+        );
+    }
+
+    #[test]
+    fn a_seed_image_proves_its_key_sidecar_configuration_and_base() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let db = Origin {
+            key: "k1",
+            sidecar: "db",
+            config: "c1",
+            base: Some(("postgres:15", "sha256:b1")),
+        };
+        let made = [
+            (SEED_LABEL, "k1"),
+            (SIDECAR_LABEL, "db"),
+            (CONFIG_LABEL, "c1"),
+            (BASE_LABEL, "sha256:b1"),
+        ];
+        assert_eq!(db.proven_by("t", &labels(&made)), Ok(()));
+        let without_base = Origin { base: None, ..db };
+        let rebased = [&made[..3], &[(BASE_LABEL, "sha256:b0")]].concat();
+        assert_eq!(without_base.proven_by("t", &labels(&rebased)), Ok(()));
+        let db = Origin {
+            base: Some(("postgres:15", "sha256:b1")),
+            ..without_base
+        };
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[], "t is another key's seed"),
+            (&[(SEED_LABEL, "k0")], "t is another key's seed"),
+            (
+                &[(SEED_LABEL, "k1"), (SIDECAR_LABEL, "cache")],
+                "t is cache's seed, not db's",
+            ),
+            (&made[..1], "t is no sidecar's seed, not db's"),
+            (
+                &[made[0], made[1], (CONFIG_LABEL, "c0")],
+                "t was made from another configuration of db",
+            ),
+        ];
+        for (given, why) in cases {
+            assert_eq!(db.proven_by("t", &labels(given)), Err(why.to_string()));
+        }
+        assert_eq!(
+            db.proven_by("t", &labels(&rebased)),
+            Err("t was made from another postgres:15 image".to_string())
         );
     }
 
