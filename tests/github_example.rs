@@ -8,8 +8,11 @@
 //! publishing actions are skipped, and the action installs the wheel from
 //! `dist/` when one is there and newer than the sources, else uses the
 //! workspace's binaries (`install: false`). The nodes run one after the
-//! other, so the first makes the seed and saves it in the cache, and the
-//! second restores it, loads it and starts from it. The example asks for 4 shards;
+//! other, so the first makes the seed and saves its file in the cache, and
+//! the second, on a Docker host without this prefix's seed images (as a
+//! fresh runner would be), restores the file, loads it and starts from it.
+//! Another prefix's seed image and an untagged seed image on the host are
+//! never saved. The example asks for 4 shards;
 //! to spare a small machine the test runs 2, one per node.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +22,8 @@ use std::time::SystemTime;
 use serde_json::Value;
 use shared::results::ShardResult;
 
+use crate::seeding::{cached_seed, decoy_seeds};
+use crate::stack_run::Stacks;
 use crate::util::{
     Dir, Swept, bin, command, docker_lock, example_stack_lock, local_images, require_local_images,
     root,
@@ -120,6 +125,9 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
 
     let prefix = format!("shardstack-gh-example-{run_id}");
     let _swept = Swept(prefix.clone());
+    // Seed images that are not this run's, which the cache must not take.
+    let others = Stacks::new("gh-example-others");
+    let decoys = decoy_seeds(&others);
 
     let mut runner = Command::new("python3");
     runner
@@ -135,7 +143,13 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         .args(["--env", &format!("GITHUB_RUN_ID={run_id}")])
         .args(["--input", "shards=2"])
         // Its own prefix, apart from other runs on this machine.
-        .args(["--input", &format!("prefix={prefix}")]);
+        .args(["--input", &format!("prefix={prefix}")])
+        // Every job on a runner without the prefix's seed images.
+        .arg("--before-job")
+        .arg(format!(
+            "docker image prune -a -f --filter label=io.shardstack.seed \
+             --filter label=io.shardstack.prefix={prefix}"
+        ));
     for (key, value) in local_images() {
         runner.args(["--env", &format!("{key}={value}")]);
     }
@@ -208,28 +222,38 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         projects.push(lines[0].first.project.clone());
     }
 
-    // Node 1 made the seed and cached it; node 2 loaded it and started from it.
-    let seed_steps = |job: &Value| {
-        (
-            output(step(job, "Restore the seed"), "cache-hit").to_string(),
-            step(job, "Load the seed")["outcome"].clone(),
-            step(job, "Save the seed for the next jobs")["outcome"].clone(),
-        )
-    };
+    // Node 1 made the seed and cached its file; node 2 restored the file and
+    // loaded it.
+    let restored = |job: &Value| output(step(job, "Restore the seed"), "cache-hit").to_string();
     assert_eq!(
-        seed_steps(&report[0]),
-        ("false".into(), "skipped".into(), "success".into())
-    );
-    assert_eq!(
-        seed_steps(&report[1]),
-        ("true".into(), "success".into(), "skipped".into())
+        (restored(&report[0]), restored(&report[1])),
+        ("false".into(), "true".into())
     );
     assert_eq!(printed.matches(": building it").count(), 1, "{printed}");
-    assert_eq!(
-        printed.matches(": found, not rebuilt").count(),
-        1,
-        "{printed}"
-    );
+    let saved = "saved to shardstack-seed.cache";
+    assert_eq!(printed.matches(saved).count(), 1, "{printed}");
+    let loaded = "loaded from shardstack-seed.cache: found, not rebuilt";
+    assert_eq!(printed.matches(loaded).count(), 1, "{printed}");
+
+    // The cached file holds this prefix's two seed images, nothing else.
+    let cached = dir
+        .join("caches")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let (header, tags) = cached_seed(&cached.path().join("shardstack-seed.cache"));
+    assert_eq!(header["prefix"], prefix.as_str());
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    let ours = format!("{prefix}-seed-");
+    assert!(tags.iter().all(|tag| tag.starts_with(&ours)), "{tags:?}");
+    for decoy in &decoys {
+        let kept = Command::new("docker")
+            .args(["image", "inspect", decoy])
+            .output();
+        assert!(kept.unwrap().status.success(), "{decoy} went");
+    }
 
     let merge = &report[2];
     let merged = step(merge, "Merge");

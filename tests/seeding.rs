@@ -3,6 +3,11 @@
 //! found again, rebuilt when the key or the image changes, and nothing left
 //! when seeding fails. (SIGINT during seeding: see `signals`.)
 
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
 use shared::results::Status;
 
 use crate::stack_run::{Stacks, docker, expect_statuses, results};
@@ -291,6 +296,141 @@ fn a_capture_cut_short_after_its_commit_leaves_no_image() {
         outcome.stderr
     );
     assert_eq!(seed_images(&stacks), Vec::<String>::new());
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
+}
+
+/// Seed images that are not this run's: another prefix's, tagged, and one
+/// with no tag; removed with `owner`'s prefix when the test ends.
+pub fn decoy_seeds(owner: &Stacks) -> Vec<String> {
+    let container = docker(&["create", "shardstack/bookworm:12", "true"]).remove(0);
+    let labels = [
+        "--change",
+        "LABEL io.shardstack.seed=0000",
+        "--change",
+        &format!("LABEL io.shardstack.prefix={}", owner.prefix),
+    ];
+    let tag = format!("{}-seed-db:0000", owner.prefix);
+    let tagged = docker(&[&["commit"], &labels[..], &[&container, &tag]].concat());
+    let untagged = docker(&[&["commit"], &labels[..], &[&container]].concat());
+    docker(&["rm", &container]);
+    vec![tagged.concat(), untagged.concat()]
+}
+
+/// A --seed-cache file's first line, and the tags of the images after it.
+pub fn cached_seed(file: &Path) -> (Value, Vec<String>) {
+    let mut reader = BufReader::new(std::fs::File::open(file).unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let header: Value = serde_json::from_str(&line).unwrap();
+    let mut images = std::fs::File::open(file).unwrap();
+    images.seek(SeekFrom::Start(line.len() as u64)).unwrap();
+    let manifest = Command::new("tar")
+        .args(["-xOf", "-", "manifest.json"])
+        .stdin(Stdio::from(images))
+        .output()
+        .unwrap();
+    assert!(manifest.status.success(), "{manifest:?}");
+    let manifest: Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let mut tags: Vec<String> = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|image| image["RepoTags"].as_array().unwrap().iter())
+        .map(|tag| tag.as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    (header, tags)
+}
+
+/// Regression (issue 26 item 3): the CI examples saved every seed image on
+/// the host (`docker images --filter label=io.shardstack.seed | xargs docker
+/// save`), other prefixes' and untagged ones too. --seed-cache saves exactly
+/// this run's seed, loads it on a host without it, and refuses another key's.
+#[test]
+fn a_seed_cache_holds_exactly_this_runs_seed_and_refuses_another_keys() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("seedcache");
+    let other = Stacks::new("seedcache-other");
+    let decoys = decoy_seeds(&other);
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k1").unwrap();
+    let cache = stacks.out("seed.cache");
+    let args = [
+        "--seed-key",
+        key.to_str().unwrap(),
+        "--seed-cache",
+        cache.to_str().unwrap(),
+    ];
+    let print_key = || {
+        let printed = stacks
+            .command("seeded.yml", "key")
+            .args([
+                "--seed",
+                "/seeded.sh seed",
+                "--seed-key",
+                key.to_str().unwrap(),
+            ])
+            .arg("--print-seed-key")
+            .succeeds();
+        printed.stdout.trim().to_string()
+    };
+    let first_key = print_key();
+    assert_eq!(first_key.len(), 64, "{first_key}");
+
+    let cold = seeded_run(&stacks, "cold", &args).code(0);
+    let saved = format!("saved to {}", cache.display());
+    assert!(cold.stderr.contains(": building it"), "{}", cold.stderr);
+    assert!(cold.stderr.contains(&saved), "{}", cold.stderr);
+    let kept = seed_tags(&stacks);
+    let (header, tags) = cached_seed(&cache);
+    assert_eq!(tags, kept, "only this run's seed images");
+    assert_eq!(header["key"], first_key.as_str());
+    assert_eq!(header["prefix"], stacks.prefix.as_str());
+    for decoy in &decoys {
+        assert_eq!(
+            docker(&["image", "inspect", "-f", "{{.Id}}", decoy]).len(),
+            1
+        );
+    }
+
+    // A host without the seed loads it and starts from it.
+    docker(
+        &[
+            &["rmi"],
+            &kept.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(seed_tags(&stacks), Vec::<String>::new());
+    let warm = seeded_run(&stacks, "warm", &args).code(0);
+    let loaded = format!("loaded from {}: found, not rebuilt", cache.display());
+    assert!(warm.stderr.contains(&loaded), "{}", warm.stderr);
+    assert!(!warm.stderr.contains(&saved), "{}", warm.stderr);
+    assert!(!stacks.out("warm/.stack-run/seed.log").exists());
+    expect_seeded_shards(&stacks, "warm", &warm);
+    assert_eq!(seed_tags(&stacks), kept);
+
+    // Another key's file is refused, never loaded, and replaced.
+    std::fs::write(&key, "k2").unwrap();
+    let second_key = print_key();
+    let stale = seeded_run(&stacks, "stale", &args).code(0);
+    let refused = format!(
+        "--seed-cache {} holds another key's seed ({}): not loaded",
+        cache.display(),
+        &first_key[..16]
+    );
+    assert!(stale.stderr.contains(&refused), "{}", stale.stderr);
+    assert!(stale.stderr.contains(&saved), "{}", stale.stderr);
+    expect_seeded_shards(&stacks, "stale", &stale);
+    let (header, tags) = cached_seed(&cache);
+    assert_eq!(header["key"], second_key.as_str());
+    assert_eq!(tags, seed_tags(&stacks));
+    assert!(
+        tags.iter().all(|tag| tag.ends_with(&second_key[..16])),
+        "{tags:?}"
+    );
+
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
     assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }

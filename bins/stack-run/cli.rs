@@ -86,8 +86,12 @@ use shared::help::{Example, after_help};
 /// files given; a run whose key finds every sidecar's image with that label
 /// starts from them at once, and one that does not (a file changed, an image
 /// missing or another's) seeds again and removes the prefix's older seeds.
-/// `docker save` and `docker load` carry the seed images between CI jobs;
-/// `--clean` removes them.
+/// A seed image also proves, by its labels, which sidecar and which
+/// resolved configuration (and image) it was made from; one that does not
+/// is rebuilt, never used. --seed-cache FILE carries exactly this run's
+/// seed between CI jobs: loaded when FILE holds it, saved after seeding;
+/// --print-seed-key prints the key a CI cache of FILE is keyed on.
+/// `--clean` removes the seed images.
 ///
 /// Stack-run keeps its own files in OUT/.stack-run: the derived compose
 /// files (`shard-K.compose.json`, to reach a kept stack) and the build log.
@@ -235,6 +239,21 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", num_args = 1.., requires = "seed")]
     pub seed_key: Vec<PathBuf>,
 
+    /// Carry the seed between CI jobs in FILE, for the CI's cache: when this
+    /// host has no seed under the key, a FILE holding this run's seed (its key,
+    /// its prefix, each sidecar's image) is loaded; one holding another is
+    /// refused, said so, never loaded. After seeding, FILE gets exactly this
+    /// run's seed images, nothing else of the host's, written whole or not at
+    /// all, unless it held them already (see --print-seed-key)
+    #[arg(long, value_name = "FILE", requires = "seed_key")]
+    pub seed_cache: Option<PathBuf>,
+
+    /// Print the seed's key in full (what --seed-key names the seed by) and
+    /// exit, reading no plan and running nothing: the key of a CI cache that
+    /// holds --seed-cache's FILE. Give it the run's -f, -s, -e, --seed and --seed-key
+    #[arg(long, requires = "seed_key", conflicts_with_all = ["clean", "collect", "dry_run"])]
+    pub print_seed_key: bool,
+
     /// Set an environment variable in the service container (placeholders are
     /// expanded); its value is never printed: logs, errors and --dry-run show KEY=…
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -245,7 +264,7 @@ pub struct Cli {
     pub prefix: String,
 
     /// The command to run in each shard, after `--`, with its placeholders
-    #[arg(last = true, value_name = "COMMAND", required_unless_present = "clean")]
+    #[arg(last = true, value_name = "COMMAND", required_unless_present_any = ["clean", "print_seed_key"])]
     pub command: Vec<String>,
 }
 

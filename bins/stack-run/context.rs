@@ -184,6 +184,7 @@ impl Context {
                 seed: cli.seed.clone().map(|command| Seed {
                     command: command.0,
                     key_files: (!cli.seed_key.is_empty()).then(|| cli.seed_key.clone()),
+                    cache: cli.seed_cache.clone(),
                 }),
             },
             stack: Stack {

@@ -5,7 +5,8 @@
 //! by `attempt`, whose status `verdict` decides; with `--stacks`, `pool`
 //! runs batches on stacks kept up between them, from the same pieces of
 //! `attempt`; `collect` lists the tests in a stack of its own; `seed` makes
-//! the sidecars' state once, before any shard starts. The rest are
+//! the sidecars' state once, before any shard starts, and `seed_cache`
+//! carries exactly that seed in a file between CI jobs. The rest are
 //! leaves: the compose program and files (`compose`, `derive`), each
 //! stack's networks (`subnets`), child processes (`proc`), readiness
 //! (`ready`, woken by Docker's `events`), removal by label (`sweep`),
@@ -35,6 +36,7 @@ mod ready;
 mod rerun;
 mod resident;
 mod seed;
+mod seed_cache;
 mod selection;
 mod signals;
 mod subnets;

@@ -36,6 +36,9 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if cli.collect {
         return crate::collect::main(&cli);
     }
+    if cli.print_seed_key {
+        return print_seed_key(&cli);
+    }
     let plan = read_plan(&cli.plan).exit_code(exit::USAGE)?;
     let shard_count = plan.keys().max().copied().unwrap_or(0);
     let node = selection::node(cli.node).exit_code(exit::USAGE)?;
@@ -81,6 +84,20 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     ctx.runtime.stop.on_force(force_stop(&ctx));
     // From here every path, a stop included, ends in `execute`'s result lines.
     execute(&ctx, &plan, &selected, jobs)
+}
+
+/// `--print-seed-key`: the key, from the compose model and the key's files.
+fn print_seed_key(cli: &Cli) -> Result<i32, Failure> {
+    let runtime = Arc::new(Runtime::new(0, &[], None, false));
+    let ctx = Context::new(cli, runtime, 0, None)?;
+    let seed = ctx.config.seed.as_ref().expect("clap requires --seed");
+    let key = crate::seed::key(&ctx, seed).exit_code(exit::USAGE)?;
+    let mut out = shared::io::Output::create(None).exit_code(exit::INFRA)?;
+    writeln!(out, "{key}")
+        .map_err(anyhow::Error::from)
+        .and_then(|()| out.commit())
+        .exit_code(exit::INFRA)?;
+    Ok(exit::SUCCESS)
 }
 
 /// A `--jobs` or `--stacks` count; `auto` is what this host holds (said on stderr).

@@ -71,19 +71,28 @@ impl Children {
 
     /// Run a short command to completion and capture its output.
     pub fn capture(&self, cmd: Command) -> anyhow::Result<Output> {
-        self.capture_with(cmd, Stdio::piped())
+        self.capture_with(cmd, Stdio::null(), Stdio::piped())
+    }
+
+    /// Run a command to completion reading `stdin` (an archive, say), its
+    /// output captured.
+    pub fn capture_fed(&self, cmd: Command, stdin: File) -> anyhow::Result<Output> {
+        self.capture_with(cmd, Stdio::from(stdin), Stdio::piped())
     }
 
     /// Run a command to completion, its stdout written to `file` (an archive,
     /// say), its stderr captured.
     pub fn capture_into(&self, cmd: Command, file: File) -> anyhow::Result<Output> {
-        self.capture_with(cmd, Stdio::from(file))
+        self.capture_with(cmd, Stdio::null(), Stdio::from(file))
     }
 
-    fn capture_with(&self, mut cmd: Command, stdout: Stdio) -> anyhow::Result<Output> {
-        cmd.stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::piped());
+    fn capture_with(
+        &self,
+        mut cmd: Command,
+        stdin: Stdio,
+        stdout: Stdio,
+    ) -> anyhow::Result<Output> {
+        cmd.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
         let child = self.spawn(&mut cmd)?;
         let pid = child.id();
         let output = child.wait_with_output();

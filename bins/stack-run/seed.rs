@@ -40,6 +40,7 @@ use crate::attempt::{Limits, bring_up, derive_file, tear_down};
 use crate::build::retag;
 use crate::context::Context;
 use crate::proc::{Children, Ended, Log, describe};
+use crate::seed_cache::{Cache, Holder};
 use crate::sweep::{docker, inspect, list, output};
 use crate::template::is_per_shard;
 
@@ -50,6 +51,8 @@ pub struct Seed {
     /// The files and folders whose contents key the seed; `None` without
     /// `--seed-key`: the seed is then the run's own.
     pub key_files: Option<Vec<PathBuf>>,
+    /// `--seed-cache`: the file this run's seed is loaded from and saved to.
+    pub cache: Option<PathBuf>,
 }
 
 /// The label on a seed image: its full key.
@@ -75,26 +78,78 @@ fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, 
     let key = key(ctx, seed).exit_code(exit::USAGE)?;
     let tags = tags(ctx, seed, &key);
     let progress = &ctx.runtime.progress;
-    if seed.key_files.is_some() {
-        match check(ctx, &tags, &key) {
-            Ok(()) => {
-                progress.note(&format!("seed {}: found, not rebuilt", short(&key)));
-                return Ok(tags);
-            }
-            Err(why) => progress.note(&format!("seed {}: {why}: building it", short(&key))),
-        }
-    } else {
+    if seed.key_files.is_none() {
         progress.note("seeding (no --seed-key: the seed is this run's own)");
+        make(ctx, seed, &key, &tags)?;
+        return Ok(tags);
     }
-    make(ctx, seed, &key, &tags)?;
-    if seed.key_files.is_some() {
-        forget_others(ctx, &tags);
+    let cache = seed.cache.as_deref().map(|file| {
+        let holder = Holder {
+            key: key.clone(),
+            prefix: ctx.names.prefix.clone(),
+            images: tags.clone(),
+        };
+        Cache::open(file, holder)
+    });
+    let found = check(ctx, &tags, &key).map(|()| String::new());
+    match found.or_else(|why| load_cached(ctx, cache.as_ref(), &tags, &key).ok_or(why)) {
+        Ok(from) => progress.note(&format!("seed {}: {from}found, not rebuilt", short(&key))),
+        Err(why) => {
+            progress.note(&format!("seed {}: {why}: building it", short(&key)));
+            make(ctx, seed, &key, &tags)?;
+            forget_others(ctx, &tags);
+        }
+    }
+    if let Some(cache) = cache.filter(|_| !ctx.runtime.stop.requested()) {
+        match cache.save(&ctx.runtime.children) {
+            Ok(true) => progress.note(&format!(
+                "seed {}: saved to {}",
+                short(&key),
+                cache.file.display()
+            )),
+            Ok(false) => {}
+            Err(err) => eprintln!("stack-run: warning: --seed-cache: {err:#}"),
+        }
     }
     Ok(tags)
 }
 
+/// The seed loaded from `--seed-cache`'s file, if it holds this run's (else
+/// it says why not): "loaded from FILE: ".
+fn load_cached(
+    ctx: &Context,
+    cache: Option<&Cache>,
+    tags: &BTreeMap<String, String>,
+    key: &str,
+) -> Option<String> {
+    let cache = cache?;
+    let file = cache.file.display();
+    let not_loaded = |why: String| {
+        let note = format!("seed {}: --seed-cache {file} {why}: not loaded", short(key));
+        ctx.runtime.progress.note(&note);
+    };
+    match cache.load(&ctx.runtime.children) {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(why) => {
+            not_loaded(why);
+            return None;
+        }
+    }
+    // Loading may have moved a tag off an image this prefix had.
+    forget_others(ctx, tags);
+    match check(ctx, tags, key) {
+        Ok(()) => Some(format!("loaded from {file}: ")),
+        Err(why) => {
+            let note = format!("seed {}: loaded from {file}, but {why}", short(key));
+            ctx.runtime.progress.note(&note);
+            None
+        }
+    }
+}
+
 /// The key: a digest of everything the seed's contents depend on.
-fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
+pub fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     let mut part = |bytes: &[u8]| {
         // Each part's length first: no two lists of parts hash alike.

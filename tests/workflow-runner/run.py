@@ -19,11 +19,15 @@ steps, needs, inputs, runner, and always(), success(), failure(),
 cancelled(), hashFiles().
 
 The environment starts empty but for PATH, HOME and the --env pairs, so
-nothing of the caller's CI leaks in. WORK/report.json records every job:
+nothing of the caller's CI leaks in. The jobs share this machine's Docker,
+where GitHub gives each a fresh runner: --before-job runs a command (split
+as a shell would, run by none) before each job, to take away what a fresh
+runner would not have. WORK/report.json records every job:
 its matrix, result, steps (outcome and outputs) and step summary.
 
 Usage: run.py --workflow FILE --checkout DIR --action OWNER/NAME=DIR --work DIR
               [--env KEY=VALUE]... [--input KEY=VALUE]... [--event NAME]
+              [--before-job COMMAND]
 --input sets an input of every use of the --action action, over `with:`.
 Exit status: 0 when every job succeeded, 1 when one failed, 2 on bad usage.
 """
@@ -35,6 +39,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -552,6 +557,7 @@ class Runner:
         self.action_dir = Path(action_dir).resolve()
         self.work = Path(args.work).resolve()
         self.inputs = dict(pair.split("=", 1) for pair in args.input)
+        self.before_job = shlex.split(args.before_job or "")
         self.env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
         self.env.update(dict(pair.split("=", 1) for pair in args.env))
         run_id = self.env.get("GITHUB_RUN_ID", "1")
@@ -606,6 +612,9 @@ class Runner:
                     log(f"job {job.name}: skipped")
                     outcomes.append("skipped")
                     continue
+                if self.before_job:
+                    log(f"before job {job.name}: {shlex.join(self.before_job)}")
+                    subprocess.run(self.before_job, check=True, stdin=subprocess.DEVNULL)
                 result = job.run()
                 outcomes.append(result)
                 report.append(
@@ -647,6 +656,7 @@ def main():
     parser.add_argument("--env", action="append", default=[])
     parser.add_argument("--input", action="append", default=[])
     parser.add_argument("--event", default="push")
+    parser.add_argument("--before-job", help="a command run before each job")
     args = parser.parse_args()
     return Runner(args).run()
 
