@@ -310,3 +310,50 @@ fn a_signal_while_a_seed_is_captured_leaves_nothing() {
     expect_stopped(run, 130, &stacks);
     expect_no_seed(&stacks);
 }
+
+/// A second signal while the database is captured (issue 26 item 5): the
+/// force sweep removes the sidecar's container under the capture, and no
+/// image of the capture may stay, labelled and untagged. (Here the daemon
+/// let the capture finish before and after the fix;
+/// `seeding::a_capture_cut_short_after_its_commit_leaves_no_image` is the
+/// regression test of the path a failed `docker cp` takes.)
+#[test]
+fn a_second_signal_while_a_seed_is_captured_leaves_no_image() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sig-capture2");
+    let key = stacks.out("key.txt");
+    std::fs::write(&key, "k").unwrap();
+    let seed = [
+        "--seed",
+        "/seeded.sh seed",
+        "--seed-key",
+        key.to_str().unwrap(),
+    ];
+    let run = Watched::start(stacks.child_command("seeded.yml", "out", TWO_LONG_SHARDS, &seed));
+    // The database's capture, the longest, after the cache's.
+    wait_closely("db captured", || run.said(": capturing db"));
+    run.signal("INT");
+    wait_closely("the first signal heard", || {
+        run.said("stopping every shard")
+    });
+    run.signal("INT");
+    let outcome = run.finish(LIMIT).code(130);
+    assert!(
+        outcome
+            .stderr
+            .contains("second signal: removing everything"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    let seeds = docker(&[
+        "images",
+        "-aq",
+        "--filter",
+        &labels::filter(labels::PREFIX, &stacks.prefix),
+        "--filter",
+        "label=io.shardstack.seed",
+    ]);
+    assert_eq!(seeds, Vec::<String>::new());
+    expect_no_seed(&stacks);
+}
