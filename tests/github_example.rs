@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::SystemTime;
 
 use serde_json::Value;
-use shared::results::ShardResult;
+use shared::results::ResultLine;
 
 use crate::seeding::{cached_seed, decoy_seeds};
 use crate::stack_run::Stacks;
@@ -205,21 +205,25 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
         [success("shards 1"), success("shards 2"), success("merge")]
     );
 
-    // Each node ran its one shard of two, in a stack of its own, and passed.
+    // Each node seeded (made, or found), then ran its one shard of two, in a
+    // stack of its own, and passed.
     let mut projects = Vec::new();
     for (index, job) in report[..2].iter().enumerate() {
         let run = step(job, "Run this node's shards");
         assert_eq!(run["outcome"], "success");
         assert_eq!(output(run, "status"), "0");
         let results = Path::new(job["workspace"].as_str().unwrap()).join(output(run, "results"));
-        let lines: Vec<ShardResult> = std::fs::read_to_string(&results)
+        let lines: Vec<ResultLine> = std::fs::read_to_string(&results)
             .unwrap()
             .lines()
-            .map(|line| ShardResult::from_json(line).unwrap())
+            .map(|line| ResultLine::from_json(line).unwrap())
             .collect();
-        assert_eq!(lines.len(), 1, "{}", results.display());
-        assert_eq!(lines[0].shard, index as u32 + 1);
-        projects.push(lines[0].first.project.clone());
+        let [ResultLine::Seed(seed), ResultLine::Shard(shard)] = &lines[..] else {
+            panic!("a seed's line, then a shard's: {lines:?}");
+        };
+        assert_eq!(seed.reused, index == 1, "{seed:?}");
+        assert_eq!(shard.shard, index as u32 + 1);
+        projects.push(shard.first.project.clone());
     }
 
     // Node 1 made the seed and cached its file; node 2 restored the file and

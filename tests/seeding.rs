@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use shared::results::Status;
+use shared::results::{ResultLine, SeedResult, Status};
 
-use crate::stack_run::{Stacks, docker, expect_statuses, results};
-use crate::util::{Outcome, docker_lock};
+use crate::stack_run::{Stacks, docker, expect_statuses, result_lines, results};
+use crate::util::{Outcome, docker_lock, tool};
 
 const PLAN: &str = "1\ta\n2\tb\n3\tc\n";
 
@@ -38,6 +38,34 @@ fn expect_seeded_shards(stacks: &Stacks, out: &str, outcome: &Outcome) {
             format!("seed seed,shard-{shard}\n"),
             "shard {shard}"
         );
+    }
+}
+
+/// The seed's results line: printed first, before any shard's (issue 26 item 11).
+fn seed_line(outcome: &Outcome) -> SeedResult {
+    match result_lines(outcome).into_iter().next() {
+        Some(ResultLine::Seed(seed)) => seed,
+        other => panic!("the seed's line first, not {other:?}\n{}", outcome.stdout),
+    }
+}
+
+/// Every shard's log says which seed each sidecar started from, its image
+/// and its age, without -vv (issue 26 item 12).
+fn expect_logs_name_the_seed(stacks: &Stacks, out: &str, seed: &SeedResult, made_by: &str) {
+    let key = seed.seed.as_deref().unwrap();
+    for shard in 1..=3 {
+        let log = std::fs::read_to_string(stacks.out(&format!("{out}/shard-{shard}/log.txt")));
+        let log = log.unwrap();
+        for (sidecar, image) in &seed.images {
+            let said = format!("stack-run: {sidecar} starts from seed {key}: image {image}, made ");
+            let line = log.lines().find(|line| line.starts_with(&said));
+            let line = line.unwrap_or_else(|| panic!("shard {shard}: no {said:?} in\n{log}"));
+            assert!(
+                line.contains(" UTC (") && line.contains(" ago); "),
+                "{line}"
+            );
+            assert!(line.ends_with(made_by), "{line}");
+        }
     }
 }
 
@@ -80,6 +108,13 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     let cold = seeded_run(&stacks, "cold", &args).code(0);
     assert!(cold.stderr.contains(": building it"), "{}", cold.stderr);
     expect_seeded_shards(&stacks, "cold", &cold);
+    let seed = seed_line(&cold);
+    assert_eq!((seed.status, seed.reused), (Status::Passed, false));
+    assert!(seed.seconds > 0.5, "{seed:?}");
+    let seed_log = stacks.out("cold/.stack-run/seed.log");
+    assert_eq!(seed.log.as_deref(), seed_log.to_str());
+    assert_eq!(seed.images.keys().collect::<Vec<_>>(), ["cache", "db"]);
+    expect_logs_name_the_seed(&stacks, "cold", &seed, "; made by this run");
     let log = std::fs::read_to_string(stacks.out("cold/.stack-run/seed.log")).unwrap();
     assert!(
         log.contains("seeding now, PLAIN=1 PER_SHARD=unset"),
@@ -103,6 +138,19 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     assert!(!stacks.out("warm/.stack-run/seed.log").exists());
     expect_seeded_shards(&stacks, "warm", &warm);
     assert_eq!(seed_tags(&stacks), kept);
+    let found = seed_line(&warm);
+    assert_eq!((found.status, found.reused), (Status::Passed, true));
+    assert_eq!(
+        (&found.seed, &found.images, &found.log),
+        (&seed.seed, &seed.images, &None)
+    );
+    expect_logs_name_the_seed(
+        &stacks,
+        "warm",
+        &found,
+        "; found under its key: made by an earlier run",
+    );
+    expect_reports_show_the_seed(&warm, &found);
 
     // Another image under the seed's tag is not its key's: rebuilt, not used.
     let db_tag = kept.iter().find(|tag| tag.contains("-seed-db:")).unwrap();
@@ -130,6 +178,38 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
 
+/// stack-report's summary and timeline have the seed (issue 26 item 11).
+fn expect_reports_show_the_seed(outcome: &Outcome, seed: &SeedResult) {
+    let key = seed.seed.as_deref().unwrap();
+    let summary = tool("stack-report")
+        .args(["--results", "-"])
+        .stdin(&outcome.stdout)
+        .succeeds();
+    let said = format!("Seed `{key}`: ✅ found under its key (made by an earlier run) in ");
+    assert!(summary.stdout.contains(&said), "{}", summary.stdout);
+    assert!(
+        summary.stdout.contains("3 shards in "),
+        "{}",
+        summary.stdout
+    );
+    assert!(
+        summary.stdout.contains(" from the seed's start: 3 passed."),
+        "{}",
+        summary.stdout
+    );
+    let timeline = tool("stack-report")
+        .args(["--results", "-", "--format", "svg"])
+        .stdin(&outcome.stdout)
+        .succeeds();
+    let bar = format!("<title>seed {key} found: ");
+    assert!(
+        timeline.stdout.contains("<g id=\"seed\">"),
+        "{}",
+        timeline.stdout
+    );
+    assert!(timeline.stdout.contains(&bar), "{}", timeline.stdout);
+}
+
 #[test]
 fn without_a_key_the_seed_is_the_runs_own() {
     let _lock = docker_lock();
@@ -155,6 +235,14 @@ fn a_failed_seed_command_is_every_shards_error_and_leaves_nothing() {
         .stdin(PLAN)
         .run()
         .code(3);
+    let seed = seed_line(&outcome);
+    assert_eq!((seed.status, seed.reused), (Status::Error, false));
+    let message = seed.message.as_deref().unwrap_or_default();
+    assert!(
+        message.starts_with("seeding failed: the seed command exited"),
+        "{message}"
+    );
+    assert!(seed.images.is_empty(), "{seed:?}");
     let results = results(&outcome);
     expect_statuses(&results, &[Status::Error; 3], &outcome.stderr);
     for result in &results {

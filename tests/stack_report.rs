@@ -509,3 +509,117 @@ fn a_failed_test_is_named_by_its_report_not_its_traceback() {
         "{summary}"
     );
 }
+
+/// A seeded run's results: the seed's line first, then two shards whose
+/// first tests carry `setup` seconds each (their database made again, or not).
+fn seeded_run(dir: &Dir, setup: f64) -> std::path::PathBuf {
+    let mut results = String::from(
+        r#"{"seed":"0a1b2c3d4e5f6789","status":"passed","reused":false,"started_seconds":0.01,"seconds":95.5,"images":{"db":"ci-seed-db:0a1b2c3d4e5f6789"},"log":"out/.stack-run/seed.log","message":null}"#,
+    );
+    results.push('\n');
+    for shard in 1..=2 {
+        dir.write(
+            &format!("out/shard-{shard}/junit.xml"),
+            format!(
+                r#"<testsuites><testsuite name="pytest">
+                <testcase classname="t{shard}" name="test_first" file="t{shard}.py" time="{first}"/>
+                <testcase classname="t{shard}" name="test_second" file="t{shard}.py" time="0.5"/>
+                </testsuite></testsuites>"#,
+                first = 0.5 + setup
+            ),
+        );
+        results += &format!(
+            r#"{{"shard":{shard},"shards":2,"project":"p-s{shard}","status":"passed","exit_code":0,"tests":2,"up_seconds":5,"run_seconds":20,"down_seconds":1,"out":"out/shard-{shard}","message":null,"started_seconds":96,"rerun":null}}"#
+        );
+        results.push('\n');
+    }
+    dir.write("results.jsonl", results)
+}
+
+#[test]
+fn the_seed_is_in_the_summary_the_timeline_and_the_outputs() {
+    // Issue 26 item 11: a 95 s seed read as shards that started late.
+    let dir = Dir::new();
+    let results = seeded_run(&dir, 0.0);
+    let summary = tool("stack-report")
+        .arg("--results")
+        .arg(&results)
+        .succeeds();
+    assert!(
+        summary
+            .stdout
+            .contains("\nSeed `0a1b2c3d4e5f6789`: ✅ made in 1 min 36 s.\n"),
+        "{}",
+        summary.stdout
+    );
+    assert!(
+        summary.stdout.contains(
+            "2 shards in 26.0 s from the first start-up to the last teardown; \
+             2 min 2 s from the seed's start: 2 passed."
+        ),
+        "{}",
+        summary.stdout
+    );
+    assert!(!summary.stdout.contains("⚠️"), "{}", summary.stdout);
+    assert_eq!(summary.stderr, "");
+    let svg = tool("stack-report")
+        .arg("--results")
+        .arg(&results)
+        .args(["--format", "svg"])
+        .succeeds()
+        .stdout;
+    assert!(
+        svg.contains(
+            "<g id=\"seed\"><text x=\"58\" y=\"19\" text-anchor=\"end\">seed</text>\
+             <rect class=\"seed\" x=\"64\" y=\"8\" width=\"501.02\" height=\"14\">\
+             <title>seed 0a1b2c3d4e5f6789 made: 1 min 36 s</title></rect></g>"
+        ),
+        "{svg}"
+    );
+    // The shards' rows come below the seed's.
+    assert!(
+        svg.contains("<g id=\"shard-1\"><text x=\"58\" y=\"41\""),
+        "{svg}"
+    );
+    let outputs = tool("stack-report")
+        .args(["--format", "outputs", "--results"])
+        .arg(&results)
+        .succeeds()
+        .stdout;
+    assert!(
+        outputs.ends_with("seed_seconds=95.5\nseed_status=passed\n"),
+        "{outputs}"
+    );
+}
+
+#[test]
+fn a_seeded_run_whose_shards_made_their_database_again_is_reported() {
+    // Issue 26 item 9: the seed made test_NAME_gw0 under xdist, the shards
+    // made test_NAME from scratch, and nothing said so.
+    let dir = Dir::new();
+    let results = seeded_run(&dir, 12.0);
+    let summary = tool("stack-report")
+        .arg("--results")
+        .arg(&results)
+        .succeeds();
+    let said = "the run was seeded, yet 2 of its shards spent seconds in session setup \
+                (shard 1 12.0 s, shard 2 12.0 s): they made their database again instead \
+                of reusing the seed's.";
+    assert!(
+        summary.stdout.contains(&format!("⚠️ {said}")),
+        "{}",
+        summary.stdout
+    );
+    assert!(
+        summary
+            .stderr
+            .starts_with(&format!("stack-report: warning: {said}")),
+        "{}",
+        summary.stderr
+    );
+    assert!(
+        summary.stderr.contains("`-p no:xdist`"),
+        "{}",
+        summary.stderr
+    );
+}

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use shared::contract::{IDLE_COMMAND, labels};
-use shared::results::{ShardResult, Status};
+use shared::results::{ResultLine, ShardResult, Status};
 
 use crate::signals::Watched;
 use crate::util::{
@@ -142,15 +142,26 @@ pub fn docker(args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The result lines, sorted by shard.
+/// The shards' result lines, sorted by shard (a seed's line is not one).
 pub fn results(outcome: &Outcome) -> Vec<ShardResult> {
-    let mut results: Vec<ShardResult> = outcome
-        .stdout
-        .lines()
-        .map(|line| ShardResult::from_json(line).unwrap())
+    let mut results: Vec<ShardResult> = result_lines(outcome)
+        .into_iter()
+        .filter_map(|line| match line {
+            ResultLine::Shard(result) => Some(result),
+            ResultLine::Seed(_) => None,
+        })
         .collect();
     results.sort_by_key(|r| r.shard);
     results
+}
+
+/// Every result line, in the order printed.
+pub fn result_lines(outcome: &Outcome) -> Vec<ResultLine> {
+    outcome
+        .stdout
+        .lines()
+        .map(|line| ResultLine::from_json(line).unwrap())
+        .collect()
 }
 
 /// Expect these statuses, shard by shard; on a mismatch, show every result line.

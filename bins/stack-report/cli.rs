@@ -27,18 +27,27 @@ use shared::help::{Example, after_help};
 ///
 /// The SVG timeline draws one bar per shard on a time axis: start-up, tests
 /// and teardown (then the same for a rerun), tests coloured by how the shard
-/// ended. It is a few kilobytes with no scripts and no external fonts, so it
+/// ended, and the seed's bar, if any, above them. It is a few kilobytes with no scripts and no external fonts, so it
 /// can be embedded anywhere; hovering a bar shows its times.
 ///
 /// The outputs format prints the numbers as KEY=VALUE lines for
 /// $GITHUB_OUTPUT (or a GitLab dotenv report): tests, passed, failures,
 /// errors, skipped and flaky (test cases, as the summary counts them) from
 /// --junit; shards, shards_failed and balance (the longest shard's test time
-/// over the mean, two decimals) from --results.
+/// over the mean, two decimals) from --results, and after a seeded run
+/// seed_seconds (the seeds' time, one per node) and seed_status (passed or
+/// failed).
+///
+/// Seeded runs (stack-run --seed) have a results line for the seed: the
+/// summary says how it ended and how long it took (and the run's time from
+/// its start), and the timeline draws it on a row of its own. When a seeded
+/// run's shards still spent 5 s or more in session setup, the summary and a
+/// warning on stderr say so: their database was made again, the seed unused.
 #[derive(Parser, Debug)]
 #[command(name = "stack-report", version, after_long_help = after_help(EXAMPLES, EXIT_STATUS))]
 pub struct Cli {
-    /// stack-run's result lines (one JSON object per shard), - for stdin.
+    /// stack-run's result lines (one JSON object per shard, and one for the
+    /// seed), - for stdin.
     #[arg(long, value_name = "FILE", required_unless_present = "junit")]
     pub results: Option<PathBuf>,
 

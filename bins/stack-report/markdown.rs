@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use shared::results::{Attempt, ShardResult, Status};
+use shared::results::{Attempt, SeedResult, ShardResult, Status};
 
 use crate::cases::{Report, TestCase};
 use crate::setup::Setups;
@@ -12,18 +12,26 @@ use crate::setup::Setups;
 /// At most this many failed or flaky tests are listed; the rest are counted.
 const LISTED: usize = 50;
 
-pub fn summary(
-    results: Option<&[ShardResult]>,
-    junit: Option<&Report>,
-    slowest: usize,
-    setups: &Setups,
-) -> String {
+/// What stack-run's results say: the shards' lines (when given) and the seeds'.
+pub struct Runs<'a> {
+    pub results: Option<&'a [ShardResult]>,
+    pub seeds: &'a [SeedResult],
+}
+
+/// A seeded shard's session setup above this is a database made again, not reused.
+const SEED_MISSED_SECONDS: f64 = 5.0;
+
+pub fn summary(runs: Runs, junit: Option<&Report>, slowest: usize, setups: &Setups) -> String {
+    let results = runs.results;
     let mut out = String::from("## Test results\n\n");
     if let Some(report) = junit {
         totals(&mut out, report);
     }
     if let Some(results) = results {
-        run_line(&mut out, results);
+        run_line(&mut out, results, runs.seeds);
+    }
+    if let Some(warning) = seed_not_used(runs.seeds, setups) {
+        let _ = writeln!(out, "\n⚠️ {warning}");
     }
     if let Some(report) = junit {
         let failed: Vec<&TestCase> = report
@@ -112,8 +120,64 @@ fn totals(out: &mut String, report: &Report) {
     }
 }
 
-/// One sentence on the run: shards, wall time, how they ended.
-fn run_line(out: &mut String, results: &[ShardResult]) {
+/// One sentence on the seed, if the run made or found one: its key, how it
+/// ended, how long it took. Several CI nodes each seed (or find the seed):
+/// one sentence each.
+fn seed_lines(out: &mut String, seeds: &[SeedResult]) {
+    for seed in seeds {
+        let key = seed.seed.as_deref().map(code).unwrap_or_else(|| "–".into());
+        let what = match (seed.status, seed.reused) {
+            (Status::Passed, true) => "found under its key (made by an earlier run)",
+            (Status::Passed, false) => "made",
+            (Status::Interrupted, _) => "interrupted",
+            (Status::Timeout, _) => "timed out",
+            _ => "failed",
+        };
+        let why = seed
+            .message
+            .as_deref()
+            .map(|m| format!(": {}", text(m)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\nSeed {key}: {} {what} in {}{why}.",
+            icon(seed.status),
+            seconds(seed.seconds)
+        );
+    }
+}
+
+/// Seeded, yet a shard spent seconds in its session setup: the database
+/// it was to reuse was made again (xdist's `test_NAME_gw0` in the seed, a
+/// missing `--reuse-db` in the shards), and the seed was time lost.
+pub fn seed_not_used(seeds: &[SeedResult], setups: &Setups) -> Option<String> {
+    if !seeds.iter().any(|seed| seed.status == Status::Passed) {
+        return None;
+    }
+    let slow: Vec<String> = setups
+        .by_shard
+        .iter()
+        .filter(|&(_, &setup)| setup >= SEED_MISSED_SECONDS)
+        .map(|(shard, &setup)| format!("shard {shard} {}", seconds(setup)))
+        .collect();
+    if slow.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the run was seeded, yet {} of its shards spent seconds in session setup ({}): \
+         they made their database again instead of reusing the seed's. Check that the \
+         seed command and the shards' command name the same database: both with \
+         `--reuse-db`, both without pytest-xdist (`-p no:xdist`: under xdist the seed \
+         makes `test_NAME_gw0`).",
+        slow.len(),
+        slow.join(", ")
+    ))
+}
+
+/// One sentence on the run: shards, wall time, how they ended; with a
+/// seed, the sentence on it first and the time from its start too.
+fn run_line(out: &mut String, results: &[ShardResult], seeds: &[SeedResult]) {
+    seed_lines(out, seeds);
     let start = results
         .iter()
         .map(|r| r.started_seconds.unwrap_or(0.0))
@@ -144,9 +208,20 @@ fn run_line(out: &mut String, results: &[ShardResult]) {
             if k == 1 { "" } else { "s" }
         ),
     };
+    let seeded = seeds
+        .iter()
+        .map(|seed| seed.started_seconds)
+        .reduce(f64::min);
+    let with_seed = match seeded {
+        Some(seeded) => format!(
+            "; {} from the seed's start",
+            seconds((end - seeded.min(end)).max(0.0))
+        ),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "\n{what} in {} from the first start-up to the last teardown: {}.",
+        "\n{what} in {} from the first start-up to the last teardown{with_seed}: {}.",
         seconds((end - start.min(end)).max(0.0)),
         ended.join(", ")
     );

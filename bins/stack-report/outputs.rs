@@ -5,11 +5,15 @@
 
 use std::fmt::Write;
 
-use shared::results::{ShardResult, Status};
+use shared::results::{SeedResult, ShardResult, Status};
 
 use crate::cases::Report;
 
-pub fn lines(results: Option<&[ShardResult]>, junit: Option<&Report>) -> String {
+pub fn lines(
+    results: Option<&[ShardResult]>,
+    seeds: &[SeedResult],
+    junit: Option<&Report>,
+) -> String {
     let mut out = String::new();
     if let Some(report) = junit {
         let t = &report.tally;
@@ -33,6 +37,13 @@ pub fn lines(results: Option<&[ShardResult]>, junit: Option<&Report>) -> String 
         if let Some(balance) = balance(results) {
             let _ = writeln!(out, "balance={balance:.2}");
         }
+    }
+    // The seeds' time added up (one a CI node), and whether every one is there.
+    if !seeds.is_empty() {
+        let seconds: f64 = seeds.iter().map(|seed| seed.seconds).sum();
+        let failed = seeds.iter().any(|seed| seed.status != Status::Passed);
+        let status = if failed { "failed" } else { "passed" };
+        let _ = write!(out, "seed_seconds={seconds:.1}\nseed_status={status}\n");
     }
     out
 }

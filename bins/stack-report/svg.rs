@@ -1,7 +1,9 @@
 //! The SVG timeline: one bar per shard on a time axis, start-up, tests and
 //! teardown (then the rerun's) side by side, widths proportional to seconds.
 //! Batches run by `stack-run --stacks` go on their stack's row instead, one
-//! after another: a row per stack, a segment run per batch.
+//! after another: a row per stack, a segment run per batch. A seeded run's
+//! seed gets a row of its own on top, so the minutes before the first shard
+//! started are seen, not hidden.
 //!
 //! Small enough to embed anywhere: a few kilobytes, no scripts, no external
 //! fonts (the generic `sans-serif`), colours in one `<style>`; each segment
@@ -10,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use shared::results::ShardResult;
+use shared::results::{SeedResult, ShardResult, Status};
 
 use crate::markdown::{busy, seconds};
 
@@ -28,7 +30,7 @@ const LEGEND: f64 = 22.0;
 const STYLE: &str = "text{font:11px sans-serif;fill:#333}rect{stroke:#fff;stroke-width:.5}\
 .up{fill:#74c0fc}.down{fill:#ced4da}.passed{fill:#40c057}.failed{fill:#fa5252}\
 .error{fill:#fd7e14}.timeout{fill:#be4bdb}.interrupted{fill:#868e96}\
-.rerun{fill-opacity:.6}.axis{stroke:#adb5bd;stroke-width:1}";
+.rerun{fill-opacity:.6}.axis{stroke:#adb5bd;stroke-width:1}.seed{fill:#fab005}";
 
 /// One segment of a shard's bar.
 struct Segment {
@@ -71,17 +73,25 @@ fn rows(results: &[ShardResult]) -> Vec<Row<'_>> {
         .collect()
 }
 
-pub fn timeline(results: &[ShardResult]) -> String {
-    let origin = results.iter().map(start_of).reduce(f64::min).unwrap_or(0.0);
+pub fn timeline(results: &[ShardResult], seeds: &[SeedResult]) -> String {
+    let seed_starts = seeds.iter().map(|seed| seed.started_seconds);
+    let origin = results
+        .iter()
+        .map(start_of)
+        .chain(seed_starts)
+        .reduce(f64::min)
+        .unwrap_or(0.0);
+    let seed_ends = seeds.iter().map(|seed| seed.started_seconds + seed.seconds);
     let end = results
         .iter()
         .map(|r| start_of(r) + busy(r))
+        .chain(seed_ends)
         .fold(origin, f64::max);
     let span = (end - origin).max(0.001);
     let scale = (WIDTH - LEFT - RIGHT) / span;
     let batches = results.iter().any(|r| r.stack.is_some());
     let rows = rows(results);
-    let axis_y = TOP + ROW * rows.len() as f64 + 4.0;
+    let axis_y = TOP + ROW * (seeds.len() + rows.len()) as f64 + 4.0;
     let height = axis_y + AXIS + LEGEND;
 
     let mut svg = String::new();
@@ -101,8 +111,19 @@ pub fn timeline(results: &[ShardResult]) -> String {
         },
         span = seconds(span),
     );
-    for (number, row) in rows.iter().enumerate() {
+    for (number, seed) in seeds.iter().enumerate() {
         let y = TOP + ROW * number as f64;
+        seed_row(
+            &mut svg,
+            seed,
+            number,
+            y,
+            LEFT + (seed.started_seconds - origin) * scale,
+            scale,
+        );
+    }
+    for (number, row) in rows.iter().enumerate() {
+        let y = TOP + ROW * (seeds.len() + number) as f64;
         let _ = write!(
             svg,
             "<g id=\"{id}\"><text x=\"{x}\" y=\"{ty}\" text-anchor=\"end\">{label}</text>",
@@ -136,6 +157,38 @@ pub fn timeline(results: &[ShardResult]) -> String {
     legend(&mut svg, height - 6.0);
     svg.push_str("</svg>\n");
     svg
+}
+
+/// The seed's row: one segment, the seed's colour once made or found, its
+/// status's when it failed.
+fn seed_row(svg: &mut String, seed: &SeedResult, number: usize, y: f64, x: f64, scale: f64) {
+    let label = match number {
+        0 => "seed".to_string(),
+        _ => format!("seed {}", number + 1),
+    };
+    let class = match seed.status {
+        Status::Passed => "seed".to_string(),
+        status => status.to_string(),
+    };
+    let what = match (seed.status, seed.reused) {
+        (Status::Passed, true) => "found".to_string(),
+        (Status::Passed, false) => "made".to_string(),
+        (status, _) => status.to_string(),
+    };
+    let key = seed.seed.as_deref().unwrap_or("–");
+    let _ = writeln!(
+        svg,
+        "<g id=\"{id}\"><text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{label}</text>\
+         <rect class=\"{class}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{BAR}\">\
+         <title>seed {key} {what}: {secs}</title></rect></g>",
+        id = label.replace(' ', "-"),
+        lx = num(LEFT - 6.0),
+        ty = num(y + BAR - 3.0),
+        x = num(x),
+        y = num(y),
+        w = num(seed.seconds * scale),
+        secs = seconds(seed.seconds),
+    );
 }
 
 fn start_of(result: &ShardResult) -> f64 {
@@ -238,6 +291,7 @@ fn legend(svg: &mut String, y: f64) {
         ("timeout", "timeout"),
         ("down", "teardown"),
         ("passed rerun", "rerun (lighter)"),
+        ("seed", "seed"),
     ];
     svg.push_str("<g>");
     let mut x = LEFT;

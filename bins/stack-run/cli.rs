@@ -78,7 +78,13 @@ use shared::help::{Example, after_help};
 /// writes reaches neither the seed nor another shard. The shards then run
 /// with `--reuse-db`. The seed's output is in OUT/.stack-run/seed.log; a
 /// seed command that fails fails the run (exit 3, every shard an error, none
-/// started). Without --seed-key the seed images are the run's own
+/// started). Seeding gets a result line of its own on stdout, before any
+/// shard's, with `seed` (the key's first 16 hex digits) and no `shard`:
+/// seed, status, reused (found under its key, not made), started_seconds,
+/// seconds, images (each sidecar's), log, message. Each shard's log.txt
+/// says which seed each sidecar started from: its key, its image, when that
+/// was made and how long ago, and whether this run or an earlier one made
+/// it. Without --seed-key the seed images are the run's own
 /// (PREFIX-RUNID-seed-SERVICE) and go at its end. With --seed-key they are
 /// kept as PREFIX-seed-SERVICE:KEY, labelled io.shardstack.seed with the
 /// full key: a SHA-256 of the seed command, the -e variables it gets, the

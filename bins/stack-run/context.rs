@@ -94,6 +94,8 @@ pub struct Runtime {
     pub started: Instant,
     /// With --seed: the image each sidecar starts from, set before any shard starts.
     pub seeds: OnceLock<BTreeMap<String, String>>,
+    /// With --seed: what each sidecar's seed is, for the shards' logs.
+    pub seed_origins: OnceLock<Vec<crate::seed_report::Origin>>,
     /// Opens when seeding has ended, its images made or removed.
     pub seeding_done: Gate<()>,
     /// The looks at the run's containers that stacks waiting for their sidecars share.
@@ -122,6 +124,7 @@ impl Runtime {
             built: Gate::default(),
             started: Instant::now(),
             seeds: OnceLock::new(),
+            seed_origins: OnceLock::new(),
             seeding_done: Gate::default(),
             readiness: ready::Poll::default(),
             subnets: subnets::Taken::default(),

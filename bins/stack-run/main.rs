@@ -5,8 +5,9 @@
 //! by `attempt`, whose status `verdict` decides; with `--stacks`, `pool`
 //! runs batches on stacks kept up between them, from the same pieces of
 //! `attempt`; `collect` lists the tests in a stack of its own; `seed` makes
-//! the sidecars' state once, before any shard starts, and `seed_cache`
-//! carries exactly that seed in a file between CI jobs. The rest are
+//! the sidecars' state once, before any shard starts, `seed_cache`
+//! carries exactly that seed in a file between CI jobs, and `seed_report`
+//! accounts for it (its results line, the shards' logs). The rest are
 //! leaves: the compose program and files (`compose`, `derive`), each
 //! stack's networks (`subnets`), child processes (`proc`), readiness
 //! (`ready`, woken by Docker's `events`), removal by label (`sweep`),
@@ -37,6 +38,7 @@ mod rerun;
 mod resident;
 mod seed;
 mod seed_cache;
+mod seed_report;
 mod selection;
 mod signals;
 mod subnets;

@@ -220,9 +220,7 @@ fn seed_sidecars(ctx: &Context) -> Result<(), Failure> {
     let Some(seed) = &ctx.config.seed else {
         return Ok(());
     };
-    let images = crate::seed::seed(ctx, seed)?;
-    let _ = ctx.runtime.seeds.set(images);
-    Ok(())
+    crate::seed_report::seed_and_report(ctx, seed)
 }
 
 /// Every selected shard's result when seeding failed: none started.

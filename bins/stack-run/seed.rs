@@ -67,15 +67,32 @@ const BASE_LABEL: &str = "io.shardstack.seed.base";
 /// What changes the format of a seed: part of every key.
 const FORMAT: &str = "shardstack seed 2";
 
+/// What seeding learnt on its way, for the run's account (`seed_report`):
+/// the key, once computed, and whether the seed was found rather than made.
+#[derive(Default)]
+pub struct Account {
+    pub key: Option<String>,
+    pub reused: bool,
+}
+
 /// Each sidecar's seed image, made or found; the gate says when seeding ends.
-pub fn seed(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, Failure> {
-    let outcome = find_or_make(ctx, seed);
+pub fn seed(
+    ctx: &Context,
+    seed: &Seed,
+    account: &mut Account,
+) -> Result<BTreeMap<String, String>, Failure> {
+    let outcome = find_or_make(ctx, seed, account);
     ctx.runtime.seeding_done.open(());
     outcome
 }
 
-fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, Failure> {
+fn find_or_make(
+    ctx: &Context,
+    seed: &Seed,
+    account: &mut Account,
+) -> Result<BTreeMap<String, String>, Failure> {
     let key = key(ctx, seed).exit_code(exit::USAGE)?;
+    account.key = Some(short(&key).to_string());
     let tags = tags(ctx, seed, &key);
     let progress = &ctx.runtime.progress;
     if seed.key_files.is_none() {
@@ -93,7 +110,10 @@ fn find_or_make(ctx: &Context, seed: &Seed) -> Result<BTreeMap<String, String>, 
     });
     let found = check(ctx, &tags, &key).map(|()| String::new());
     match found.or_else(|why| load_cached(ctx, cache.as_ref(), &tags, &key).ok_or(why)) {
-        Ok(from) => progress.note(&format!("seed {}: {from}found, not rebuilt", short(&key))),
+        Ok(from) => {
+            progress.note(&format!("seed {}: {from}found, not rebuilt", short(&key)));
+            account.reused = true;
+        }
         Err(why) => {
             progress.note(&format!("seed {}: {why}: building it", short(&key)));
             make(ctx, seed, &key, &tags)?;

@@ -5,7 +5,13 @@
 //! A shard's line holds its first [`Attempt`] flattened (the fields of the line
 //! itself) and, after `--rerun-failed`, its second as the `rerun` object: one
 //! type, so both carry the same keys in the same order.
+//!
+//! With `--seed`, a [`SeedResult`] line comes first: the seed's own time and
+//! outcome. It has a `seed` field and no `shard` field, so a reader that
+//! counts shards by their `shard` field never counts it, and [`ResultLine`]
+//! tells the two apart.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::anyhow;
@@ -181,6 +187,67 @@ impl ShardResult {
     }
 }
 
+/// The seed's outcome (`stack-run --seed`): one line, before any shard's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    /// The seed's key, its first 16 hex digits (the tag of a seed kept with
+    /// `--seed-key`); `None` when it could not be computed.
+    pub seed: Option<String>,
+    /// `passed` once every sidecar's seed image is there (made or found).
+    pub status: Status,
+    /// Found under its key, made by an earlier run: the command did not run.
+    pub reused: bool,
+    /// When seeding began, in seconds from the start of the run.
+    #[serde(serialize_with = "milliseconds")]
+    pub started_seconds: f64,
+    /// Seconds seeding took: looking for the seed, and making it if it was not found.
+    #[serde(serialize_with = "milliseconds")]
+    pub seconds: f64,
+    /// Each sidecar's seed image; empty when seeding failed.
+    pub images: BTreeMap<String, String>,
+    /// The seed command's output on the host, when the command ran.
+    pub log: Option<String>,
+    /// Why seeding failed, in words.
+    pub message: Option<String>,
+}
+
+impl SeedResult {
+    /// The JSON line (without the newline), fields in a fixed order.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a result is plain data")
+    }
+}
+
+/// A line of stack-run's results: a shard's (or batch's), or the seed's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultLine {
+    Shard(ShardResult),
+    Seed(SeedResult),
+}
+
+impl ResultLine {
+    /// Read one results line: the seed's has a `seed` field, every other
+    /// line is a shard's (see [`ShardResult::from_json`]).
+    pub fn from_json(line: &str) -> anyhow::Result<ResultLine> {
+        let is_seed = serde_json::from_str::<serde_json::Value>(line)
+            .is_ok_and(|value| value.get("seed").is_some());
+        if !is_seed {
+            return ShardResult::from_json(line).map(ResultLine::Shard);
+        }
+        let seed: SeedResult =
+            serde_json::from_str(line).map_err(|err| anyhow!("bad seed line: {err}"))?;
+        for (field, seconds) in [
+            ("started_seconds", seed.started_seconds),
+            ("seconds", seed.seconds),
+        ] {
+            if !(0.0..=MAX_SECONDS).contains(&seconds) {
+                anyhow::bail!("{field} {seconds:?} is not from 0 to {MAX_SECONDS:?} seconds");
+            }
+        }
+        Ok(ResultLine::Seed(seed))
+    }
+}
+
 /// The longest time a results line may give (about 31 years): what reads
 /// results can add and scale them without overflow or loss of precision.
 pub const MAX_SECONDS: f64 = 1e9;
@@ -314,6 +381,47 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "not a JSON object: EOF while parsing an object at line 1 column 1"
+        );
+    }
+
+    fn seed_line() -> SeedResult {
+        SeedResult {
+            seed: Some("0a1b2c3d4e5f6789".into()),
+            status: Status::Passed,
+            reused: false,
+            started_seconds: 0.0125,
+            seconds: 41.25,
+            images: BTreeMap::from([("db".into(), "ci-seed-db:0a1b2c3d4e5f6789".into())]),
+            log: Some("reports/.stack-run/seed.log".into()),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn the_seed_has_a_line_of_its_own_that_no_shard_reader_takes_for_a_shard() {
+        let line = seed_line().to_line();
+        assert_eq!(
+            line,
+            r#"{"seed":"0a1b2c3d4e5f6789","status":"passed","reused":false,"started_seconds":0.013,"seconds":41.25,"images":{"db":"ci-seed-db:0a1b2c3d4e5f6789"},"log":"reports/.stack-run/seed.log","message":null}"#
+        );
+        let mut read = seed_line();
+        read.started_seconds = 0.013;
+        assert_eq!(
+            ResultLine::from_json(&line).unwrap(),
+            ResultLine::Seed(read)
+        );
+        let err = ShardResult::from_json(&line).unwrap_err();
+        assert_eq!(err.to_string(), "missing field \"shard\"");
+        let shard = sample().to_line();
+        assert_eq!(
+            ResultLine::from_json(&shard).unwrap(),
+            ResultLine::Shard(sample())
+        );
+        let bad = line.replace("41.25", "-1");
+        let err = ResultLine::from_json(&bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "seconds -1.0 is not from 0 to 1000000000.0 seconds"
         );
     }
 

@@ -1,0 +1,223 @@
+//! The seed's account: what `--seed` cost and gave, where people look.
+//!
+//! Seeding can take minutes before the first shard starts; a run that says
+//! nothing of it reads as shards that took long to start, and a shard that
+//! found its database ready cannot tell why. So seeding gets its own results
+//! line (time and outcome, before any shard's), and every shard's or
+//! batch's log says which seed its sidecars started from and how old it is.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use shared::exit::Failure;
+use shared::results::{SeedResult, Status};
+
+use crate::context::Context;
+use crate::proc::Log;
+use crate::seed::{Account, Seed};
+use crate::sweep::docker;
+
+/// Where a sidecar's state comes from in a seeded run.
+pub struct Origin {
+    sidecar: String,
+    image: String,
+    key: String,
+    /// When the image was made, in seconds since the epoch, if Docker says.
+    created: Option<u64>,
+    /// Made by an earlier run and found under its key.
+    reused: bool,
+}
+
+/// Seed the sidecars (see `seed`) and account for it: its results line on
+/// stdout, the origins the shards' logs name.
+pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
+    let started_seconds = ctx.runtime.started.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut account = Account::default();
+    let seeded = crate::seed::seed(ctx, seed, &mut account);
+    let seconds = start.elapsed().as_secs_f64();
+    let log = ctx.layout.work_folder().join("seed.log");
+    let (status, images, message) = match &seeded {
+        Ok(images) => (Status::Passed, images.clone(), None),
+        Err(failure) => {
+            let status = match ctx.runtime.stop.requested() {
+                true => Status::Interrupted,
+                false => Status::Error,
+            };
+            (
+                status,
+                Default::default(),
+                Some(format!("{:#}", failure.error())),
+            )
+        }
+    };
+    let line = SeedResult {
+        seed: account.key.clone(),
+        status,
+        reused: account.reused,
+        started_seconds,
+        seconds,
+        images,
+        log: log.exists().then(|| log.display().to_string()),
+        message,
+    };
+    // A closed stdout is not an error: the shards' lines find it closed too.
+    let _ = ctx.runtime.progress.print(&line.to_line());
+    let images = seeded?;
+    let key = account.key.unwrap_or_default();
+    let origins = images
+        .iter()
+        .map(|(sidecar, image)| Origin {
+            sidecar: sidecar.clone(),
+            image: image.clone(),
+            key: key.clone(),
+            created: created(ctx, image),
+            reused: account.reused,
+        })
+        .collect();
+    let _ = ctx.runtime.seed_origins.set(origins);
+    let _ = ctx.runtime.seeds.set(images);
+    Ok(())
+}
+
+/// Say in a shard's (or batch's, or stack's) log which seed each sidecar
+/// started from; nothing in a run without one.
+pub fn note_origins(ctx: &Context, log: &Log) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for origin in ctx.runtime.seed_origins.get().into_iter().flatten() {
+        log.line(&origin.describe(now));
+    }
+}
+
+impl Origin {
+    /// `stack-run: db starts from seed KEY: image TAG, made …, N ago; …`
+    fn describe(&self, now: u64) -> String {
+        let made = match self.created {
+            Some(created) => format!(
+                "made {} ({} ago)",
+                utc(created),
+                age(now.saturating_sub(created))
+            ),
+            None => "made at a time Docker does not say".into(),
+        };
+        let by = match self.reused {
+            true => "found under its key: made by an earlier run",
+            false => "made by this run",
+        };
+        format!(
+            "stack-run: {} starts from seed {}: image {}, {made}; {by}",
+            self.sidecar, self.key, self.image
+        )
+    }
+}
+
+/// When `image` was made, from Docker's `Created` (RFC 3339, UTC).
+fn created(ctx: &Context, image: &str) -> Option<u64> {
+    let cmd = docker(&["image", "inspect", "--format", "{{.Created}}", image]);
+    let output = ctx.runtime.children.capture(cmd).ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    epoch_seconds(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// Seconds since the epoch of `2026-12-07T12:01:02.123456789Z`; `None`
+/// for anything else (a zone other than UTC, say).
+fn epoch_seconds(text: &str) -> Option<u64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(str::parse::<i64>);
+    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
+    let time = time.split('.').next()?;
+    let mut time = time.splitn(3, ':').map(str::parse::<i64>);
+    let (hour, minute, second) = (time.next()?.ok()?, time.next()?.ok()?, time.next()?.ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    u64::try_from(seconds).ok()
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// `2026-12-07 12:01:02 UTC`, from seconds since the epoch.
+fn utc(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let rest = epoch % 86_400;
+    // civil_from_days, the inverse of the above.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// An age as people read it: `42 s`, `3 min`, `5 h 12 min`, `2 days 4 h`.
+fn age(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..86_400 => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{} days {} h", seconds / 86_400, seconds % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockers_creation_time_reads_and_prints_back() {
+        let created = epoch_seconds("2026-12-07T12:01:02.123456789Z").unwrap();
+        assert_eq!(created, 1_796_644_862);
+        assert_eq!(utc(created), "2026-12-07 12:01:02 UTC");
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(epoch_seconds("2026-12-07T12:01:02+01:00"), None);
+        assert_eq!(epoch_seconds("yesterday"), None);
+    }
+
+    #[test]
+    fn a_shard_log_names_the_seed_its_image_and_its_age() {
+        let origin = Origin {
+            sidecar: "db".into(),
+            image: "ci-seed-db:0a1b2c3d4e5f6789".into(),
+            key: "0a1b2c3d4e5f6789".into(),
+            created: Some(1_796_644_862),
+            reused: true,
+        };
+        assert_eq!(
+            origin.describe(1_796_644_862 + 3 * 86_400 + 7200 + 5),
+            "stack-run: db starts from seed 0a1b2c3d4e5f6789: image ci-seed-db:0a1b2c3d4e5f6789, \
+             made 2026-12-07 12:01:02 UTC (3 days 2 h ago); found under its key: made by an earlier run"
+        );
+        assert_eq!(age(59), "59 s");
+        assert_eq!(age(3 * 60 + 12), "3 min");
+        assert_eq!(age(5 * 3600 + 12 * 60), "5 h 12 min");
+    }
+}
