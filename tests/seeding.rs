@@ -522,3 +522,59 @@ fn a_seed_cache_holds_exactly_this_runs_seed_and_refuses_another_keys() {
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
     assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
+
+#[test]
+fn a_double_star_key_covers_migrations_at_any_depth_and_says_how_many_files() {
+    // Issue 26 item 19: the README's `*/migrations` missed nested apps.
+    let stacks = Stacks::new("seedglob");
+    let project = stacks.out("project");
+    for (folder, files) in [
+        ("shop/migrations", 2),
+        ("shop/orders/migrations", 3),
+        ("users/migrations", 1),
+        (".venv/django/migrations", 1),
+    ] {
+        std::fs::create_dir_all(project.join(folder)).unwrap();
+        for n in 1..=files {
+            std::fs::write(project.join(folder).join(format!("000{n}_x.py")), "x").unwrap();
+        }
+    }
+    std::fs::write(project.join("requirements.txt"), "django\n").unwrap();
+    let dry = stacks
+        .command("seeded.yml", "out")
+        .current_dir(&project)
+        .args(["--dry-run", "--seed", "/seeded.sh seed"])
+        .args([
+            "--seed-key",
+            "requirements.txt",
+            "**/migrations",
+            "--",
+            "true",
+        ])
+        .stdin(PLAN)
+        .succeeds();
+    assert!(
+        dry.stderr.contains(
+            "seed key: 7 files: requirements.txt (1 file), '**/migrations' (3 matches, 6 files)\n"
+        ),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stdout
+            .contains("# seed (kept under the key of 4 path(s)): /seeded.sh seed\n"),
+        "{}",
+        dry.stdout
+    );
+    stacks
+        .command("seeded.yml", "out")
+        .current_dir(&project)
+        .args(["--dry-run", "--seed", "/seeded.sh seed"])
+        .args(["--seed-key", "**/fixtures", "--", "true"])
+        .stdin(PLAN)
+        .run()
+        .fails_with(
+            2,
+            "--seed-key '**/fixtures': the pattern matches no file or folder",
+        );
+}

@@ -241,7 +241,10 @@ pub struct Cli {
     /// Keep the seed for later runs under a key made from these files' contents
     /// (a folder: every file under it but hidden ones and __pycache__), the
     /// seed command and the sidecars' configurations: a run with the same key
-    /// starts from it without seeding (e.g. `--seed-key requirements.txt */migrations`)
+    /// starts from it without seeding (e.g. `--seed-key requirements.txt '**/migrations'`).
+    /// A quoted pattern is expanded by stack-run: `*` and `?` within a name, `**`
+    /// any number of folders (hidden ones and __pycache__ not searched); one that
+    /// matches nothing is an error. stack-run says how many files the key covers
     #[arg(long, value_name = "PATH", num_args = 1.., requires = "seed")]
     pub seed_key: Vec<PathBuf>,
 
@@ -373,7 +376,7 @@ pub const EXAMPLES: &[Example] = &[
     },
     Example {
         about: "Migrate the test database once, keep it until a migration changes, start every shard from it",
-        command: "stack-run -s app --seed 'pytest --create-db --reuse-db -q tests/test_health.py' \\\n    --seed-key requirements.txt */migrations < plan.tsv -- pytest --reuse-db '@{tests}'",
+        command: "stack-run -s app --seed 'pytest --create-db --reuse-db -q tests/test_health.py' \\\n    --seed-key requirements.txt '**/migrations' < plan.tsv -- pytest --reuse-db '@{tests}'",
     },
     Example {
         about: "Show what would run, without starting anything",

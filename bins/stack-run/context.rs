@@ -143,14 +143,15 @@ impl Context {
         stacks: Option<u32>,
     ) -> Result<Context, Failure> {
         let service = cli.service.clone().expect("clap requires --service");
-        for path in &cli.seed_key {
-            if !path.exists() {
-                return Err(Failure::new(
-                    exit::USAGE,
-                    anyhow::anyhow!("--seed-key {}: no such file or folder", path.display()),
-                ));
-            }
+        let seed_key = crate::seed_key::expand(&cli.seed_key).exit_code(exit::USAGE)?;
+        if !seed_key.is_empty() {
+            let files_in =
+                |path: &std::path::Path| crate::seed::files_under(path).map_or(0, |f| f.len());
+            runtime
+                .progress
+                .note(&crate::seed_key::coverage(&seed_key, files_in));
         }
+        let key_files: Vec<PathBuf> = seed_key.into_iter().flat_map(|arg| arg.paths).collect();
         let compose = Compose::detect(project_directory(cli).exit_code(exit::USAGE)?)?;
         let model = compose
             .config(&runtime.children, &cli.files)
@@ -186,7 +187,7 @@ impl Context {
                 subnet_pool: cli.subnet_pool,
                 seed: cli.seed.clone().map(|command| Seed {
                     command: command.0,
-                    key_files: (!cli.seed_key.is_empty()).then(|| cli.seed_key.clone()),
+                    key_files: (!key_files.is_empty()).then_some(key_files),
                     cache: cli.seed_cache.clone(),
                 }),
             },

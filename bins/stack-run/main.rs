@@ -38,6 +38,7 @@ mod rerun;
 mod resident;
 mod seed;
 mod seed_cache;
+mod seed_key;
 mod seed_report;
 mod selection;
 mod signals;

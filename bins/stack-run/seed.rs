@@ -209,7 +209,7 @@ fn seed_env(ctx: &Context) -> impl Iterator<Item = &(String, String)> {
 
 /// `path` itself, or every file under it in a stable order, but hidden ones
 /// and Python's byte code: running the seed command must not change its key.
-fn files_under(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn files_under(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let skipped = |entry: &walkdir::DirEntry| {
         let name = entry.file_name().to_string_lossy();
         entry.depth() > 0 && (name.starts_with('.') || name == "__pycache__")
