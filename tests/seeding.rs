@@ -578,3 +578,63 @@ fn a_double_star_key_covers_migrations_at_any_depth_and_says_how_many_files() {
             "--seed-key '**/fixtures': the pattern matches no file or folder",
         );
 }
+
+#[test]
+fn xdist_in_the_projects_pytest_9_settings_is_warned_about_for_the_seed_and_the_shards() {
+    // Issue 26 item 9: the settings were pyproject.toml's `[tool.pytest]` in
+    // the build context, not beside the compose file, and the seed ran
+    // under xdist in silence.
+    let stacks = Stacks::new("seedxdist");
+    let project = stacks.out("project");
+    std::fs::create_dir_all(project.join("deploy")).unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"shop\"\n\n[tool.pytest]\naddopts = ['-n=auto', '--strict-markers']\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let compose = project.join("deploy/docker-compose.yml");
+    std::fs::write(
+        &compose,
+        "services:\n  app:\n    build: ..\n    depends_on: [db]\n  db:\n    image: busybox\n",
+    )
+    .unwrap();
+    let pyproject = project.join("pyproject.toml");
+    let dry_run = |seed: &str, command: &[&str]| {
+        tool("stack-run")
+            .arg("-f")
+            .arg(&compose)
+            .args(["-s", "app", "--prefix", &stacks.prefix, "--dry-run"])
+            .args(["--seed", seed, "--"])
+            .args(command)
+            .stdin(PLAN)
+            .succeeds()
+    };
+    let warned = dry_run("pytest --create-db -q t.py", &["pytest", "@{tests}"]);
+    let shards = format!(
+        "stack-run: warning: {}'s addopts start pytest-xdist (auto workers) inside every shard; \
+         add `-p no:xdist` (or `-n 0`) to the command\n",
+        pyproject.display()
+    );
+    let seed = format!(
+        "stack-run: warning: --seed's command starts pytest-xdist (auto workers, from {}'s \
+         addopts): pytest-django then seeds test_NAME_gw0, a database shards without xdist \
+         never open, and each shard makes its own from scratch; add `-p no:xdist` (or `-n 0`) \
+         to --seed\n",
+        pyproject.display()
+    );
+    assert!(warned.stderr.contains(&shards), "{}", warned.stderr);
+    assert!(warned.stderr.contains(&seed), "{}", warned.stderr);
+    // The shards turn it off; the seed, as the README's command had it, does not.
+    let seed_only = dry_run(
+        "pytest --create-db -q t.py",
+        &["pytest", "-n", "0", "@{tests}"],
+    );
+    assert!(!seed_only.stderr.contains(&shards), "{}", seed_only.stderr);
+    assert!(seed_only.stderr.contains(&seed), "{}", seed_only.stderr);
+    let quiet = dry_run(
+        "pytest -p no:xdist --create-db",
+        &["pytest", "-n0", "@{tests}"],
+    );
+    assert!(!quiet.stderr.contains("xdist"), "{}", quiet.stderr);
+}

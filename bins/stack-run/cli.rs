@@ -114,10 +114,15 @@ use shared::help::{Example, after_help};
 /// id pytest cannot take back (collected with another rootdir, or under a
 /// testpaths entry outside it) is a usage error.
 ///
-/// A warning says when COMMAND would start pytest-xdist inside every shard:
-/// `-n`/`--numprocesses` in it, or in the `addopts` of the project's
-/// pytest.ini, pyproject.toml, tox.ini or setup.cfg (in the compose
-/// project's folder). Keys only Compose v2 knows (top-level `name:` and
+/// A warning says when COMMAND, or the --seed command, runs pytest and
+/// would start pytest-xdist: `-n`/`--numprocesses` in it, in PYTEST_ADDOPTS
+/// (-e or the service's environment), or in the `addopts` of the project's
+/// settings as pytest finds them (pytest.ini, .pytest.ini, pyproject.toml's
+/// [tool.pytest] or [tool.pytest.ini_options], tox.ini's [pytest],
+/// setup.cfg's [tool:pytest]) in the folders the service's code comes from:
+/// its bind mounts, its build context, then the compose project's folder. A
+/// seed made under xdist holds pytest-django's test_NAME_gw0, which shards
+/// without xdist never open. Keys only Compose v2 knows (top-level `name:` and
 /// `include:`, a service's `develop:`) make Compose v1 fail; the error then
 /// says which key needs Compose v2.
 #[derive(Parser, Debug)]
@@ -376,7 +381,7 @@ pub const EXAMPLES: &[Example] = &[
     },
     Example {
         about: "Migrate the test database once, keep it until a migration changes, start every shard from it",
-        command: "stack-run -s app --seed 'pytest --create-db --reuse-db -q tests/test_health.py' \\\n    --seed-key requirements.txt '**/migrations' < plan.tsv -- pytest --reuse-db '@{tests}'",
+        command: "stack-run -s app --seed 'pytest -p no:xdist --create-db --reuse-db -q tests/test_health.py' \\\n    --seed-key requirements.txt '**/migrations' < plan.tsv -- pytest -p no:xdist --reuse-db '@{tests}'",
     },
     Example {
         about: "Show what would run, without starting anything",

@@ -50,7 +50,6 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
-    crate::xdist::warn(&cli);
     // With --stacks, never more stacks than batches.
     let stacks = cli
         .stacks
@@ -75,6 +74,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     };
     // Before anything is made: an id pytest cannot take back fails its shard.
     crate::ids::check(&ctx, &plan, &selected).exit_code(exit::USAGE)?;
+    crate::xdist::warn(&ctx);
     if cli.dry_run {
         return dry_run(&ctx, &plan, &selected).exit_code(exit::USAGE);
     }
