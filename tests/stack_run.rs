@@ -784,3 +784,70 @@ fn a_rebuilt_image_takes_the_cache_tag_and_leaves_no_untagged_image() {
         "the first build's image is still there"
     );
 }
+
+#[test]
+fn a_build_says_why_and_an_image_of_the_same_inputs_is_reused_under_either_compose() {
+    // Issue 26 item 10: an image built under Compose v1 was built again under
+    // v2 (178 s), and all that was said was `building py`.
+    let _lock = docker_lock();
+    let stacks = Stacks::new("buildwhy");
+    let dir = Dir::new();
+    dir.write("docker-compose.yml", "services:\n  app:\n    build: .\n");
+    dir.write(
+        "Dockerfile",
+        "FROM shardstack/bookworm:12\nCOPY app.txt /app.txt\nRUN sleep 6\nRUN cat /app.txt\n",
+    );
+    // Its own contents: no builder's cache answers for the slow step.
+    let nonce = format!("{}-{:?}", stacks.prefix, Instant::now());
+    dir.write("app.txt", format!("one {nonce}\n"));
+    let this = std::env::var("SHARDSTACK_COMPOSE").unwrap_or_else(|_| "docker compose".into());
+    let other = match this.as_str() {
+        "docker-compose" => "docker compose",
+        _ => "docker-compose",
+    };
+    let run = |out: &str, compose: &str| {
+        tool("stack-run")
+            .arg("-f")
+            .arg(dir.join("docker-compose.yml"))
+            .args(["-s", "app", "--prefix", &stacks.prefix, "-o"])
+            .arg(stacks.out(out))
+            .env("SHARDSTACK_COMPOSE", compose)
+            .args(["--", "test", "-f", "{tests}"])
+            .stdin("1\tt\n")
+            .succeeds()
+    };
+    let kept = format!("{}-app", stacks.prefix);
+    let log = |out: &str| stacks.out(&format!("{out}/.stack-run/build.log"));
+
+    let first = run("first", &this);
+    let why = format!(
+        "building app: no image of an earlier run ({kept}) (its log: {})\n",
+        log("first").display()
+    );
+    assert!(first.stderr.contains(&why), "{}", first.stderr);
+    // A build of more than a few seconds says where it is.
+    let progress = format!("building app (its log: {}): ", log("first").display());
+    assert!(first.stderr.contains(&progress), "{}", first.stderr);
+    assert!(first.stderr.contains("built app in "), "{}", first.stderr);
+
+    // The same inputs, the other compose: the image is used as it is.
+    let second = run("second", other);
+    assert!(
+        second.stderr.contains(&format!(
+            "app: reusing {kept}, built from the same context, Dockerfile, build options and \
+             base image (not built again)\n"
+        )),
+        "{}",
+        second.stderr
+    );
+    assert!(!second.stderr.contains("building app"), "{}", second.stderr);
+    assert!(!log("second").exists());
+
+    // A file of the context changed: built again, and said why.
+    dir.write("app.txt", format!("two {nonce}\n"));
+    let third = run("third", &this);
+    let why = format!("building app: its context changed since {kept} was built (its log: ");
+    assert!(third.stderr.contains(&why), "{}", third.stderr);
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+    assert_eq!(stacks.dangling_images(), Vec::<String>::new());
+}

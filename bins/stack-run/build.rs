@@ -1,5 +1,8 @@
 //! The run's images: every service with `build:` built once, before (or
 //! while) the shards start, tagged for this run and for the next run's cache.
+//! The image kept from an earlier run is used without a build when it was
+//! built from the same inputs (see `build_key`); a build says why it runs,
+//! where its log is, and, when it takes a while, which step it is at.
 //!
 //! A stop kills the build, except in an image's last step (the legacy
 //! builder's label step, BuildKit's export): the daemon finishes that step
@@ -8,12 +11,16 @@
 //! the build finishes instead, and the run's tag, its only tag then, is
 //! removed with the rest.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 use shared::exit::{self, ExitContext, Failure};
 
+use crate::build_key::{BuildKey, Decision, labels_of};
 use crate::context::Context;
 use crate::proc::{Children, Ended, Log};
 use crate::sweep::docker;
@@ -27,48 +34,78 @@ pub fn build_and_open(ctx: &Context) {
     ctx.runtime.built.open(built);
 }
 
-/// Build every service that has `build:`, once, tagged for this run.
+/// Build every service that has `build:`, once, tagged for this run; or
+/// take the image an earlier run built from the same inputs.
 fn build(ctx: &Context) -> Result<(), Failure> {
     let images = &ctx.stack.images;
     if images.is_empty() {
         return Ok(());
     }
-    let services: Vec<String> = images.keys().cloned().collect();
     let stop = &ctx.runtime.stop;
     if stop.requested() {
         return Err(interrupted());
     }
+    let keys = reuse_or_choose(ctx)?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let services: Vec<String> = keys.keys().cloned().collect();
     let file = ctx.layout.build_compose_file();
-    let derived = ctx
-        .stack
-        .model
-        .build_file(&ctx.names.build_labels(), images);
+    let derived = derived_file(ctx, &keys);
     std::fs::write(&file, derived.to_string())
         .with_context(|| format!("cannot write {}", file.display()))
         .exit_code(exit::INFRA)?;
+    let log = Log::create(&ctx.layout.build_log()).exit_code(exit::INFRA)?;
+    compose_build(ctx, &services, &file, &log)?;
+    // Finished during a stop: no cache tag, so the run's tag goes with the image.
+    if stop.requested() {
+        return Err(interrupted());
+    }
+    let children = &ctx.runtime.children;
+    for service in &services {
+        let image = &images[service];
+        let cache = ctx.names.cache_tag(service);
+        // The run has its image; only the next run's cache would miss it.
+        if let Err(err) = retag(children, image, &cache) {
+            log.line(&format!("stack-run: {err:#}"));
+        }
+    }
+    Ok(())
+}
+
+/// Run `compose build` of `services` from `file` to its end, its output in
+/// `log`, its progress said; stopped by a stop, but not in a last step.
+fn compose_build(
+    ctx: &Context,
+    services: &[String],
+    file: &Path,
+    log: &Log,
+) -> Result<(), Failure> {
     let log_path = ctx.layout.build_log();
-    let log = Log::create(&log_path).exit_code(exit::INFRA)?;
-    ctx.runtime
-        .progress
-        .note(&format!("building {}", services.join(", ")));
-    let mut cmd = ctx.stack.compose.project(&ctx.names.build_project(), &file);
+    let stop = &ctx.runtime.stop;
+    let mut cmd = ctx.stack.compose.project(&ctx.names.build_project(), file);
     // The legacy builder keeps a failed step's container unless told not to:
     // a failed build must leave nothing behind either.
-    cmd.arg("build").arg("--force-rm").args(&services);
+    cmd.arg("build").arg("--force-rm").args(services);
     // How many images are in their last step (compose v2 builds several at once).
     let finishing = Arc::new(AtomicIsize::new(0));
+    let watch = Watch::new(ctx, services, &log_path);
     let on_line = {
         let finishing = Arc::clone(&finishing);
-        Arc::new(move |line: &str| match last_step(line) {
-            Some(Edge::Begins) => _ = finishing.fetch_add(1, Ordering::SeqCst),
-            Some(Edge::Ends) => _ = finishing.fetch_sub(1, Ordering::SeqCst),
-            None => {}
+        Arc::new(move |line: &str| {
+            watch.line(line);
+            match last_step(line) {
+                Some(Edge::Begins) => _ = finishing.fetch_add(1, Ordering::SeqCst),
+                Some(Edge::Ends) => _ = finishing.fetch_sub(1, Ordering::SeqCst),
+                None => {}
+            }
         })
     };
+    let started = Instant::now();
     // The build has its own registry of children, out of the second signal's
     // reach: its stop check below already kills it, but never in a last step.
     let ended = Children::default()
-        .run_logged(cmd, &log, on_line, || {
+        .run_logged(cmd, log, on_line, || {
             stop.requested() && finishing.load(Ordering::SeqCst) <= 0
         })
         .exit_code(exit::INFRA)?;
@@ -84,19 +121,120 @@ fn build(ctx: &Context) -> Result<(), Failure> {
         }
         Ended::Stopped => return Err(interrupted()),
     }
-    // Finished during a stop: no cache tag, so the run's tag goes with the image.
-    if stop.requested() {
-        return Err(interrupted());
-    }
+    ctx.runtime.progress.note(&format!(
+        "built {} in {:.1} s",
+        services.join(", "),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// For each service, the image kept from an earlier run when it was built
+/// from the same inputs (tagged for this run, and said), else a build (and
+/// why): the services to build, with the key each image will carry.
+fn reuse_or_choose(ctx: &Context) -> Result<BTreeMap<String, Option<BuildKey>>, Failure> {
     let children = &ctx.runtime.children;
-    for (service, image) in images {
+    let progress = &ctx.runtime.progress;
+    let mut to_build = BTreeMap::new();
+    for (service, image) in &ctx.stack.images {
         let cache = ctx.names.cache_tag(service);
-        // The run has its image; only the next run's cache would miss it.
-        if let Err(err) = retag(children, image, &cache) {
-            log.line(&format!("stack-run: {err:#}"));
+        let key = BuildKey::of(children, &ctx.stack.model.service(service)["build"]);
+        let decision = match &key {
+            Ok(key) => key.decide(&cache, labels_of(children, &cache).as_ref()),
+            Err(why) => Decision::Build(format!("{why:#}: no image can be reused")),
+        };
+        match decision {
+            Decision::Reuse => {
+                retag(children, &cache, image).exit_code(exit::INFRA)?;
+                progress.note(&format!(
+                    "{service}: reusing {cache}, built from the same context, Dockerfile, \
+                     build options and base image (not built again)"
+                ));
+            }
+            Decision::Build(why) => {
+                progress.note(&format!(
+                    "building {service}: {why} (its log: {})",
+                    ctx.layout.build_log().display()
+                ));
+                to_build.insert(service.clone(), key.ok());
+            }
         }
     }
-    Ok(())
+    Ok(to_build)
+}
+
+/// The build's compose file: the services to build, each labelled with the
+/// key of what it is built from.
+fn derived_file(ctx: &Context, keys: &BTreeMap<String, Option<BuildKey>>) -> serde_json::Value {
+    let images: BTreeMap<String, String> = keys
+        .keys()
+        .map(|service| (service.clone(), ctx.stack.images[service].clone()))
+        .collect();
+    let mut derived = ctx
+        .stack
+        .model
+        .build_file(&ctx.names.build_labels(), &images);
+    for (service, key) in keys {
+        if let Some(key) = key {
+            crate::derive::add_labels(&mut derived["services"][service]["build"], &key.labels());
+        }
+    }
+    derived
+}
+
+/// What the build's output says of its progress: after a few seconds, the
+/// step it is at, every so often, so a long build is seen working.
+struct Watch {
+    progress: Arc<crate::progress::Progress>,
+    what: String,
+    started: Instant,
+    last_note: Mutex<Instant>,
+}
+
+/// A build quicker than this is not worth a progress line.
+const QUIET: Duration = Duration::from_secs(5);
+/// At most one progress line this often.
+const EVERY: Duration = Duration::from_secs(15);
+
+impl Watch {
+    fn new(ctx: &Context, services: &[String], log: &Path) -> Watch {
+        let started = Instant::now();
+        Watch {
+            progress: Arc::clone(&ctx.runtime.progress),
+            what: format!(
+                "building {} (its log: {})",
+                services.join(", "),
+                log.display()
+            ),
+            started,
+            last_note: Mutex::new(started + QUIET - EVERY),
+        }
+    }
+
+    fn line(&self, line: &str) {
+        let Some(step) = step(line) else { return };
+        let mut last = self.last_note.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed() < EVERY {
+            return;
+        }
+        *last = Instant::now();
+        let seconds = self.started.elapsed().as_secs();
+        self.progress
+            .note(&format!("{}: {seconds} s, at {step}", self.what));
+    }
+}
+
+/// A build step the output starts: the legacy builder's `Step 3/7 : RUN …`,
+/// BuildKit's `#7 [app 3/7] RUN …`.
+fn step(line: &str) -> Option<String> {
+    let line = line.trim();
+    let step = if line.starts_with("Step ") && line.contains(" : ") {
+        line
+    } else {
+        let (_, rest) = line.strip_prefix('#')?.split_once(' ')?;
+        rest.starts_with('[').then_some(rest)?
+    };
+    Some(step.chars().take(120).collect())
 }
 
 /// Point `tag` at `image`. The image the tag named before goes if nothing
@@ -170,6 +308,20 @@ fn last_step(line: &str) -> Option<Edge> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_step_a_build_is_at() {
+        assert_eq!(
+            step("Step 3/7 : RUN pip install -r requirements.txt").as_deref(),
+            Some("Step 3/7 : RUN pip install -r requirements.txt")
+        );
+        assert_eq!(
+            step("#7 [app 3/7] RUN pip install x").as_deref(),
+            Some("[app 3/7] RUN pip install x")
+        );
+        assert_eq!(step("#7 0.512 Collecting django"), None);
+        assert_eq!(step(" ---> Running in abdb337265cf"), None);
+    }
 
     #[test]
     fn finds_the_last_step_of_either_builder() {

@@ -376,7 +376,7 @@ pub type Labels = Vec<(String, String)>;
 
 /// Add `labels` to a service, build, network or volume config, in either of
 /// the forms compose accepts (a mapping or a `KEY=VALUE` list).
-fn add_labels(config: &mut Value, labels: &Labels) {
+pub fn add_labels(config: &mut Value, labels: &Labels) {
     let Some(config) = config.as_object_mut() else {
         return;
     };

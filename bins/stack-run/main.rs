@@ -18,6 +18,7 @@
 
 mod attempt;
 mod build;
+mod build_key;
 mod capacity;
 mod cli;
 mod collect;

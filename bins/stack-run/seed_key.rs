@@ -157,7 +157,7 @@ fn skipped(name: &str, pattern: &str) -> bool {
 }
 
 /// `*` any run of characters, `?` one character, anything else itself.
-fn component_matches(pattern: &str, name: &str) -> bool {
+pub fn component_matches(pattern: &str, name: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
     // The last `*` seen, and where in the name it stood: backtrack to it.
