@@ -216,6 +216,16 @@ fn without_a_key_the_seed_is_the_runs_own() {
     let stacks = Stacks::new("seedrun");
     let outcome = seeded_run(&stacks, "out", &[]).code(0);
     expect_seeded_shards(&stacks, "out", &outcome);
+    let seed = seed_line(&outcome);
+    assert_eq!((seed.status, seed.reused), (Status::Passed, false));
+    expect_logs_name_the_seed(&stacks, "out", &seed, "; made by this run");
+    // Batches on stacks kept up say it too: each batch's log, each stack's.
+    let batches = seeded_run(&stacks, "batches", &["--stacks", "2"]).code(0);
+    let seed = seed_line(&batches);
+    expect_logs_name_the_seed(&stacks, "batches", &seed, "; made by this run");
+    let stack_log = std::fs::read_to_string(stacks.out("batches/.stack-run/stack-1.log"));
+    let stack_log = stack_log.unwrap();
+    assert!(stack_log.contains(" starts from seed "), "{stack_log}");
     assert_eq!(seed_tags(&stacks), Vec::<String>::new());
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
     assert_eq!(stacks.dangling_images(), Vec::<String>::new());
