@@ -281,11 +281,17 @@ fn context_digest(context: &Path, dockerfile: Option<&Path>) -> anyhow::Result<S
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot read {}", context.display()))?;
         let relative = entry.path().strip_prefix(context).unwrap_or(entry.path());
-        if !entry.file_type().is_file() || ignored(relative, &ignore) {
+        let kind = entry.file_type();
+        if !(kind.is_file() || kind.is_symlink()) || ignored(relative, &ignore) {
             continue;
         }
-        let contents = std::fs::read(entry.path())
-            .with_context(|| format!("cannot read {}", entry.path().display()))?;
+        // The builder is sent a link as a link: what it points to is its contents.
+        let contents = match kind.is_symlink() {
+            true => std::fs::read_link(entry.path())
+                .map(|target| target.to_string_lossy().as_bytes().to_vec()),
+            false => std::fs::read(entry.path()),
+        }
+        .with_context(|| format!("cannot read {}", entry.path().display()))?;
         for part in [relative.to_string_lossy().as_bytes(), &contents[..]] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
@@ -439,6 +445,17 @@ mod tests {
         let kept = context_digest(root, None).unwrap();
         std::fs::write(root.join("app/main.py"), "y").unwrap();
         assert_ne!(context_digest(root, None).unwrap(), kept);
+        let edited = context_digest(root, None).unwrap();
+        std::os::unix::fs::symlink("main.py", root.join("app/link.py")).unwrap();
+        let linked = context_digest(root, None).unwrap();
+        assert_ne!(linked, edited, "a link is part of the context");
+        std::fs::remove_file(root.join("app/link.py")).unwrap();
+        std::os::unix::fs::symlink("other.py", root.join("app/link.py")).unwrap();
+        assert_ne!(
+            context_digest(root, None).unwrap(),
+            linked,
+            "what a link points to"
+        );
     }
 
     #[test]
