@@ -22,8 +22,8 @@ use std::time::SystemTime;
 use serde_json::Value;
 use shared::results::ResultLine;
 
-use crate::seeding::{cached_seed, decoy_seeds};
-use crate::stack_run::Stacks;
+use crate::hygiene::Neighbours;
+use crate::seeding::cached_seed;
 use crate::util::{
     Dir, Swept, bin, command, docker_lock, example_stack_lock, local_images, require_local_images,
     root,
@@ -125,9 +125,9 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
 
     let prefix = format!("shardstack-gh-example-{run_id}");
     let _swept = Swept(prefix.clone());
-    // Seed images that are not this run's, which the cache must not take.
-    let others = Stacks::new("gh-example-others");
-    let decoys = decoy_seeds(&others);
+    // A shared runner's other tenants, which the seed cache once tripped
+    // on: their seed images (one untagged) and a stack of theirs, still up.
+    let neighbours = Neighbours::new();
 
     let mut runner = Command::new("python3");
     runner
@@ -252,12 +252,7 @@ fn github_example_runs_green_and_merges_the_whole_suite() {
     assert_eq!(tags.len(), 2, "{tags:?}");
     let ours = format!("{prefix}-seed-");
     assert!(tags.iter().all(|tag| tag.starts_with(&ours)), "{tags:?}");
-    for decoy in &decoys {
-        let kept = Command::new("docker")
-            .args(["image", "inspect", decoy])
-            .output();
-        assert!(kept.unwrap().status.success(), "{decoy} went");
-    }
+    neighbours.assert_untouched();
 
     let merge = &report[2];
     let merged = step(merge, "Merge");

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use shared::results::{ResultLine, SeedResult, Status};
 
+use crate::hygiene::Neighbours;
 use crate::stack_run::{Stacks, docker, expect_statuses, result_lines, results};
 use crate::util::{Outcome, docker_lock, tool};
 
@@ -398,23 +399,6 @@ fn a_capture_cut_short_after_its_commit_leaves_no_image() {
     assert_eq!(stacks.dangling_images(), Vec::<String>::new());
 }
 
-/// Seed images that are not this run's: another prefix's, tagged, and one
-/// with no tag; removed with `owner`'s prefix when the test ends.
-pub fn decoy_seeds(owner: &Stacks) -> Vec<String> {
-    let container = docker(&["create", "shardstack/bookworm:12", "true"]).remove(0);
-    let labels = [
-        "--change",
-        "LABEL io.shardstack.seed=0000",
-        "--change",
-        &format!("LABEL io.shardstack.prefix={}", owner.prefix),
-    ];
-    let tag = format!("{}-seed-db:0000", owner.prefix);
-    let tagged = docker(&[&["commit"], &labels[..], &[&container, &tag]].concat());
-    let untagged = docker(&[&["commit"], &labels[..], &[&container]].concat());
-    docker(&["rm", &container]);
-    vec![tagged.concat(), untagged.concat()]
-}
-
 /// A --seed-cache file's first line, and the tags of the images after it.
 pub fn cached_seed(file: &Path) -> (Value, Vec<String>) {
     let mut reader = BufReader::new(std::fs::File::open(file).unwrap());
@@ -449,8 +433,7 @@ pub fn cached_seed(file: &Path) -> (Value, Vec<String>) {
 fn a_seed_cache_holds_exactly_this_runs_seed_and_refuses_another_keys() {
     let _lock = docker_lock();
     let stacks = Stacks::new("seedcache");
-    let other = Stacks::new("seedcache-other");
-    let decoys = decoy_seeds(&other);
+    let neighbours = Neighbours::new();
     let key = stacks.out("key.txt");
     std::fs::write(&key, "k1").unwrap();
     let cache = stacks.out("seed.cache");
@@ -485,12 +468,7 @@ fn a_seed_cache_holds_exactly_this_runs_seed_and_refuses_another_keys() {
     assert_eq!(tags, kept, "only this run's seed images");
     assert_eq!(header["key"], first_key.as_str());
     assert_eq!(header["prefix"], stacks.prefix.as_str());
-    for decoy in &decoys {
-        assert_eq!(
-            docker(&["image", "inspect", "-f", "{{.Id}}", decoy]).len(),
-            1
-        );
-    }
+    neighbours.assert_untouched();
 
     // A host without the seed loads it and starts from it.
     docker(
