@@ -25,10 +25,11 @@ use shared::help::{Example, after_help};
 /// siblings is shown as the shard's session setup (part of its tests' run),
 /// and the slowest tests are ranked by their own time.
 ///
-/// The SVG timeline draws one bar per shard on a time axis: start-up, tests
-/// and teardown (then the same for a rerun), tests coloured by how the shard
-/// ended, and the seed's bar, if any, above them. It is a few kilobytes with no scripts and no external fonts, so it
-/// can be embedded anywhere; hovering a bar shows its times.
+/// The SVG timeline draws one bar per shard on a time axis: start-up, tests and
+/// teardown (then the same for a rerun), tests coloured by how the shard ended,
+/// and the seed's bar, if any, above them. It is a few kilobytes with no
+/// scripts and no external fonts, so it can be embedded anywhere; hovering a
+/// bar shows its times.
 ///
 /// The outputs format prints the numbers as KEY=VALUE lines for
 /// $GITHUB_OUTPUT (or a GitLab dotenv report): tests, passed, failures,

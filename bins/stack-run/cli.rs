@@ -49,18 +49,18 @@ use shared::help::{Example, after_help};
 /// out of memory) is an error whatever it exited with.
 ///
 /// The services with `build:` are built once for the whole run (tagged
-/// PREFIX-RUNID-SERVICE for the run, and PREFIX-SERVICE so the next run's
-/// build is cached); the run's tag is removed at the end. A run whose
-/// service was built before from the same inputs (the files the builder is
-/// sent, the Dockerfile, the build options and the base images, recorded in
+/// PREFIX-RUNID-SERVICE for the run, and PREFIX-SERVICE so the next run's build
+/// is cached); the run's tag is removed at the end. A run whose service was
+/// built before from the same inputs (the files the builder is sent, the
+/// Dockerfile, the build options and the base images, recorded in
 /// io.shardstack.build.* labels on PREFIX-SERVICE) uses that image without a
 /// build, whichever compose built it; otherwise it says why it builds, where
-/// the build log is, and which step the build is at when it takes a while. Containers, networks, volumes
-/// and images carry the labels io.shardstack.prefix, io.shardstack.run and
-/// io.shardstack.shard, so `--clean` can sweep what a killed run left.
-/// Compose is `docker compose` when that works, else `docker-compose`;
-/// the environment variable SHARDSTACK_COMPOSE overrides it (e.g.
-/// `SHARDSTACK_COMPOSE=docker-compose`).
+/// the build log is, and which step the build is at when it takes a while.
+/// Containers, networks, volumes and images carry the labels
+/// io.shardstack.prefix, io.shardstack.run and io.shardstack.shard, so
+/// `--clean` can sweep what a killed run left. Compose is `docker compose` when
+/// that works, else `docker-compose`; the environment variable
+/// SHARDSTACK_COMPOSE overrides it (e.g. `SHARDSTACK_COMPOSE=docker-compose`).
 ///
 /// On SIGINT or SIGTERM, from its start, stack-run stops launching shards,
 /// stops the running ones (an image build in its last step, which takes a

@@ -1,12 +1,12 @@
 //! Recorded test durations, from whatever an earlier run left behind.
 //!
-//! A plan is only as balanced as the durations it is built from, and users
-//! have them in different shapes: pytest-split's `.test_durations` (a JSON
-//! object `{node_id: seconds}`), the JUnit XML of an earlier run, or a plain
+//! A plan is only as balanced as the durations it is built from, and users have
+//! them in different shapes: pytest-split's `.test_durations` (a JSON object
+//! `{node_id: seconds}`), the JUnit XML of an earlier run, or a plain
 //! `id<TAB>seconds` list. [`Durations::read`] tells them apart by content;
-//! JUnit goes through the shared streaming reader ([`crate::junit::read`]). Several files combine; for a test recorded more than once
-//! the value read last wins, so `--durations old --durations new` means what
-//! it says.
+//! JUnit goes through the shared streaming reader ([`crate::junit::read`]).
+//! Several files combine; for a test recorded more than once the value read
+//! last wins, so `--durations old --durations new` means what it says.
 //!
 //! JUnit cases that name their `file` (pytest's xunit1 family) give a node id
 //! directly. The others (xunit2) only give classname and name, which cannot

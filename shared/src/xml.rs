@@ -1,14 +1,14 @@
 //! Reading XML reports safely, one event at a time, and writing XML back.
 //!
-//! Test and coverage reports come from many tools: UTF-8 with or without a
-//! BOM, UTF-16, Latin-1 and whatever else the declaration names, control
-//! characters XML does not allow, and files far larger than memory. The
-//! [`Reader`] decodes any of them to UTF-8 while streaming, refuses DTDs (and
-//! so entity declarations: nothing is expanded beyond the five predefined
-//! entities and character references), drops characters XML cannot carry,
-//! checks the document is well-formed, names that only some parsers take
-//! included (see `names`), and names file, line and column in every error. Its strings are clean, so [`escape_text`] and
-//! [`escape_attribute`] are all a writer needs.
+//! Test and coverage reports come from many tools: UTF-8 with or without a BOM,
+//! UTF-16, Latin-1 and whatever else the declaration names, control characters
+//! XML does not allow, and files far larger than memory. The [`Reader`] decodes
+//! any of them to UTF-8 while streaming, refuses DTDs (and so entity
+//! declarations: nothing is expanded beyond the five predefined entities and
+//! character references), drops characters XML cannot carry, checks the
+//! document is well-formed, names that only some parsers take included (see
+//! `names`), and names file, line and column in every error. Its strings are
+//! clean, so [`escape_text`] and [`escape_attribute`] are all a writer needs.
 
 use std::fmt;
 use std::fs::File;
