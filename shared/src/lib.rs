@@ -20,5 +20,6 @@ pub mod planner;
 pub mod results;
 pub mod setup;
 pub mod subnet;
+pub mod time;
 pub mod timeout;
 pub mod xml;

@@ -41,7 +41,7 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Report> {
             precision: doc.files.precision.unwrap_or(0),
             version: meta.version,
             json_format: Some(meta.format.unwrap_or(1)),
-            timestamp_us: meta.timestamp.as_deref().and_then(super::time::parse_iso),
+            timestamp_us: meta.timestamp.as_deref().and_then(crate::time::parse_iso),
             hit_counts: false,
             unidentified_branches: unidentified,
         },
@@ -281,7 +281,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         && report.files.values().all(|f| !f.regions.is_empty());
     let format = if with_regions { 3 } else { 2 };
     let version = report.meta.version.as_deref().unwrap_or(super::PRODUCER);
-    let timestamp = super::time::format_iso(report.meta.timestamp_us());
+    let timestamp = crate::time::format_iso(report.meta.timestamp_us());
     write!(
         out,
         "{{\"meta\": {{\"format\": {format}, \"version\": {}, \"timestamp\": {}, \

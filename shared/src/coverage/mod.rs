@@ -14,7 +14,6 @@ pub mod merge;
 pub mod model;
 pub mod sort;
 pub mod text;
-pub mod time;
 
 use std::io::BufRead;
 use std::path::Path;

@@ -65,7 +65,7 @@ pub struct Meta {
 impl Meta {
     /// When the newest input was written, or now when no input said.
     pub fn timestamp_us(&self) -> u64 {
-        self.timestamp_us.unwrap_or_else(super::time::now_us)
+        self.timestamp_us.unwrap_or_else(crate::time::now_us)
     }
 }
 

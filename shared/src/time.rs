@@ -1,9 +1,10 @@
-//! Report timestamps, without a date library.
+//! Timestamps, without a date library.
 //!
 //! A merged report carries the time of its newest input, so the same inputs
 //! give the same output. coverage.py writes JSON timestamps as ISO 8601 local
 //! time without a zone and Cobertura timestamps as milliseconds since the
 //! epoch; both are read here as UTC, which is what CI machines run on.
+//! Docker's times (an image's `Created`) are ISO 8601 in UTC too.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
