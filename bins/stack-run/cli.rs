@@ -110,9 +110,10 @@ use shared::help::{Example, after_help};
 /// --collect lists the tests the same way: COMMAND (say `pytest
 /// --collect-only -q`) runs once in the service's container, in a labelled
 /// project of its own that holds the service alone (no sidecar, none of
-/// their networks or volumes, nor the service's plain named volumes); its
-/// stdout is printed, its container and network are removed, as a shard's
-/// are, and no file is written.
+/// their networks or volumes; the service's own named volumes stay, as a
+/// `venv:/code/.venv` under a `.:/code` bind mount shows the image's files);
+/// its stdout is printed, its container, network and volumes are removed,
+/// as a shard's are, and no file is written.
 ///
 /// Before any stack starts, every planned pytest id whose file lies in a
 /// folder the service bind-mounts must name a file that exists there: an

@@ -172,11 +172,12 @@ impl Model {
     }
 
     /// The file `--collect` runs: `service` alone, without its
-    /// dependencies, attached only to its own networks, and without its
-    /// plain named volumes. Listing tests needs no sidecar, and a project's
-    /// fresh named volume holds only what the image has at its path, which
-    /// the command sees without it; volumes with a driver's options (a
-    /// folder bound that way, say) or external ones stay.
+    /// dependencies, attached only to its own networks, with the volumes it
+    /// mounts and none of the others. Listing tests needs no sidecar, so no
+    /// sidecar's volume; the service's own stay, because a named volume over
+    /// a bind mount (`venv:/code/.venv` under `.:/code`) is what shows the
+    /// image's files there: without it the command would see the host's
+    /// folder and list other tests than the shards run.
     pub fn collect_file(
         &self,
         labels: &Labels,
@@ -185,13 +186,6 @@ impl Model {
         placed: (&str, &BTreeMap<String, Subnet>),
     ) -> Value {
         let mut doc = self.shard_file(labels, images, service, None, placed);
-        let plain: Vec<String> = doc["volumes"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(_, config)| is_plain_volume(config))
-            .map(|(name, _)| name.clone())
-            .collect();
         let services = doc["services"].as_object_mut().expect("checked in parse");
         services.retain(|name, _| name == service);
         let config = services[service]
@@ -199,9 +193,6 @@ impl Model {
             .expect("a service is a mapping");
         config.remove("depends_on");
         config.remove("links");
-        if let Some(mounts) = config.get_mut("volumes").and_then(Value::as_array_mut) {
-            mounts.retain(|mount| !volume_of(mount).is_some_and(|v| plain.contains(&v)));
-        }
         let mounted: Vec<String> = config
             .get("volumes")
             .and_then(Value::as_array)
@@ -330,16 +321,6 @@ fn place_networks(doc: &mut Value, project: &str, placed: &BTreeMap<String, Subn
             }
         }
     }
-}
-
-/// A named volume compose makes empty, on the local driver, with no options.
-fn is_plain_volume(config: &Value) -> bool {
-    !is_external(config)
-        && config.get("driver_opts").is_none()
-        && config
-            .get("driver")
-            .and_then(Value::as_str)
-            .is_none_or(|driver| driver == "local")
 }
 
 /// The named volume a service's mount uses, in either of compose's forms
@@ -666,12 +647,49 @@ volumes:
         assert_eq!(services, ["app"]);
         let app = &doc["services"]["app"];
         assert_eq!(app.get("depends_on"), None);
-        assert_eq!(app["volumes"].as_array().unwrap().len(), 2);
-        assert_eq!(app["volumes"][1], json!("/src:/code:rw"));
+        assert_eq!(app["volumes"].as_array().unwrap().len(), 3);
+        assert_eq!(app["volumes"][2], json!("/src:/code:rw"));
         let volumes: Vec<&String> = doc["volumes"].as_object().unwrap().keys().collect();
-        assert_eq!(volumes, ["bound"]);
+        assert_eq!(volumes, ["bound", "scratch"]);
         let networks: Vec<&String> = doc["networks"].as_object().unwrap().keys().collect();
         assert_eq!(networks, ["default"]);
+    }
+
+    /// Regression: the collect file dropped the service's own plain named
+    /// volumes, and with them the `venv:/code/.venv` under a `.:/code` bind
+    /// mount: the command saw the host's folder there, not the image's
+    /// files. The service's volume stays, labelled; the sidecar's does not.
+    #[test]
+    fn the_collect_file_keeps_the_services_own_named_volume() {
+        let config = r#"services:
+  app:
+    image: myapp
+    depends_on: [db]
+    volumes:
+    - /src:/code:rw
+    - venv:/code/.venv:rw
+  db:
+    image: postgres
+    volumes:
+    - dbdata:/var/lib/postgresql/data:rw
+volumes:
+  dbdata: {}
+  venv: {}
+"#;
+        let doc = Model::parse(config).unwrap().collect_file(
+            &labels(),
+            &BTreeMap::new(),
+            "app",
+            ("p", &BTreeMap::new()),
+        );
+        let mounts = doc["services"]["app"]["volumes"].as_array().unwrap();
+        assert_eq!(mounts[1], json!("venv:/code/.venv:rw"));
+        let volumes: Vec<&String> = doc["volumes"].as_object().unwrap().keys().collect();
+        assert_eq!(volumes, ["venv"]);
+        assert_eq!(
+            doc["volumes"]["venv"]["labels"]["io.shardstack.run"],
+            json!("abc123")
+        );
     }
 
     #[test]
