@@ -89,7 +89,7 @@ fn compose_build(
     cmd.arg("build").arg("--force-rm").args(services);
     // How many images are in their last step (compose v2 builds several at once).
     let finishing = Arc::new(AtomicIsize::new(0));
-    let watch = Watch::new(ctx, services, &log_path);
+    let watch = Watch::new(ctx, services);
     let on_line = {
         let finishing = Arc::clone(&finishing);
         Arc::new(move |line: &str| {
@@ -154,7 +154,7 @@ fn reuse_or_choose(ctx: &Context) -> Result<BTreeMap<String, Option<BuildKey>>, 
             Decision::Build(why) => {
                 progress.note(&format!(
                     "building {service}: {why} (its log: {})",
-                    ctx.layout.build_log().display()
+                    ctx.layout.build_log_note()
                 ));
                 to_build.insert(service.clone(), key.ok());
             }
@@ -197,14 +197,14 @@ const QUIET: Duration = Duration::from_secs(5);
 const EVERY: Duration = Duration::from_secs(15);
 
 impl Watch {
-    fn new(ctx: &Context, services: &[String], log: &Path) -> Watch {
+    fn new(ctx: &Context, services: &[String]) -> Watch {
         let started = Instant::now();
         Watch {
             progress: Arc::clone(&ctx.runtime.progress),
             what: format!(
                 "building {} (its log: {})",
                 services.join(", "),
-                log.display()
+                ctx.layout.build_log_note()
             ),
             started,
             last_note: Mutex::new(started + QUIET - EVERY),

@@ -105,7 +105,10 @@ use shared::help::{Example, after_help};
 /// `--clean` removes the seed images.
 ///
 /// Stack-run keeps its own files in OUT/.stack-run: the derived compose
-/// files (`shard-K.compose.json`, to reach a kept stack) and the build log.
+/// files (`shard-K.compose.json`, to reach a kept stack), the build log
+/// (build.log), the seed's log (seed.log), a batch stack's log
+/// (`stack-NAME.log`) and, while the seed is captured, its volumes'
+/// archives (`seed-SIDECAR/`, removed once its image is built).
 ///
 /// --collect lists the tests the same way: COMMAND (say `pytest
 /// --collect-only -q`) runs once in the service's container, in a labelled
@@ -113,7 +116,8 @@ use shared::help::{Example, after_help};
 /// their networks or volumes; the service's own named volumes stay, as a
 /// `venv:/code/.venv` under a `.:/code` bind mount shows the image's files);
 /// its stdout is printed, its container, network and volumes are removed,
-/// as a shard's are, and no file is written.
+/// as a shard's are, and no file is written (but a failed build's log,
+/// kept in the temporary folder as `stack-run-collect-build-*.log`).
 ///
 /// Before any stack starts, every planned pytest id whose file lies in a
 /// folder the service bind-mounts must name a file that exists there: an

@@ -8,9 +8,10 @@
 //! a shard's, holding the service alone (no sidecar, none of their volumes
 //! or networks: see `Model::collect_file`), and everything the project made
 //! is removed by label afterwards, on a failure or a signal too. Its files
-//! (derived compose files, the build log) go to a temporary folder, not
-//! under --out: a collection leaves nothing on disk but what it prints,
-//! except a failed build's log, which the message names.
+//! (derived compose files, the build log) go to the system's temporary
+//! folder, not under --out, and are removed: a collection leaves nothing on
+//! disk but what it prints, except a failed build's log
+//! (`stack-run-collect-build-*.log`), which the message names.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -42,7 +43,16 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
         .tempdir()
         .context("cannot create a temporary folder")
         .exit_code(exit::INFRA)?;
-    ctx.layout = Layout::new(scratch.path()).exit_code(exit::INFRA)?;
+    // Outside the scratch folder: a failed build's log is kept alone.
+    let build_log = tempfile::Builder::new()
+        .prefix("stack-run-collect-build-")
+        .suffix(".log")
+        .tempfile()
+        .context("cannot create a temporary file")
+        .exit_code(exit::INFRA)?;
+    ctx.layout = Layout::new(scratch.path())
+        .exit_code(exit::INFRA)?
+        .with_passing_build_log(build_log.path().to_path_buf());
     let work = ctx.layout.work_folder();
     std::fs::create_dir_all(&work)
         .with_context(|| format!("cannot create {}", work.display()))
@@ -58,7 +68,7 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
     );
     // The build's failure message names its log: that one file stays.
     if let Some(Err(_)) = runtime.built.outcome() {
-        let _ = scratch.keep();
+        let _ = build_log.keep();
     }
     if let Some(code) = runtime.stop.exit_code() {
         return Ok(code);

@@ -19,6 +19,9 @@ pub struct Layout {
     root: PathBuf,
     /// The same, absolute: compose bind-mounts need it.
     absolute_root: PathBuf,
+    /// The build's log when it is not `OUT/.stack-run/build.log`: one that
+    /// goes when the build succeeds (see [`Layout::with_passing_build_log`]).
+    passing_build_log: Option<PathBuf>,
 }
 
 impl Layout {
@@ -28,7 +31,18 @@ impl Layout {
         Ok(Layout {
             root: root.to_path_buf(),
             absolute_root,
+            passing_build_log: None,
         })
+    }
+
+    /// The same layout with the build's log at `log`, which the caller
+    /// removes when the build succeeds: `--collect` leaves no file but a
+    /// failed build's log, and its notes must not name a file that goes.
+    pub fn with_passing_build_log(self, log: PathBuf) -> Layout {
+        Layout {
+            passing_build_log: Some(log),
+            ..self
+        }
     }
 
     /// `OUT/shard-K`, on the host.
@@ -51,7 +65,8 @@ impl Layout {
         self.shard_folder(shard).join(RERUN_FOLDER)
     }
 
-    /// Where stack-run keeps its own files: derived compose files, the build log.
+    /// Where stack-run keeps its own files: derived compose files, the build
+    /// and seed logs, a batch stack's log, the seed's archives while captured.
     pub fn work_folder(&self) -> PathBuf {
         self.root.join(WORK_FOLDER)
     }
@@ -77,7 +92,20 @@ impl Layout {
     }
 
     pub fn build_log(&self) -> PathBuf {
-        self.work_folder().join(BUILD_LOG)
+        match &self.passing_build_log {
+            Some(log) => log.clone(),
+            None => self.work_folder().join(BUILD_LOG),
+        }
+    }
+
+    /// The build's log as a note names it: its path, and that it goes when
+    /// the build succeeds if it does.
+    pub fn build_log_note(&self) -> String {
+        let path = self.build_log().display().to_string();
+        match self.passing_build_log {
+            Some(_) => format!("{path}, removed if the build succeeds"),
+            None => path,
+        }
     }
 
     /// Make the work folder and `OUT/shard-K` for every selected shard, with
@@ -155,6 +183,19 @@ mod tests {
         assert_eq!(
             mounted_tests_file(&mounted_rerun_folder()),
             "/shardstack/out/rerun/tests.txt"
+        );
+        assert_eq!(layout.build_log_note(), "reports/.stack-run/build.log");
+    }
+
+    #[test]
+    fn a_passing_build_log_says_it_goes() {
+        let layout = Layout::new(Path::new("scratch"))
+            .unwrap()
+            .with_passing_build_log("/tmp/build-x.log".into());
+        assert_eq!(layout.build_log(), Path::new("/tmp/build-x.log"));
+        assert_eq!(
+            layout.build_log_note(),
+            "/tmp/build-x.log, removed if the build succeeds"
         );
     }
 

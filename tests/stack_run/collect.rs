@@ -135,6 +135,15 @@ fn collect_leaves_no_file_and_makes_no_sidecar_volume() {
         "{}",
         outcome.stdout
     );
+    // Regression (issue 26 item 15 review): the build's note named a log in
+    // the temporary folder that was gone when the collection ended.
+    assert!(
+        outcome
+            .stderr
+            .contains(".log, removed if the build succeeds)"),
+        "{}",
+        outcome.stderr
+    );
     assert_eq!(entries(cwd.path()), Vec::<String>::new());
     assert_eq!(entries(tmp.path()), Vec::<String>::new());
     // The daemon may report one volume's creation twice.
@@ -146,6 +155,44 @@ fn collect_leaves_no_file_and_makes_no_sidecar_volume() {
     assert_eq!(containers.len(), 1, "{created:?}");
     assert!(containers[0].contains("-app-run") || containers[0].contains("_app_run"));
     assert_eq!(created["network"].len(), 1, "{created:?}");
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+/// Regression (issue 26 item 15 review): a failed build kept the whole
+/// temporary folder (derived compose files included), though `--collect`
+/// says it writes no file. Now only the build's log stays, under a name
+/// that says what it is, and the message names it.
+#[test]
+fn a_failed_collect_build_keeps_only_its_log() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("collect-broken");
+    let (cwd, tmp) = (Dir::new(), Dir::new());
+    let failed = collect(&stacks, "broken.yml", cwd.path(), tmp.path())
+        .args(["--", "pytest", "--collect-only", "-q"])
+        .run()
+        .code(3);
+    assert_eq!(entries(cwd.path()), Vec::<String>::new());
+    let kept = entries(tmp.path());
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with("stack-run-collect-build-") && kept[0].ends_with(".log"),
+        "{kept:?}"
+    );
+    let log = tmp.path().join(&kept[0]);
+    assert!(
+        failed.stderr.contains("stack-run: building app failed ("),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("); see {}\n", log.display())),
+        "{}",
+        failed.stderr
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("this build fails"), "{text}");
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 
