@@ -122,7 +122,11 @@ use shared::help::{Example, after_help};
 /// Before any stack starts, every planned pytest id whose file lies in a
 /// folder the service bind-mounts must name a file that exists there: an
 /// id pytest cannot take back (collected with another rootdir, or under a
-/// testpaths entry outside it) is a usage error.
+/// testpaths entry outside it) is a usage error naming its plan line
+/// (PLAN:LINE). Only when COMMAND runs pytest directly (`pytest`,
+/// `py.test`, `python -m pytest`) without `--rootdir` or
+/// `-c`/`--config-file` (in it or in PYTEST_ADDOPTS): through a shell or a
+/// wrapper, pytest may run elsewhere, and is not checked.
 ///
 /// A warning says when COMMAND, or the --seed command, runs pytest and
 /// would start pytest-xdist: `-n`/`--numprocesses` in it, in PYTEST_ADDOPTS

@@ -9,6 +9,15 @@
 //! or directory not found` (exit 4). From the host the check is exact where
 //! the container's files come from a bind mount; files copied into the image
 //! cannot be seen before it runs, and are not checked.
+//!
+//! The check holds only where pytest runs in the service's working dir with
+//! the rootdir it finds there: COMMAND is pytest itself (`pytest`,
+//! `py.test`, `python -m pytest`) and neither it nor PYTEST_ADDOPTS has
+//! `--rootdir` or `-c`/`--config-file` (which move the rootdir). A shell
+//! (`sh -c 'cd backend && pytest …'`), a wrapper or such an option may run
+//! it elsewhere, where the ids may be right: no check then, rather than a
+//! false refusal. `--confcutdir` moves neither the rootdir nor the folder
+//! ids are read from, and does not stop the check.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -16,20 +25,35 @@ use anyhow::bail;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::selection::Plan;
+use crate::selection::{Plan, PlanLines};
 use crate::sweep::docker;
 
 /// An error naming the first planned id whose file the container would not
-/// have, with the reason, when any does not.
-pub fn check(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<()> {
+/// have (and its plan line), with the reason, when any does not.
+pub fn check(
+    ctx: &Context,
+    plan: &Plan,
+    lines: &PlanLines,
+    selected: &[u32],
+) -> anyhow::Result<()> {
+    if !applies(ctx) {
+        return Ok(());
+    }
     let config = ctx.stack.model.service(&ctx.stack.service);
     let Some(working_dir) = working_dir(ctx, config) else {
         return Ok(());
     };
     let mounts = bind_mounts(config);
     let mut missing: Vec<(&str, PathBuf, PathBuf)> = Vec::new();
+    let mut first_at = None;
     let mut files: Vec<&str> = Vec::new();
-    for id in selected.iter().flat_map(|shard| &plan[shard]) {
+    let planned = selected.iter().flat_map(|&shard| {
+        plan[&shard]
+            .iter()
+            .enumerate()
+            .map(move |(i, id)| (shard, i, id))
+    });
+    for (shard, index, id) in planned {
         let file = id.split("::").next().unwrap_or(id);
         // Only pytest's test files: a plan may hold ids of another kind.
         if !file.ends_with(".py") {
@@ -40,20 +64,21 @@ pub fn check(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<()>
             continue;
         };
         if !on_host.exists() {
+            first_at.get_or_insert_with(|| lines.at(shard, index));
             files.push(file);
             missing.push((id, inside, on_host));
         }
     }
-    let Some((example, inside, on_host)) = missing.first() else {
+    let (Some((example, inside, on_host)), Some(at)) = (missing.first(), first_at) else {
         return Ok(());
     };
     files.sort_unstable();
     files.dedup();
     bail!(
         "{} planned id(s) in {} file(s) name a file the service's container does not have, \
-         e.g. {example}: {} is {} on the host (bind-mounted), and there is no such file. \
-         pytest cannot take such an id back (`file or directory not found`, exit 4) and \
-         every shard holding one would fail. Ids are paths from pytest's rootdir, and a test \
+         the first at {at}: {example}: {} is {} on the host (bind-mounted), and there is no \
+         such file. pytest cannot take such an id back (`file or directory not found`, \
+         exit 4) and every shard holding one would fail. Ids are paths from pytest's rootdir, and a test \
          outside it (under a testpaths entry outside it, as ../other_pkg_tests) is named \
          from that entry instead: collect in the service's working dir ({}), with every \
          test under the rootdir",
@@ -63,6 +88,39 @@ pub fn check(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<()>
         on_host.display(),
         working_dir.display()
     )
+}
+
+/// Whether the check holds for the run's COMMAND (see the module's doc).
+fn applies(ctx: &Context) -> bool {
+    let addopts = crate::xdist::pytest_addopts_env(ctx).map(|addopts| addopts.words);
+    runs_pytest_in_working_dir(&ctx.config.command, &addopts.unwrap_or_default())
+}
+
+/// Whether `command` is pytest itself, with the rootdir it finds from the
+/// working dir: not through a shell or a wrapper, and without an option,
+/// in it or in PYTEST_ADDOPTS (`addopts`), that moves the rootdir.
+fn runs_pytest_in_working_dir(command: &[String], addopts: &[String]) -> bool {
+    let name = |word: &str| word.rsplit('/').next().unwrap_or(word).to_string();
+    let is_python = |word: &str| {
+        let name = name(word);
+        name.strip_prefix("python")
+            .is_some_and(|version| version.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    let direct = match command {
+        [first, ..] if matches!(name(first).as_str(), "pytest" | "py.test") => true,
+        [first, flag, module, ..] => is_python(first) && flag == "-m" && module == "pytest",
+        _ => false,
+    };
+    direct && !command.iter().chain(addopts).any(|arg| moves_rootdir(arg))
+}
+
+/// `--rootdir`, `-c`/`--config-file`, in any of argparse's forms.
+fn moves_rootdir(arg: &str) -> bool {
+    let long = |option: &str| {
+        arg.strip_prefix(option)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+    };
+    long("--rootdir") || long("--config-file") || (arg.starts_with("-c") && !arg.starts_with("--"))
 }
 
 /// Where the command runs in the container: compose's `working_dir`, else
@@ -146,6 +204,33 @@ fn normalize(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// Regression (issue 26 item 17 review): `sh -c 'cd backend && pytest
+    /// …'` and `--rootdir` got a false usage error; only pytest run
+    /// directly, from the working dir's rootdir, is checked.
+    #[test]
+    fn only_pytest_run_directly_from_its_rootdir_is_checked() {
+        let checked = |command: &str, addopts: &str| {
+            runs_pytest_in_working_dir(&words(command), &words(addopts))
+        };
+        assert!(checked("pytest -q @{tests}", ""));
+        assert!(checked("/venv/bin/py.test @{tests}", ""));
+        assert!(checked("python3.11 -m pytest @{tests}", ""));
+        assert!(checked("pytest --confcutdir=tests @{tests}", ""));
+        assert!(!checked("sh -c cd_backend_&&_pytest_@{tests}", ""));
+        assert!(!checked("coverage run -m pytest @{tests}", ""));
+        assert!(!checked("pytest --rootdir=/code @{tests}", ""));
+        assert!(!checked("pytest --rootdir /code @{tests}", ""));
+        assert!(!checked("python -m pytest -c ci.ini @{tests}", ""));
+        assert!(!checked("pytest -cci.ini @{tests}", ""));
+        assert!(!checked("pytest --config-file=ci.ini @{tests}", ""));
+        assert!(!checked("pytest @{tests}", "-q --rootdir=/code"));
+        assert!(!checked("pythonista -m pytest", ""));
+    }
 
     #[test]
     fn a_path_in_the_container_is_found_through_its_deepest_mount() {

@@ -39,7 +39,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if cli.print_seed_key {
         return print_seed_key(&cli);
     }
-    let plan = read_plan(&cli.plan).exit_code(exit::USAGE)?;
+    let (plan, plan_lines) = read_plan(&cli.plan).exit_code(exit::USAGE)?;
     let shard_count = plan.keys().max().copied().unwrap_or(0);
     let node = selection::node(cli.node).exit_code(exit::USAGE)?;
     let selected = select(&plan, node, cli.shard).exit_code(exit::USAGE)?;
@@ -73,7 +73,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         }
     };
     // Before anything is made: an id pytest cannot take back fails its shard.
-    crate::ids::check(&ctx, &plan, &selected).exit_code(exit::USAGE)?;
+    crate::ids::check(&ctx, &plan, &plan_lines, &selected).exit_code(exit::USAGE)?;
     crate::xdist::warn(&ctx);
     if cli.dry_run {
         return dry_run(&ctx, &plan, &selected).exit_code(exit::USAGE);

@@ -13,16 +13,31 @@ use crate::cli::NodeArg;
 /// Each shard's planned test ids, in plan order.
 pub type Plan = BTreeMap<u32, Vec<String>>;
 
-/// Read the plan: `SHARD<TAB>ID` lines, or bare ids for one shard.
-pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+/// Where each planned id is in the plan: the input's name (`<stdin>` for
+/// `-`) and each shard's line numbers, in the order of [`Plan`]'s ids.
+pub struct PlanLines {
+    name: String,
+    lines: BTreeMap<u32, Vec<u64>>,
+}
+
+impl PlanLines {
+    /// `NAME:LINE` of the `index`th id of `shard`.
+    pub fn at(&self, shard: u32, index: usize) -> String {
+        format!("{}:{}", self.name, self.lines[&shard][index])
+    }
+}
+
+/// Read the plan: `SHARD<TAB>ID` lines, or bare ids for one shard; and
+/// where each id is in it.
+pub fn read_plan(path: &Path) -> anyhow::Result<(Plan, PlanLines)> {
     let input = shared::io::open(path)?;
     let name = input.name.clone();
-    let entries = shared::plan::read(&name, input.reader)?;
+    let entries = shared::plan::read_numbered(&name, input.reader)?;
     group(&name, entries)
 }
 
-fn group(name: &str, entries: Vec<Entry>) -> anyhow::Result<Plan> {
-    let bare = entries.iter().filter(|e| e.shard.is_none()).count();
+fn group(name: &str, entries: Vec<(u64, Entry)>) -> anyhow::Result<(Plan, PlanLines)> {
+    let bare = entries.iter().filter(|(_, e)| e.shard.is_none()).count();
     if bare > 0 && bare < entries.len() {
         bail!("{name}: mixes SHARD<TAB>ID lines with bare test ids");
     }
@@ -30,12 +45,16 @@ fn group(name: &str, entries: Vec<Entry>) -> anyhow::Result<Plan> {
         bail!("{name}: the plan has no tests");
     }
     let mut plan = Plan::new();
-    for entry in entries {
-        plan.entry(entry.shard.unwrap_or(1))
-            .or_default()
-            .push(entry.id);
+    let mut lines = PlanLines {
+        name: name.to_string(),
+        lines: BTreeMap::new(),
+    };
+    for (line, entry) in entries {
+        let shard = entry.shard.unwrap_or(1);
+        plan.entry(shard).or_default().push(entry.id);
+        lines.lines.entry(shard).or_default().push(line);
     }
-    Ok(plan)
+    Ok((plan, lines))
 }
 
 /// `--node` as a node: given, or for `auto` as the CI's variables say (which,
@@ -80,8 +99,20 @@ mod tests {
                 shard: Some(*shard),
                 id: id.to_string(),
             })
+            .enumerate()
+            .map(|(index, entry)| (index as u64 + 1, entry))
             .collect();
-        group("plan.tsv", entries).unwrap()
+        group("plan.tsv", entries).unwrap().0
+    }
+
+    #[test]
+    fn each_id_is_found_at_its_line() {
+        let text = "1\ta\n\n2\tb\n1\tc\n";
+        let entries = shared::plan::read_numbered("plan.tsv", text.as_bytes()).unwrap();
+        let (plan, lines) = group("plan.tsv", entries).unwrap();
+        assert_eq!(plan[&1], ["a", "c"]);
+        assert_eq!(lines.at(1, 1), "plan.tsv:4");
+        assert_eq!(lines.at(2, 0), "plan.tsv:3");
     }
 
     #[test]
@@ -96,7 +127,8 @@ mod tests {
                 id: "b".into(),
             },
         ];
-        assert_eq!(group("p", bare).unwrap()[&1], ["a", "b"]);
+        let bare = bare.into_iter().map(|entry| (1, entry)).collect();
+        assert_eq!(group("p", bare).unwrap().0[&1], ["a", "b"]);
         let mixed = vec![
             Entry {
                 shard: None,
@@ -107,8 +139,9 @@ mod tests {
                 id: "b".into(),
             },
         ];
+        let mixed = mixed.into_iter().map(|entry| (1, entry)).collect();
         assert_eq!(
-            group("p", mixed).unwrap_err().to_string(),
+            group("p", mixed).err().unwrap().to_string(),
             "p: mixes SHARD<TAB>ID lines with bare test ids"
         );
     }

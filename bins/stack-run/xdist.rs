@@ -221,7 +221,7 @@ fn settings_in(folder: &Path) -> Option<Option<Addopts>> {
 
 /// PYTEST_ADDOPTS as the command gets it: from `-e`, else the service's
 /// environment in the compose file.
-fn pytest_addopts_env(ctx: &Context) -> Option<Addopts> {
+pub fn pytest_addopts_env(ctx: &Context) -> Option<Addopts> {
     const NAME: &str = "PYTEST_ADDOPTS";
     let from_cli = ctx.config.env.iter().find(|(key, _)| key == NAME);
     let service = ctx.stack.model.service(&ctx.stack.service);

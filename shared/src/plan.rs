@@ -18,6 +18,13 @@ pub struct Entry {
 
 /// Read a plan, naming `name` and the line in every error.
 pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Vec<Entry>> {
+    let numbered = read_numbered(name, reader)?;
+    Ok(numbered.into_iter().map(|(_, entry)| entry).collect())
+}
+
+/// Read a plan, each entry with its line's number (from 1): a reader's
+/// later message can point at the line that planned an id.
+pub fn read_numbered(name: &str, reader: impl BufRead) -> anyhow::Result<Vec<(u64, Entry)>> {
     let mut entries = Vec::new();
     for line in crate::io::Lines::new(name, reader) {
         let (number, line) = line?;
@@ -25,7 +32,7 @@ pub fn read(name: &str, reader: impl BufRead) -> anyhow::Result<Vec<Entry>> {
             continue;
         }
         let entry = parse_line(&line).with_context(|| format!("{name}:{number}"))?;
-        entries.push(entry);
+        entries.push((number, entry));
     }
     Ok(entries)
 }

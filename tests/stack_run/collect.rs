@@ -221,7 +221,20 @@ fn ids_pytest_cannot_take_back_are_refused_before_any_stack_starts() {
         .args(["--", "pytest", "@{tests}"])
         .stdin(&plan)
         .run()
-        .fails_with(2, "1 planned id(s) in 1 file(s) name a file the service's container does not have, e.g. test_b.py::test_b: /code/backend/test_b.py is ");
+        .fails_with(2, "1 planned id(s) in 1 file(s) name a file the service's container does not have, the first at ");
+    // The plan's line of the id (issue 26 item 17 review: it was not named).
+    let line = plan
+        .lines()
+        .position(|line| line.ends_with("\ttest_b.py::test_b"))
+        .unwrap()
+        + 1;
+    assert!(
+        refused.stderr.contains(&format!(
+            "the first at <stdin>:{line}: test_b.py::test_b: /code/backend/test_b.py is "
+        )),
+        "{}",
+        refused.stderr
+    );
     let backend = fixture("stack-run/outside-rootdir/backend");
     assert!(
         refused.stderr.contains(&format!(
@@ -244,4 +257,29 @@ fn ids_pytest_cannot_take_back_are_refused_before_any_stack_starts() {
         .args(["--dry-run", "--", "pytest", "@{tests}"])
         .stdin("1\ttests/test_a.py::test_a\n")
         .succeeds();
+}
+
+/// Regression (issue 26 item 17 review): the check assumed pytest runs in
+/// the service's working dir, and refused (exit 2) a plan for a command
+/// that runs it elsewhere, through a shell. Such a command is not checked.
+#[test]
+fn ids_are_not_checked_for_a_command_that_runs_pytest_through_a_shell() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("rootdir-sh");
+    let plan = "1\ttests/test_a.py::test_a\n2\ttest_b.py::test_b\n";
+    let shell = r#"cd /code/other_pkg_tests && exec pytest "$@""#;
+    let dry = stacks
+        .command(OUTSIDE_ROOTDIR, "reports")
+        .args(["--dry-run", "--", "sh", "-c", shell, "sh", "@{tests}"])
+        .stdin(plan)
+        .succeeds();
+    assert!(!dry.stderr.contains("planned id(s)"), "{}", dry.stderr);
+    // The same plan, pytest run directly: refused.
+    stacks
+        .command(OUTSIDE_ROOTDIR, "reports")
+        .args(["--dry-run", "--", "pytest", "@{tests}"])
+        .stdin(plan)
+        .run()
+        .fails_with(2, "the first at <stdin>:2: test_b.py::test_b: ");
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
