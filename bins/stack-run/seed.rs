@@ -109,19 +109,21 @@ fn find_or_make(
         Cache::open(file, holder)
     });
     let found = check(ctx, &tags, &key).map(|()| String::new());
-    match found.or_else(|why| load_cached(ctx, cache.as_ref(), &tags, &key).ok_or(why)) {
+    let made = match found.or_else(|why| load_cached(ctx, cache.as_ref(), &tags, &key).ok_or(why)) {
         Ok(from) => {
             progress.note(&format!("seed {}: {from}found, not rebuilt", short(&key)));
             account.reused = true;
+            false
         }
         Err(why) => {
             progress.note(&format!("seed {}: {why}: building it", short(&key)));
             make(ctx, seed, &key, &tags)?;
             forget_others(ctx, &tags);
+            true
         }
-    }
+    };
     if let Some(cache) = cache.filter(|_| !ctx.runtime.stop.requested()) {
-        match cache.save(&ctx.runtime.children) {
+        match cache.save(&ctx.runtime.children, made) {
             Ok(true) => progress.note(&format!(
                 "seed {}: saved to {}",
                 short(&key),

@@ -5,8 +5,8 @@
 //! ones too. The file holds one line of JSON saying whose seed it is (its
 //! key, its prefix, each sidecar's image), then what `docker save` writes
 //! for those images alone. A run loads it only when that line names this
-//! run's seed; any other file is refused and replaced once the run has
-//! seeded. It is written to a temporary file beside FILE and renamed, so a
+//! run's seed; any other file, or one whose seed is refused once loaded
+//! (a newer base image on the host), is replaced once the run has seeded. It is written to a temporary file beside FILE and renamed, so a
 //! cut-short save never leaves half a seed where the cache looks.
 
 use std::collections::BTreeMap;
@@ -100,11 +100,20 @@ impl Cache<'_> {
     }
 
     /// Save this run's seed, unless the file holds it already: whether it did.
-    pub fn save(&self, children: &Children) -> anyhow::Result<bool> {
-        if matches!(self.held, Ok(Some(_))) {
+    /// `made`: this run seeded, so whatever the file held was refused (not
+    /// loadable, or refused once loaded) and is rewritten.
+    pub fn save(&self, children: &Children, made: bool) -> anyhow::Result<bool> {
+        if !self.rewrites(made) {
             return Ok(false);
         }
         save(children, self.file, &self.wanted).map(|()| true)
+    }
+
+    /// Whether `save` writes the file. A file that names this run's seed is
+    /// kept only when the run did not seed: else every later job would load
+    /// it, refuse it again and seed again.
+    fn rewrites(&self, made: bool) -> bool {
+        made || !matches!(self.held, Ok(Some(_)))
     }
 }
 
@@ -262,6 +271,20 @@ mod tests {
             Cache::open(&missing, holder()).load(&Children::default()),
             Ok(false)
         );
+    }
+
+    #[test]
+    fn a_seed_refused_after_loading_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed");
+        std::fs::write(&path, format!("{}IMAGES", holder().header())).unwrap();
+        let cache = Cache::open(&path, holder());
+        // Found on the host or loaded and kept: the file holds it already.
+        assert!(!cache.rewrites(false));
+        // Loaded, then refused (a newer base image), so the run seeded.
+        assert!(cache.rewrites(true));
+        let missing = dir.path().join("missing");
+        assert!(Cache::open(&missing, holder()).rewrites(false));
     }
 
     #[test]
