@@ -113,6 +113,19 @@ fn walk(dir: &Path, pattern: &[&str], found: &mut Vec<PathBuf>) {
     let Some((&first, rest)) = pattern.split_first() else {
         return;
     };
+    if first == "**" && rest.is_empty() {
+        // A trailing `**`: the folder and every folder under it, so the
+        // folder itself, whose files a key path takes as a folder's.
+        let here = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if here.is_dir() {
+            found.push(here.to_path_buf());
+        }
+        return;
+    }
     let entries = if dir.as_os_str().is_empty() {
         std::fs::read_dir(".")
     } else {
@@ -199,6 +212,26 @@ mod tests {
         assert!(!component_matches("?.txt", "ab.txt"));
         assert!(!component_matches("*.py", "a.pyc"));
         assert!(component_matches("a*b*c", "aXbYbZc"));
+    }
+
+    #[test]
+    fn a_trailing_double_star_matches_the_folder_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("app/orders")).unwrap();
+        std::fs::write(root.join("app/orders/models.py"), "x").unwrap();
+        std::fs::write(root.join("app/models.py"), "x").unwrap();
+        assert_eq!(matches(&root.join("app/**")), [root.join("app")]);
+        assert_eq!(matches(&root.join("*/**")), [root.join("app")]);
+        let expanded = expand(&[root.join("app/**")]).unwrap();
+        assert_eq!(expanded[0].paths, [root.join("app")]);
+        // No folder: still nothing.
+        std::fs::write(root.join("file"), "x").unwrap();
+        assert!(matches(&root.join("file/**")).is_empty());
+        // `'**'` alone: the working folder.
+        let mut found = Vec::new();
+        walk(Path::new(""), &["**"], &mut found);
+        assert_eq!(found, [PathBuf::from(".")]);
     }
 
     #[test]
