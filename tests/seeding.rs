@@ -130,13 +130,20 @@ fn a_seed_is_kept_under_its_key_found_again_and_rebuilt_when_stale() {
     );
 
     // Warm: found, the command not run; the shards' writes did not reach it.
+    // A seed.log an earlier run left in OUT is not this seed's log.
+    let earlier_log = stacks.out("warm/.stack-run/seed.log");
+    std::fs::create_dir_all(earlier_log.parent().unwrap()).unwrap();
+    std::fs::write(&earlier_log, "an earlier run's seeding\n").unwrap();
     let warm = seeded_run(&stacks, "warm", &args).code(0);
     assert!(
         warm.stderr.contains("found, not rebuilt"),
         "{}",
         warm.stderr
     );
-    assert!(!stacks.out("warm/.stack-run/seed.log").exists());
+    assert_eq!(
+        std::fs::read_to_string(&earlier_log).unwrap(),
+        "an earlier run's seeding\n"
+    );
     expect_seeded_shards(&stacks, "warm", &warm);
     assert_eq!(seed_tags(&stacks), kept);
     let found = seed_line(&warm);

@@ -68,11 +68,14 @@ const BASE_LABEL: &str = "io.shardstack.seed.base";
 const FORMAT: &str = "shardstack seed 2";
 
 /// What seeding learnt on its way, for the run's account (`seed_report`):
-/// the key, once computed, and whether the seed was found rather than made.
+/// the key, once computed, whether the seed was found rather than made, and
+/// the log this run's seeding wrote (an earlier run's, in the same OUT, is
+/// not this seed's).
 #[derive(Default)]
 pub struct Account {
     pub key: Option<String>,
     pub reused: bool,
+    pub log: Option<PathBuf>,
 }
 
 /// Each sidecar's seed image, made or found; the gate says when seeding ends.
@@ -97,7 +100,7 @@ fn find_or_make(
     let progress = &ctx.runtime.progress;
     if seed.key_files.is_none() {
         progress.note("seeding (no --seed-key: the seed is this run's own)");
-        make(ctx, seed, &key, &tags)?;
+        make(ctx, seed, &key, &tags, account)?;
         return Ok(tags);
     }
     let cache = seed.cache.as_deref().map(|file| {
@@ -117,7 +120,7 @@ fn find_or_make(
         }
         Err(why) => {
             progress.note(&format!("seed {}: {why}: building it", short(&key)));
-            make(ctx, seed, &key, &tags)?;
+            make(ctx, seed, &key, &tags, account)?;
             forget_others(ctx, &tags);
             true
         }
@@ -347,11 +350,14 @@ fn make(
     seed: &Seed,
     key: &str,
     tags: &BTreeMap<String, String>,
+    account: &mut Account,
 ) -> Result<(), Failure> {
     let project = format!("{}-{}-seed", ctx.names.prefix, ctx.names.run_id);
     let work = ctx.layout.work_folder();
     let file = work.join("seed.compose.json");
-    let log = Log::create(&work.join("seed.log")).exit_code(exit::INFRA)?;
+    let log_path = work.join("seed.log");
+    let log = Log::create(&log_path).exit_code(exit::INFRA)?;
+    account.log = Some(log_path);
     let made = run_and_capture(ctx, seed, key, tags, &project, &file, &log);
     let (torn_down, _) = tear_down(ctx, &project);
     if let Err(err) = &torn_down {

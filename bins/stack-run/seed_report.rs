@@ -36,7 +36,6 @@ pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
     let mut account = Account::default();
     let seeded = crate::seed::seed(ctx, seed, &mut account);
     let seconds = start.elapsed().as_secs_f64();
-    let log = ctx.layout.work_folder().join("seed.log");
     let (status, images, message) = match &seeded {
         Ok(images) => (Status::Passed, images.clone(), None),
         Err(failure) => {
@@ -58,7 +57,7 @@ pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
         started_seconds,
         seconds,
         images,
-        log: log.exists().then(|| log.display().to_string()),
+        log: account.log.as_ref().map(|log| log.display().to_string()),
         message,
     };
     // A closed stdout is not an error: the shards' lines find it closed too.
