@@ -501,14 +501,12 @@ fn capture<'a>(
         return Ok(committed);
     }
     let folder = ctx.layout.work_folder().join(format!("seed-{sidecar}"));
-    std::fs::create_dir_all(&folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
-    let dockerfile = copy_volumes(children, &container, &volumes, &folder, &committed.id)?;
-    std::fs::write(folder.join("Dockerfile"), dockerfile)
-        .with_context(|| format!("cannot write {}", folder.join("Dockerfile").display()))?;
+    let staged = stage(folder, |folder| {
+        copy_volumes(children, &container, &volumes, folder, &committed.id)
+    })?;
     let mut build = docker(&["build", "--force-rm", "-q"]);
     build
-        .arg(&folder)
+        .arg(&staged.0)
         // The engine's own builder sees the image just committed; a builder
         // of buildx's docker-container driver would not.
         .env("BUILDX_BUILDER", "default");
@@ -521,8 +519,34 @@ fn capture<'a>(
     // With the legacy builder the commit is the seed's parent and stays as long
     // as it does; otherwise it goes now.
     drop(committed);
-    let _ = std::fs::remove_dir_all(&folder);
+    drop(staged);
     built
+}
+
+/// The build context of a sidecar's seed image: its volumes' archives (a
+/// full copy of its data) and the Dockerfile `write` returns for them.
+/// Removed when dropped, so no way out of a capture leaves a copy behind.
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `folder` made and filled by `write`, which returns the Dockerfile.
+fn stage(
+    folder: PathBuf,
+    write: impl FnOnce(&Path) -> anyhow::Result<String>,
+) -> anyhow::Result<Staged> {
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let staged = Staged(folder);
+    let dockerfile = write(&staged.0)?;
+    let path = staged.0.join("Dockerfile");
+    std::fs::write(&path, dockerfile)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(staged)
 }
 
 /// `docker commit` of the sidecar's stopped container, labelled with where
@@ -796,6 +820,25 @@ mod tests {
             db.proven_by("t", &labels(&rebased)),
             Err("t was made from another postgres:15 image".to_string())
         );
+    }
+
+    #[test]
+    fn a_capture_cut_short_leaves_no_copy_of_the_volumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("seed-db");
+        // `docker cp` wrote one archive, then failed.
+        let failed = stage(folder.clone(), |folder| {
+            std::fs::write(folder.join("volume-0.tar"), "the whole database")?;
+            bail!("docker cp db:/var/lib/postgresql/data - failed")
+        });
+        assert!(failed.is_err());
+        assert!(!folder.exists(), "{} left behind", folder.display());
+        // Staged whole: there until the build is done with it.
+        let staged = stage(folder.clone(), |_| Ok("FROM seed\n".into())).unwrap();
+        let dockerfile = std::fs::read_to_string(folder.join("Dockerfile")).unwrap();
+        assert_eq!(dockerfile, "FROM seed\n");
+        drop(staged);
+        assert!(!folder.exists());
     }
 
     #[test]
