@@ -188,7 +188,8 @@ struct Watch {
     progress: Arc<crate::progress::Progress>,
     what: String,
     started: Instant,
-    last_note: Mutex<Instant>,
+    /// When the last progress line was written; `None` before the first.
+    last_note: Mutex<Option<Instant>>,
 }
 
 /// A build quicker than this is not worth a progress line.
@@ -207,20 +208,32 @@ impl Watch {
                 ctx.layout.build_log_note()
             ),
             started,
-            last_note: Mutex::new(started + QUIET - EVERY),
+            last_note: Mutex::new(None),
         }
     }
 
     fn line(&self, line: &str) {
         let Some(step) = step(line) else { return };
         let mut last = self.last_note.lock().unwrap_or_else(|e| e.into_inner());
-        if last.elapsed() < EVERY {
+        let now = Instant::now();
+        if !note_due(self.started, *last, now) {
             return;
         }
-        *last = Instant::now();
+        *last = Some(now);
         let seconds = self.started.elapsed().as_secs();
         self.progress
             .note(&format!("{}: {seconds} s, at {step}", self.what));
+    }
+}
+
+/// Whether a progress line is due at `now`: the first once the build has
+/// run `QUIET`, then one each `EVERY`. Only later instants are subtracted
+/// from: an `Instant` minus a duration can panic while the monotonic clock
+/// is still small (just after boot).
+fn note_due(started: Instant, last: Option<Instant>, now: Instant) -> bool {
+    match last {
+        None => now.saturating_duration_since(started) >= QUIET,
+        Some(last) => now.saturating_duration_since(last) >= EVERY,
     }
 }
 
@@ -321,6 +334,17 @@ mod tests {
         );
         assert_eq!(step("#7 0.512 Collecting django"), None);
         assert_eq!(step(" ---> Running in abdb337265cf"), None);
+    }
+
+    #[test]
+    fn a_progress_line_after_five_seconds_then_each_fifteen() {
+        let started = Instant::now();
+        let at = |seconds| started + Duration::from_secs(seconds);
+        assert!(!note_due(started, None, started));
+        assert!(!note_due(started, None, at(4)));
+        assert!(note_due(started, None, at(5)));
+        assert!(!note_due(started, Some(at(5)), at(19)));
+        assert!(note_due(started, Some(at(5)), at(20)));
     }
 
     #[test]
