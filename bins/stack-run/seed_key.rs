@@ -51,7 +51,7 @@ pub struct Expanded {
 }
 
 /// `seed key: 231 files: requirements.txt (1 file), '**/migrations' (13
-/// folders, 230 files)`: what the key covers, for stderr.
+/// matches, 230 files)`: what the key covers, for stderr.
 pub fn coverage(expanded: &[Expanded], files_in: impl Fn(&Path) -> usize) -> String {
     let mut total = 0;
     let mut parts = Vec::new();
