@@ -187,7 +187,7 @@ pub fn settle(attempt: &mut Attempt, verdict: Verdict) {
 /// The attempt's log and derived compose file (its networks created).
 fn prepare(ctx: &Context, spec: &Spec) -> Result<(Log, PathBuf), String> {
     let log = Log::create(&spec.folder.join(LOG_FILE)).map_err(|err| format!("{err:#}"))?;
-    crate::seed_report::note_origins(ctx, &log);
+    crate::seed_report::note_seed_sources(ctx, &log);
     let file = ctx.layout.compose_file(spec.shard);
     let labels = ctx.names.shard_labels(spec.shard);
     let out = ctx.layout.absolute_shard_folder(spec.shard);

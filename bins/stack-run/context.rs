@@ -95,7 +95,7 @@ pub struct Runtime {
     /// With --seed: the image each sidecar starts from, set before any shard starts.
     pub seeds: OnceLock<BTreeMap<String, String>>,
     /// With --seed: what each sidecar's seed is, for the shards' logs.
-    pub seed_origins: OnceLock<Vec<crate::seed_report::Origin>>,
+    pub seed_sources: OnceLock<Vec<crate::seed_report::SeedSource>>,
     /// Opens when seeding has ended, its images made or removed.
     pub seeding_done: Gate<()>,
     /// The looks at the run's containers that stacks waiting for their sidecars share.
@@ -124,7 +124,7 @@ impl Runtime {
             built: Gate::default(),
             started: Instant::now(),
             seeds: OnceLock::new(),
-            seed_origins: OnceLock::new(),
+            seed_sources: OnceLock::new(),
             seeding_done: Gate::default(),
             readiness: ready::Poll::default(),
             subnets: subnets::Taken::default(),

@@ -117,7 +117,7 @@ fn start_stack(
     };
     let (file, log_path) = ctx.layout.stack_files(&suffix);
     let log = Log::create(&log_path).map_err(|err| Happened::NotPrepared(format!("{err:#}")))?;
-    crate::seed_report::note_origins(ctx, &log);
+    crate::seed_report::note_seed_sources(ctx, &log);
     let labels = ctx.names.stack_labels(stack);
     if let Err(message) = log.timed("networks created", || {
         attempt::derive_file(ctx, project, &labels, None, &file)
@@ -165,7 +165,7 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
         "stack-run: batch {} in {}",
         spec.shard, live.project
     ));
-    crate::seed_report::note_origins(ctx, &log);
+    crate::seed_report::note_seed_sources(ctx, &log);
     let limits = Limits::from_now(ctx);
     let happened = attempt::run_in_stack(
         ctx,

@@ -67,12 +67,12 @@ const BASE_LABEL: &str = "io.shardstack.seed.base";
 /// What changes the format of a seed: part of every key.
 const FORMAT: &str = "shardstack seed 2";
 
-/// What seeding learnt on its way, for the run's account (`seed_report`):
-/// the key, once computed, whether the seed was found rather than made, and
+/// What seeding came to, for the run's results line and the shards' logs
+/// (`seed_report`): the key, once computed, whether the seed was found rather than made, and
 /// the log this run's seeding wrote (an earlier run's, in the same OUT, is
 /// not this seed's).
 #[derive(Default)]
-pub struct Account {
+pub struct SeedOutcome {
     pub key: Option<String>,
     pub reused: bool,
     pub log: Option<PathBuf>,
@@ -82,25 +82,25 @@ pub struct Account {
 pub fn seed(
     ctx: &Context,
     seed: &Seed,
-    account: &mut Account,
+    outcome: &mut SeedOutcome,
 ) -> Result<BTreeMap<String, String>, Failure> {
-    let outcome = find_or_make(ctx, seed, account);
+    let found_or_made = find_or_make(ctx, seed, outcome);
     ctx.runtime.seeding_done.open(());
-    outcome
+    found_or_made
 }
 
 fn find_or_make(
     ctx: &Context,
     seed: &Seed,
-    account: &mut Account,
+    outcome: &mut SeedOutcome,
 ) -> Result<BTreeMap<String, String>, Failure> {
     let key = key(ctx, seed).exit_code(exit::USAGE)?;
-    account.key = Some(short(&key).to_string());
+    outcome.key = Some(short(&key).to_string());
     let tags = tags(ctx, seed, &key);
     let progress = &ctx.runtime.progress;
     if seed.key_files.is_none() {
         progress.note("seeding (no --seed-key: the seed is this run's own)");
-        make(ctx, seed, &key, &tags, account)?;
+        make(ctx, seed, &key, &tags, outcome)?;
         return Ok(tags);
     }
     let cache = seed.cache.as_deref().map(|file| {
@@ -115,12 +115,12 @@ fn find_or_make(
     let made = match found.or_else(|why| load_cached(ctx, cache.as_ref(), &tags, &key).ok_or(why)) {
         Ok(from) => {
             progress.note(&format!("seed {}: {from}found, not rebuilt", short(&key)));
-            account.reused = true;
+            outcome.reused = true;
             false
         }
         Err(why) => {
             progress.note(&format!("seed {}: {why}: building it", short(&key)));
-            make(ctx, seed, &key, &tags, account)?;
+            make(ctx, seed, &key, &tags, outcome)?;
             forget_others(ctx, &tags);
             true
         }
@@ -266,7 +266,7 @@ fn check(ctx: &Context, tags: &BTreeMap<String, String>, key: &str) -> Result<()
             serde_json::from_slice(&output.stdout).unwrap_or_default();
         let base = configured_image(ctx, sidecar)
             .and_then(|image| image_id(children, &image).map(|id| (image, id)));
-        let expected = Origin {
+        let expected = SeedOrigin {
             key,
             sidecar,
             config: &config_digest(ctx, sidecar),
@@ -279,8 +279,8 @@ fn check(ctx: &Context, tags: &BTreeMap<String, String>, key: &str) -> Result<()
     Ok(())
 }
 
-/// Where a seed image must come from to be used.
-struct Origin<'a> {
+/// The origin a seed image's labels must prove for it to be used.
+struct SeedOrigin<'a> {
     key: &'a str,
     sidecar: &'a str,
     config: &'a str,
@@ -291,7 +291,7 @@ struct Origin<'a> {
     base: Option<(&'a str, &'a str)>,
 }
 
-impl Origin<'_> {
+impl SeedOrigin<'_> {
     /// Whether the labels of `tag` prove this origin; what they say instead, if not.
     fn proven_by(&self, tag: &str, labels: &BTreeMap<String, String>) -> Result<(), String> {
         let label = |name: &str| labels.get(name).map_or("", String::as_str);
@@ -350,31 +350,31 @@ fn make(
     seed: &Seed,
     key: &str,
     tags: &BTreeMap<String, String>,
-    account: &mut Account,
+    outcome: &mut SeedOutcome,
 ) -> Result<(), Failure> {
     let project = format!("{}-{}-seed", ctx.names.prefix, ctx.names.run_id);
     let work = ctx.layout.work_folder();
     let file = work.join("seed.compose.json");
     let log_path = work.join("seed.log");
     let log = Log::create(&log_path).exit_code(exit::INFRA)?;
-    account.log = Some(log_path);
+    outcome.log = Some(log_path);
     let made = run_and_capture(ctx, seed, key, tags, &project, &file, &log);
     let (torn_down, _) = tear_down(ctx, &project);
     if let Err(err) = &torn_down {
         log.line(&format!("stack-run: teardown failed: {err}"));
     }
-    let outcome = made.and_then(|()| {
+    let made_and_removed = made.and_then(|()| {
         torn_down
             .map_err(|err| anyhow!("cannot remove the seed's stack: {err}"))
             .exit_code(exit::INFRA)
     });
-    if outcome.is_err() {
+    if made_and_removed.is_err() {
         crate::sweep::untag(
             &ctx.runtime.children,
             &tags.values().cloned().collect::<Vec<_>>(),
         );
     }
-    outcome
+    made_and_removed
 }
 
 fn run_and_capture(
@@ -550,7 +550,7 @@ fn stage(
 }
 
 /// `docker commit` of the sidecar's stopped container, labelled with where
-/// it comes from (see [`Origin`]) and its own image's environment back.
+/// it comes from (see [`SeedOrigin`]) and its own image's environment back.
 fn commit<'a>(
     ctx: &Context,
     children: &'a Children,
@@ -780,7 +780,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let db = Origin {
+        let db = SeedOrigin {
             key: "k1",
             sidecar: "db",
             config: "c1",
@@ -793,10 +793,10 @@ mod tests {
             (BASE_LABEL, "sha256:b1"),
         ];
         assert_eq!(db.proven_by("t", &labels(&made)), Ok(()));
-        let without_base = Origin { base: None, ..db };
+        let without_base = SeedOrigin { base: None, ..db };
         let rebased = [&made[..3], &[(BASE_LABEL, "sha256:b0")]].concat();
         assert_eq!(without_base.proven_by("t", &labels(&rebased)), Ok(()));
-        let db = Origin {
+        let db = SeedOrigin {
             base: Some(("postgres:15", "sha256:b1")),
             ..without_base
         };

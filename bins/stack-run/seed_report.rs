@@ -14,11 +14,12 @@ use shared::time;
 
 use crate::context::Context;
 use crate::proc::Log;
-use crate::seed::{Account, Seed};
+use crate::seed::{Seed, SeedOutcome};
 use crate::sweep::docker;
 
-/// Where a sidecar's state comes from in a seeded run.
-pub struct Origin {
+/// Where a sidecar's state comes from in a seeded run: the seed image, and
+/// whether this run made it; each shard's log names it.
+pub struct SeedSource {
     sidecar: String,
     image: String,
     key: String,
@@ -29,12 +30,12 @@ pub struct Origin {
 }
 
 /// Seed the sidecars (see `seed`) and account for it: its results line on
-/// stdout, the origins the shards' logs name.
+/// stdout, the sources the shards' logs name.
 pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
     let started_seconds = ctx.runtime.started.elapsed().as_secs_f64();
     let start = Instant::now();
-    let mut account = Account::default();
-    let seeded = crate::seed::seed(ctx, seed, &mut account);
+    let mut outcome = SeedOutcome::default();
+    let seeded = crate::seed::seed(ctx, seed, &mut outcome);
     let seconds = start.elapsed().as_secs_f64();
     let (status, images, message) = match &seeded {
         Ok(images) => (Status::Passed, images.clone(), None),
@@ -51,46 +52,46 @@ pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
         }
     };
     let line = SeedResult {
-        seed: account.key.clone(),
+        seed: outcome.key.clone(),
         status,
-        reused: account.reused,
+        reused: outcome.reused,
         started_seconds,
         seconds,
         images,
-        log: account.log.as_ref().map(|log| log.display().to_string()),
+        log: outcome.log.as_ref().map(|log| log.display().to_string()),
         message,
     };
     // A closed stdout is not an error: the shards' lines find it closed too.
     let _ = ctx.runtime.progress.print(&line.to_line());
     let images = seeded?;
-    let key = account.key.unwrap_or_default();
-    let origins = images
+    let key = outcome.key.unwrap_or_default();
+    let sources = images
         .iter()
-        .map(|(sidecar, image)| Origin {
+        .map(|(sidecar, image)| SeedSource {
             sidecar: sidecar.clone(),
             image: image.clone(),
             key: key.clone(),
             created: created(ctx, image),
-            reused: account.reused,
+            reused: outcome.reused,
         })
         .collect();
-    let _ = ctx.runtime.seed_origins.set(origins);
+    let _ = ctx.runtime.seed_sources.set(sources);
     let _ = ctx.runtime.seeds.set(images);
     Ok(())
 }
 
 /// Say in a shard's (or batch's, or stack's) log which seed each sidecar
 /// started from; nothing in a run without one.
-pub fn note_origins(ctx: &Context, log: &Log) {
+pub fn note_seed_sources(ctx: &Context, log: &Log) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    for origin in ctx.runtime.seed_origins.get().into_iter().flatten() {
-        log.line(&origin.describe(now));
+    for source in ctx.runtime.seed_sources.get().into_iter().flatten() {
+        log.line(&source.describe(now));
     }
 }
 
-impl Origin {
+impl SeedSource {
     /// `stack-run: db starts from seed KEY: image TAG, made …, N ago; …`
     fn describe(&self, now: u64) -> String {
         let made = match self.created {
@@ -161,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_shard_log_names_the_seed_its_image_and_its_age() {
-        let origin = Origin {
+        let source = SeedSource {
             sidecar: "db".into(),
             image: "ci-seed-db:0a1b2c3d4e5f6789".into(),
             key: "0a1b2c3d4e5f6789".into(),
@@ -169,7 +170,7 @@ mod tests {
             reused: true,
         };
         assert_eq!(
-            origin.describe(1_796_644_862 + 3 * 86_400 + 7200 + 5),
+            source.describe(1_796_644_862 + 3 * 86_400 + 7200 + 5),
             "stack-run: db starts from seed 0a1b2c3d4e5f6789: image ci-seed-db:0a1b2c3d4e5f6789, \
              made 2026-12-07 12:01:02 UTC (3 days 2 h ago); found under its key: made by an earlier run"
         );
