@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use shared::contract::labels;
 
-use crate::stack_run::docker;
+use crate::stack_run::{dangling_images, docker};
 use crate::util::{Swept, docker_lock, leftovers, local_images};
 
 /// The label seed images carry: their key.
@@ -204,14 +204,7 @@ fn neighbours_hold_a_dangling_seed_image_and_leave_nothing() {
     let neighbours = Neighbours::new();
     neighbours.assert_untouched();
     let filter = format!("label={}={}", labels::PREFIX, neighbours.prefix);
-    let dangling = docker(&[
-        "images",
-        "-q",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        &filter,
-    ]);
+    let dangling = dangling_images(&neighbours.prefix);
     assert_eq!(dangling.len(), 1, "{dangling:?}");
     let prefix = neighbours.prefix.clone();
     drop(neighbours);

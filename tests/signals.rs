@@ -292,10 +292,9 @@ fn a_signal_while_the_seed_command_runs_leaves_nothing() {
     expect_no_seed(&stacks);
 }
 
-#[test]
-fn a_signal_while_a_seed_is_captured_leaves_nothing() {
-    let _lock = docker_lock();
-    let stacks = Stacks::new("sig-capture");
+/// Two long shards seeded by `seeded.sh seed`, the seed kept under a key:
+/// the run whose capture the signal tests interrupt.
+fn kept_seed_run(stacks: &Stacks) -> Watched {
     let key = stacks.out("key.txt");
     std::fs::write(&key, "k").unwrap();
     let seed = [
@@ -304,7 +303,14 @@ fn a_signal_while_a_seed_is_captured_leaves_nothing() {
         "--seed-key",
         key.to_str().unwrap(),
     ];
-    let run = Watched::start(stacks.child_command("seeded.yml", "out", TWO_LONG_SHARDS, &seed));
+    Watched::start(stacks.child_command("seeded.yml", "out", TWO_LONG_SHARDS, &seed))
+}
+
+#[test]
+fn a_signal_while_a_seed_is_captured_leaves_nothing() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sig-capture");
+    let run = kept_seed_run(&stacks);
     wait_closely("a sidecar captured", || run.said(": capturing"));
     run.signal("INT");
     expect_stopped(run, 130, &stacks);
@@ -321,15 +327,7 @@ fn a_signal_while_a_seed_is_captured_leaves_nothing() {
 fn a_second_signal_while_a_seed_is_captured_leaves_no_image() {
     let _lock = docker_lock();
     let stacks = Stacks::new("sig-capture2");
-    let key = stacks.out("key.txt");
-    std::fs::write(&key, "k").unwrap();
-    let seed = [
-        "--seed",
-        "/seeded.sh seed",
-        "--seed-key",
-        key.to_str().unwrap(),
-    ];
-    let run = Watched::start(stacks.child_command("seeded.yml", "out", TWO_LONG_SHARDS, &seed));
+    let run = kept_seed_run(&stacks);
     // The database's capture, the longest, after the cache's.
     wait_closely("db captured", || run.said(": capturing db"));
     run.signal("INT");

@@ -85,15 +85,7 @@ impl Stacks {
 
     /// Untagged images with this test's prefix label: what a moved tag left.
     pub fn dangling_images(&self) -> Vec<String> {
-        let filter = labels::filter(labels::PREFIX, &self.prefix);
-        docker(&[
-            "images",
-            "-q",
-            "--filter",
-            "dangling=true",
-            "--filter",
-            &filter,
-        ])
+        dangling_images(&self.prefix)
     }
 
     /// Containers of `--shard` where the command runs now: its one-off
@@ -131,6 +123,19 @@ fn runs_a_command(container: &str) -> bool {
             .lines()
             .skip(1)
             .any(|process| !process.trim_end().ends_with(&IDLE_COMMAND.join(" ")))
+}
+
+/// Untagged images labelled with PREFIX.
+pub fn dangling_images(prefix: &str) -> Vec<String> {
+    let filter = labels::filter(labels::PREFIX, prefix);
+    docker(&[
+        "images",
+        "-q",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        &filter,
+    ])
 }
 
 pub fn docker(args: &[&str]) -> Vec<String> {

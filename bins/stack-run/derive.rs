@@ -637,12 +637,7 @@ volumes:
   bound:
     driver_opts: {type: none, o: bind, device: /srv}
 "#;
-        let doc = Model::parse(config).unwrap().collect_file(
-            &labels(),
-            &BTreeMap::new(),
-            "app",
-            ("p", &BTreeMap::new()),
-        );
+        let doc = collect_file_of_app(config);
         let services: Vec<&String> = doc["services"].as_object().unwrap().keys().collect();
         assert_eq!(services, ["app"]);
         let app = &doc["services"]["app"];
@@ -653,6 +648,12 @@ volumes:
         assert_eq!(volumes, ["bound", "scratch"]);
         let networks: Vec<&String> = doc["networks"].as_object().unwrap().keys().collect();
         assert_eq!(networks, ["default"]);
+    }
+
+    /// The collect file of CONFIG's service `app`, labelled, in project `p`.
+    fn collect_file_of_app(config: &str) -> Value {
+        let model = Model::parse(config).unwrap();
+        model.collect_file(&labels(), &BTreeMap::new(), "app", ("p", &BTreeMap::new()))
     }
 
     /// Regression: the collect file dropped the service's own plain named
@@ -676,12 +677,7 @@ volumes:
   dbdata: {}
   venv: {}
 "#;
-        let doc = Model::parse(config).unwrap().collect_file(
-            &labels(),
-            &BTreeMap::new(),
-            "app",
-            ("p", &BTreeMap::new()),
-        );
+        let doc = collect_file_of_app(config);
         let mounts = doc["services"]["app"]["volumes"].as_array().unwrap();
         assert_eq!(mounts[1], json!("venv:/code/.venv:rw"));
         let volumes: Vec<&String> = doc["volumes"].as_object().unwrap().keys().collect();
