@@ -13,7 +13,7 @@ mod junit_merge;
 mod shard_plan;
 #[path = "../bins/stack-report/cli.rs"]
 mod stack_report;
-#[path = "../bins/stack-run/cli.rs"]
+#[path = "../bins/stack-run/app/cli.rs"]
 mod stack_run;
 #[path = "../bins/wait-for/cli.rs"]
 mod wait_for;

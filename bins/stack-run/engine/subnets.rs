@@ -23,8 +23,8 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 pub use shared::subnet::Subnet;
 
-use crate::proc::Children;
-use crate::sweep::{docker, list};
+use crate::engine::docker::{docker, list};
+use crate::engine::proc::Children;
 
 /// The size of a network's subnet when the user's file gives none: 254
 /// addresses, far more than a test stack's containers.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::context::Context;
+use crate::app::context::Context;
 
 /// The files pytest reads its settings from, in the order it looks in a
 /// folder, with the sections that hold them (pytest 9 reads pyproject.toml's

@@ -16,17 +16,17 @@ use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 use shared::results::{ShardResult, Status};
 
-use crate::attempt::{self, Spec};
-use crate::build::build_and_open;
-use crate::capacity;
-use crate::cli::{Cli, Count};
-use crate::context::{Context, Runtime};
-use crate::lifecycle::{never_started, run_shard};
-use crate::pool;
-use crate::proc::Children;
-use crate::selection::{self, Plan, read_plan, select};
-use crate::signals;
-use crate::sweep::{sweep, sweep_settled, untag};
+use crate::app::capacity;
+use crate::app::cli::{Cli, Count};
+use crate::app::context::{Context, Runtime};
+use crate::engine::docker::{sweep, sweep_settled, untag};
+use crate::engine::proc::Children;
+use crate::engine::signals;
+use crate::model::selection::{self, Plan, read_plan, select};
+use crate::schedule::attempt::{self, Spec};
+use crate::schedule::lifecycle::{never_started, run_shard};
+use crate::schedule::pool;
+use crate::stack::build::build_and_open;
 
 /// Run stack-run as the command line says; the exit status.
 pub fn main(cli: Cli) -> Result<i32, Failure> {
@@ -34,7 +34,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         return clean(&Children::default(), &cli.prefix);
     }
     if cli.collect {
-        return crate::collect::main(&cli);
+        return crate::app::collect::main(&cli);
     }
     if cli.print_seed_key {
         return print_seed_key(&cli);
@@ -73,8 +73,8 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         }
     };
     // Before anything is made: an id pytest cannot take back fails its shard.
-    crate::ids::check(&ctx, &plan, &plan_lines, &selected).exit_code(exit::USAGE)?;
-    crate::xdist::warn(&ctx);
+    crate::app::ids::check(&ctx, &plan, &plan_lines, &selected).exit_code(exit::USAGE)?;
+    crate::app::xdist::warn(&ctx);
     if cli.dry_run {
         return dry_run(&ctx, &plan, &selected).exit_code(exit::USAGE);
     }
@@ -91,7 +91,7 @@ fn print_seed_key(cli: &Cli) -> Result<i32, Failure> {
     let runtime = Arc::new(Runtime::new(0, &[], None, false));
     let ctx = Context::new(cli, runtime, 0, None)?;
     let seed = ctx.config.seed.as_ref().expect("clap requires --seed");
-    let key = crate::seed::key(&ctx, seed).exit_code(exit::USAGE)?;
+    let key = crate::schedule::seed::key(&ctx, seed).exit_code(exit::USAGE)?;
     let mut out = shared::io::Output::create(None).exit_code(exit::INFRA)?;
     writeln!(out, "{key}")
         .map_err(anyhow::Error::from)
@@ -220,7 +220,7 @@ fn seed_sidecars(ctx: &Context) -> Result<(), Failure> {
     let Some(seed) = &ctx.config.seed else {
         return Ok(());
     };
-    crate::seed_report::seed_and_report(ctx, seed)
+    crate::app::seed_report::seed_and_report(ctx, seed)
 }
 
 /// Every selected shard's result when seeding failed: none started.

@@ -36,13 +36,13 @@ use sha2::{Digest, Sha256};
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::attempt::{Limits, bring_up, derive_file, tear_down};
-use crate::build::retag;
-use crate::context::Context;
-use crate::proc::{Children, Ended, Log, describe};
-use crate::seed_cache::{Cache, Holder};
-use crate::sweep::{docker, inspect, list, output};
-use crate::template::is_per_shard;
+use crate::app::context::Context;
+use crate::engine::docker::{docker, inspect, list, output};
+use crate::engine::proc::{Children, Ended, Log, describe};
+use crate::engine::seed_cache::{Cache, Holder};
+use crate::model::template::is_per_shard;
+use crate::schedule::attempt::{Limits, bring_up, derive_file, tear_down};
+use crate::stack::build::retag;
 
 /// What `--seed` and `--seed-key` ask for.
 pub struct Seed {
@@ -369,7 +369,7 @@ fn make(
             .exit_code(exit::INFRA)
     });
     if made_and_removed.is_err() {
-        crate::sweep::untag(
+        crate::engine::docker::untag(
             &ctx.runtime.children,
             &tags.values().cloned().collect::<Vec<_>>(),
         );

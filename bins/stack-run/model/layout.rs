@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use shared::contract::{BUILD_LOG, RERUN_FOLDER, TESTS_FILE, WORK_FOLDER, shard_folder};
 
 /// Where a shard's folder is mounted in the service container: `{out}`.
-pub use crate::derive::OUT_MOUNT;
+pub use crate::model::derive::OUT_MOUNT;
 
 /// The output folder (`--out`) and what goes in it.
 pub struct Layout {

@@ -15,11 +15,11 @@ use anyhow::Context as _;
 use serde_json::Value;
 use shared::contract::IDLE_COMMAND;
 
-use crate::attempt::{self, Spec};
-use crate::context::Context;
-use crate::layout::OUT_MOUNT;
-use crate::proc::{Log, describe};
-use crate::sweep::{docker, inspect, output};
+use crate::app::context::Context;
+use crate::engine::docker::{docker, inspect, output};
+use crate::engine::proc::{Log, describe};
+use crate::model::layout::OUT_MOUNT;
+use crate::schedule::attempt::{self, Spec};
 
 /// What the resident container has at [`OUT_MOUNT`].
 #[derive(Clone, Copy)]

@@ -20,14 +20,14 @@ use anyhow::Context as _;
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::build::build_and_open;
-use crate::cli::Cli;
-use crate::context::{Context, Runtime};
-use crate::layout::Layout;
-use crate::proc::describe;
-use crate::signals;
-use crate::subnets;
-use crate::sweep::{sweep, sweep_settled, untag};
+use crate::app::cli::Cli;
+use crate::app::context::{Context, Runtime};
+use crate::engine::docker::{sweep, sweep_settled, untag};
+use crate::engine::proc::describe;
+use crate::engine::signals;
+use crate::engine::subnets;
+use crate::model::layout::Layout;
+use crate::stack::build::build_and_open;
 
 /// Collect as the command line says; the exit status.
 pub fn main(cli: &Cli) -> Result<i32, Failure> {

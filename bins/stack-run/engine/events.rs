@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use shared::contract::labels;
 
-use crate::proc::{Children, kill_group};
-use crate::ready::{Stop, Tell};
-use crate::sweep::docker;
+use crate::engine::docker::docker;
+use crate::engine::proc::{Children, kill_group};
+use crate::stack::ready::{Stop, Tell};
 
 /// How long a stream may run: should stack-run be killed outright, the
 /// `docker events` it started ends by itself after this. The poll starts

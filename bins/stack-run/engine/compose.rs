@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::proc::Children;
+use crate::engine::proc::Children;
 
 /// The environment variable that names the compose program, e.g. `docker-compose`.
 pub const OVERRIDE: &str = "SHARDSTACK_COMPOSE";

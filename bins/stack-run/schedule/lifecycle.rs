@@ -5,10 +5,10 @@
 
 use shared::results::{Attempt, ShardResult, Status};
 
-use crate::attempt::{self, Spec};
-use crate::context::Context;
-use crate::layout::attempt_folder;
-use crate::rerun::failed_tests;
+use crate::app::context::Context;
+use crate::model::layout::attempt_folder;
+use crate::model::rerun::failed_tests;
+use crate::schedule::attempt::{self, Spec};
 
 /// Run shard `shard` (its folder and id file already made) and say how it went.
 pub fn run_shard(ctx: &Context, shard: u32, planned: &[String]) -> ShardResult {

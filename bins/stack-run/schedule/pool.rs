@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use shared::contract::LOG_FILE;
 use shared::results::{Attempt, ShardResult, Status};
 
-use crate::attempt::{self, Limits, Spec};
-use crate::context::Context;
-use crate::lifecycle::second_attempt;
-use crate::proc::Log;
-use crate::ready;
-use crate::resident::{Mount, Resident};
-use crate::selection::Plan;
-use crate::verdict::{self, Happened};
+use crate::app::context::Context;
+use crate::engine::proc::Log;
+use crate::model::selection::Plan;
+use crate::model::verdict::{self, Happened};
+use crate::schedule::attempt::{self, Limits, Spec};
+use crate::schedule::lifecycle::second_attempt;
+use crate::stack::ready;
+use crate::stack::resident::{Mount, Resident};
 
 /// The next batch of the queue, if the run goes on.
 pub type Next<'a> = &'a (dyn Fn() -> Option<u32> + Sync);
@@ -117,7 +117,7 @@ fn start_stack(
     };
     let (file, log_path) = ctx.layout.stack_files(&suffix);
     let log = Log::create(&log_path).map_err(|err| Happened::NotPrepared(format!("{err:#}")))?;
-    crate::seed_report::note_seed_sources(ctx, &log);
+    crate::app::seed_report::note_seed_sources(ctx, &log);
     let labels = ctx.names.stack_labels(stack);
     if let Err(message) = log.timed("networks created", || {
         attempt::derive_file(ctx, project, &labels, None, &file)
@@ -165,7 +165,7 @@ fn run_batch(ctx: &Context, spec: &Spec, live: &Live) -> (Attempt, bool) {
         "stack-run: batch {} in {}",
         spec.shard, live.project
     ));
-    crate::seed_report::note_seed_sources(ctx, &log);
+    crate::app::seed_report::note_seed_sources(ctx, &log);
     let limits = Limits::from_now(ctx);
     let happened = attempt::run_in_stack(
         ctx,

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 use shared::contract::labels;
 
-use crate::proc::{Children, describe};
+use crate::engine::proc::{Children, describe};
 
 /// Remove every container (with its anonymous volumes), network, volume and,
 /// with `images`, image carrying `label=value`. Returns how many objects went.

@@ -17,8 +17,8 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use crate::proc::{Children, describe};
-use crate::sweep::docker;
+use crate::engine::docker::docker;
+use crate::engine::proc::{Children, describe};
 
 /// The header's mark: what wrote the file, and in which format.
 const FORMAT: &str = "shardstack seed cache 1";

@@ -19,9 +19,9 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::proc::Children;
-use crate::seed_key::component_matches;
-use crate::sweep::docker;
+use crate::engine::docker::docker;
+use crate::engine::proc::Children;
+use crate::model::seed_key::component_matches;
 
 /// The labels, each with the part of the build it names in a reason.
 const PARTS: [(&str, &str); 4] = [

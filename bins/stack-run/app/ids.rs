@@ -24,9 +24,9 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::bail;
 use serde_json::Value;
 
-use crate::context::Context;
-use crate::selection::{Plan, PlanLines};
-use crate::sweep::docker;
+use crate::app::context::Context;
+use crate::engine::docker::docker;
+use crate::model::selection::{Plan, PlanLines};
 
 /// An error naming the first planned id whose file the container would not
 /// have (and its plan line), with the reason, when any does not.
@@ -92,7 +92,7 @@ pub fn check(
 
 /// Whether the check holds for the run's COMMAND (see the module's doc).
 fn applies(ctx: &Context) -> bool {
-    let addopts = crate::xdist::pytest_addopts_env(ctx).map(|addopts| addopts.words);
+    let addopts = crate::app::xdist::pytest_addopts_env(ctx).map(|addopts| addopts.words);
     runs_pytest_in_working_dir(&ctx.config.command, &addopts.unwrap_or_default())
 }
 

@@ -13,7 +13,7 @@
 //! processes, about 0.1 s of CPU with eight stacks up; looking every 200 ms
 //! took a quarter of a 2-core host from the very sidecars being waited for.
 //! So while stacks wait, Docker's own events on the run's containers (a
-//! start, an exit, a health change: see [`crate::events`]) say when to look
+//! start, an exit, a health change: see [`crate::engine::events`]) say when to look
 //! again; only a sidecar waited for on its ports, which no event announces,
 //! has the run look every [`POLL_EVERY`].
 
@@ -26,10 +26,10 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 use shared::contract::labels;
 
-use crate::context::Context;
-use crate::events;
-use crate::proc::Children;
-use crate::sweep::{docker, list};
+use crate::app::context::Context;
+use crate::engine::docker::{docker, list};
+use crate::engine::events;
+use crate::engine::proc::Children;
 
 /// The least time between two looks, and how often the run looks when a
 /// waiter cannot wait for an event.

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow};
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::build_key::{BuildKey, Decision, labels_of};
-use crate::context::Context;
-use crate::proc::{Children, Ended, Log};
-use crate::sweep::docker;
+use crate::app::context::Context;
+use crate::engine::build_key::{BuildKey, Decision, labels_of};
+use crate::engine::docker::docker;
+use crate::engine::proc::{Children, Ended, Log};
 
 /// Build, then open the run's gate with the outcome: shards wait on it.
 pub fn build_and_open(ctx: &Context) {
@@ -176,7 +176,10 @@ fn derived_file(ctx: &Context, keys: &BTreeMap<String, Option<BuildKey>>) -> ser
         .build_file(&ctx.names.build_labels(), &images);
     for (service, key) in keys {
         if let Some(key) = key {
-            crate::derive::add_labels(&mut derived["services"][service]["build"], &key.labels());
+            crate::model::derive::add_labels(
+                &mut derived["services"][service]["build"],
+                &key.labels(),
+            );
         }
     }
     derived
@@ -185,7 +188,7 @@ fn derived_file(ctx: &Context, keys: &BTreeMap<String, Option<BuildKey>>) -> ser
 /// What the build's output says of its progress: after a few seconds, the
 /// step it is at, every so often, so a long build is seen working.
 struct Watch {
-    progress: Arc<crate::progress::Progress>,
+    progress: Arc<crate::app::progress::Progress>,
     what: String,
     started: Instant,
     /// When the last progress line was written; `None` before the first.

@@ -8,7 +8,7 @@ use anyhow::bail;
 use shared::ci::Node;
 use shared::plan::Entry;
 
-use crate::cli::NodeArg;
+use crate::app::cli::NodeArg;
 
 /// Each shard's planned test ids, in plan order.
 pub type Plan = BTreeMap<u32, Vec<String>>;

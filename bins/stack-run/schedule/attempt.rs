@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 use shared::contract::{LOG_FILE, SERVICES_LOG, labels, shard_folder};
 use shared::results::{Attempt, Status};
 
-use crate::context::Context;
-use crate::derive::Labels;
-use crate::layout::{OUT_MOUNT, mounted_rerun_folder, mounted_tests_file};
-use crate::proc::{Ended, Log, describe, describe_showing};
-use crate::ready;
-use crate::resident::{Mount, Resident};
-use crate::signals::Stop;
-use crate::subnets;
-use crate::sweep::sweep;
-use crate::template::{Vars, expand};
-use crate::verdict::{self, Happened, StopCause, Verdict};
+use crate::app::context::Context;
+use crate::engine::docker::sweep;
+use crate::engine::proc::{Ended, Log, describe, describe_showing};
+use crate::engine::signals::Stop;
+use crate::engine::subnets;
+use crate::model::derive::Labels;
+use crate::model::layout::{OUT_MOUNT, mounted_rerun_folder, mounted_tests_file};
+use crate::model::template::{Vars, expand};
+use crate::model::verdict::{self, Happened, StopCause, Verdict};
+use crate::stack::ready;
+use crate::stack::resident::{Mount, Resident};
 
 /// Variables every shard's command gets unless `-e` sets them. Coverage
 /// data goes to the shard's folder: with the source tree bind-mounted, every
@@ -187,7 +187,7 @@ pub fn settle(attempt: &mut Attempt, verdict: Verdict) {
 /// The attempt's log and derived compose file (its networks created).
 fn prepare(ctx: &Context, spec: &Spec) -> Result<(Log, PathBuf), String> {
     let log = Log::create(&spec.folder.join(LOG_FILE)).map_err(|err| format!("{err:#}"))?;
-    crate::seed_report::note_seed_sources(ctx, &log);
+    crate::app::seed_report::note_seed_sources(ctx, &log);
     let file = ctx.layout.compose_file(spec.shard);
     let labels = ctx.names.shard_labels(spec.shard);
     let out = ctx.layout.absolute_shard_folder(spec.shard);

@@ -12,10 +12,10 @@ use shared::exit::Failure;
 use shared::results::{SeedResult, Status};
 use shared::time;
 
-use crate::context::Context;
-use crate::proc::Log;
-use crate::seed::{Seed, SeedOutcome};
-use crate::sweep::docker;
+use crate::app::context::Context;
+use crate::engine::docker::docker;
+use crate::engine::proc::Log;
+use crate::schedule::seed::{Seed, SeedOutcome};
 
 /// Where a sidecar's state comes from in a seeded run: the seed image, and
 /// whether this run made it; each shard's log names it.
@@ -35,7 +35,7 @@ pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
     let started_seconds = ctx.runtime.started.elapsed().as_secs_f64();
     let start = Instant::now();
     let mut outcome = SeedOutcome::default();
-    let seeded = crate::seed::seed(ctx, seed, &mut outcome);
+    let seeded = crate::schedule::seed::seed(ctx, seed, &mut outcome);
     let seconds = start.elapsed().as_secs_f64();
     let (status, images, message) = match &seeded {
         Ok(images) => (Status::Passed, images.clone(), None),

@@ -19,17 +19,17 @@ use anyhow::Context as _;
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::cli::Cli;
-use crate::compose::Compose;
-use crate::derive::{Labels, Model};
-use crate::gate::Gate;
-use crate::layout::Layout;
-use crate::proc::Children;
-use crate::progress::Progress;
-use crate::ready;
-use crate::seed::Seed;
-use crate::signals::Stop;
-use crate::subnets::{self, Network, Subnet};
+use crate::app::cli::Cli;
+use crate::app::progress::Progress;
+use crate::engine::compose::Compose;
+use crate::engine::proc::Children;
+use crate::engine::signals::Stop;
+use crate::engine::subnets::{self, Network, Subnet};
+use crate::model::derive::{Labels, Model};
+use crate::model::gate::Gate;
+use crate::model::layout::Layout;
+use crate::schedule::seed::Seed;
+use crate::stack::ready;
 
 pub struct Context {
     pub config: Config,
@@ -95,7 +95,7 @@ pub struct Runtime {
     /// With --seed: the image each sidecar starts from, set before any shard starts.
     pub seeds: OnceLock<BTreeMap<String, String>>,
     /// With --seed: what each sidecar's seed is, for the shards' logs.
-    pub seed_sources: OnceLock<Vec<crate::seed_report::SeedSource>>,
+    pub seed_sources: OnceLock<Vec<crate::app::seed_report::SeedSource>>,
     /// Opens when seeding has ended, its images made or removed.
     pub seeding_done: Gate<()>,
     /// The looks at the run's containers that stacks waiting for their sidecars share.
@@ -143,13 +143,14 @@ impl Context {
         stacks: Option<u32>,
     ) -> Result<Context, Failure> {
         let service = cli.service.clone().expect("clap requires --service");
-        let seed_key = crate::seed_key::expand(&cli.seed_key).exit_code(exit::USAGE)?;
+        let seed_key = crate::model::seed_key::expand(&cli.seed_key).exit_code(exit::USAGE)?;
         if !seed_key.is_empty() {
-            let files_in =
-                |path: &std::path::Path| crate::seed::files_under(path).map_or(0, |f| f.len());
+            let files_in = |path: &std::path::Path| {
+                crate::schedule::seed::files_under(path).map_or(0, |f| f.len())
+            };
             runtime
                 .progress
-                .note(&crate::seed_key::coverage(&seed_key, files_in));
+                .note(&crate::model::seed_key::coverage(&seed_key, files_in));
         }
         let key_files: Vec<PathBuf> = seed_key.into_iter().flat_map(|arg| arg.paths).collect();
         let compose = Compose::detect(project_directory(cli).exit_code(exit::USAGE)?)?;
