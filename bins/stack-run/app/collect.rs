@@ -31,13 +31,13 @@ use crate::stack::build::build_and_open;
 
 /// Collect as the command line says; the exit status.
 pub fn main(cli: &Cli) -> Result<i32, Failure> {
-    let runtime = Arc::new(Runtime::new(1, &[1], None, false));
+    let runtime = Runtime::new(1, &[1], None, false);
     // A signal stops the compose client; the sweep below removes the rest.
     let children = Arc::clone(&runtime.children);
     signals::listen(Arc::clone(&runtime.stop), move |_| children.kill_all())
         .context("cannot listen for signals")
         .exit_code(exit::INFRA)?;
-    let mut ctx = Context::new(cli, Arc::clone(&runtime), 1, None)?;
+    let mut ctx = Context::new(cli, &runtime, 1, None)?;
     let scratch = tempfile::Builder::new()
         .prefix("stack-run-collect-")
         .tempdir()
@@ -50,24 +50,34 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
         .tempfile()
         .context("cannot create a temporary file")
         .exit_code(exit::INFRA)?;
-    ctx.layout = Layout::new(scratch.path())
+    ctx.stacks.layout = Layout::new(scratch.path())
         .exit_code(exit::INFRA)?
         .with_passing_build_log(build_log.path().to_path_buf());
-    let work = ctx.layout.work_folder();
+    let work = ctx.stacks.layout.work_folder();
     std::fs::create_dir_all(&work)
         .with_context(|| format!("cannot create {}", work.display()))
         .exit_code(exit::INFRA)?;
     let collected = build_and_run(&ctx);
     let swept = match runtime.stop.requested() {
-        true => sweep_settled(&runtime.children, labels::RUN, &ctx.names.run_id),
-        false => sweep(&runtime.children, labels::RUN, &ctx.names.run_id, false),
+        true => sweep_settled(&runtime.children, labels::RUN, &ctx.stacks.names.run_id),
+        false => sweep(
+            &runtime.children,
+            labels::RUN,
+            &ctx.stacks.names.run_id,
+            false,
+        ),
     };
     untag(
         &runtime.children,
-        &ctx.stack.images.values().cloned().collect::<Vec<_>>(),
+        &ctx.stacks
+            .blueprint
+            .images
+            .values()
+            .cloned()
+            .collect::<Vec<_>>(),
     );
     // The build's failure message names its log: that one file stays.
-    if let Some(Err(_)) = runtime.built.outcome() {
+    if let Some(Err(_)) = ctx.stacks.built.outcome() {
         let _ = build_log.keep();
     }
     if let Some(code) = runtime.stop.exit_code() {
@@ -81,19 +91,20 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
 
 /// Build the images, run the command without sidecars, pass its output on.
 fn build_and_run(ctx: &Context) -> Result<i32, Failure> {
-    build_and_open(ctx);
-    if let Some(Err(failure)) = ctx.runtime.built.outcome() {
+    build_and_open(&ctx.stacks);
+    if let Some(Err(failure)) = ctx.stacks.built.outcome() {
         return Ok(failure.code());
     }
-    let project = format!("{}-{}-collect", ctx.names.prefix, ctx.names.run_id);
-    let file = ctx.layout.work_folder().join("collect.compose.json");
+    let project = ctx.stacks.names.collect_project();
+    let file = ctx.stacks.layout.work_folder().join("collect.compose.json");
     write_file(ctx, &project, &file).exit_code(exit::INFRA)?;
-    let mut cmd = ctx.stack.compose.project(&project, &file);
+    let mut cmd = ctx.stacks.blueprint.compose.project(&project, &file);
     cmd.args(["run", "--rm", "-T", "--no-deps"]);
-    for (key, value) in &ctx.config.env {
+    for (key, value) in &ctx.config.task.env {
         cmd.arg("-e").arg(format!("{key}={value}"));
     }
-    cmd.arg(&ctx.stack.service).args(&ctx.config.command);
+    cmd.arg(&ctx.stacks.blueprint.service)
+        .args(&ctx.config.task.command);
     // `-e` values hidden, as everywhere: they may be secrets.
     let shown = describe(&cmd);
     let output = ctx.runtime.children.capture(cmd).exit_code(exit::INFRA)?;
@@ -121,11 +132,8 @@ fn build_and_run(ctx: &Context) -> Result<i32, Failure> {
 /// Create the networks the service attaches to, labelled as a shard's, and
 /// write the project's compose file: the service alone.
 fn write_file(ctx: &Context, project: &str, file: &std::path::Path) -> anyhow::Result<()> {
-    let stack = &ctx.stack;
-    let labels = vec![
-        (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
-        (labels::RUN.to_string(), ctx.names.run_id.clone()),
-    ];
+    let stack = &ctx.stacks.blueprint;
+    let labels = ctx.stacks.names.run_labels();
     let attached = stack.model.service_networks(&stack.service);
     let networks: Vec<_> = stack
         .networks
@@ -135,8 +143,8 @@ fn write_file(ctx: &Context, project: &str, file: &std::path::Path) -> anyhow::R
         .collect();
     let placed = subnets::create(
         &ctx.runtime.children,
-        &ctx.runtime.subnets,
-        ctx.config.subnet_pool,
+        &ctx.stacks.subnets,
+        ctx.stacks.subnet_pool,
         project,
         &networks,
         &labels,

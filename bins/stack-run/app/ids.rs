@@ -39,7 +39,11 @@ pub fn check(
     if !applies(ctx) {
         return Ok(());
     }
-    let config = ctx.stack.model.service(&ctx.stack.service);
+    let config = ctx
+        .stacks
+        .blueprint
+        .model
+        .service(&ctx.stacks.blueprint.service);
     let Some(working_dir) = working_dir(ctx, config) else {
         return Ok(());
     };
@@ -93,7 +97,7 @@ pub fn check(
 /// Whether the check holds for the run's COMMAND (see the module's doc).
 fn applies(ctx: &Context) -> bool {
     let addopts = crate::app::xdist::pytest_addopts_env(ctx).map(|addopts| addopts.words);
-    runs_pytest_in_working_dir(&ctx.config.command, &addopts.unwrap_or_default())
+    runs_pytest_in_working_dir(&ctx.config.task.command, &addopts.unwrap_or_default())
 }
 
 /// Whether `command` is pytest itself, with the rootdir it finds from the
@@ -130,7 +134,7 @@ fn working_dir(ctx: &Context, config: &Value) -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     let image = match config.get("build") {
-        Some(_) => ctx.names.cache_tag(&ctx.stack.service),
+        Some(_) => ctx.stacks.names.cache_tag(&ctx.stacks.blueprint.service),
         None => config.get("image")?.as_str()?.to_string(),
     };
     let output = ctx

@@ -1,14 +1,9 @@
 //! The whole run: the plan in, the context built, the image built once,
-//! shards through a pool of workers, results out, nothing left behind.
-//!
-//! Dependencies go one way: this module hands each shard to `lifecycle`,
-//! which makes its attempts with `attempt`, or each batch to `pool`, which
-//! runs it in a stack it keeps; none of them calls back.
+//! the seed made, every unit through the scheduler, results out, nothing
+//! left behind.
 
-use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -17,16 +12,17 @@ use shared::exit::{self, ExitContext, Failure};
 use shared::results::{ShardResult, Status};
 
 use crate::app::capacity;
-use crate::app::cli::{Cli, Count};
+use crate::app::cli::{Cli, Count, NodeArg};
 use crate::app::context::{Context, Runtime};
 use crate::engine::docker::{sweep, sweep_settled, untag};
 use crate::engine::proc::Children;
 use crate::engine::signals;
-use crate::model::selection::{self, Plan, read_plan, select};
-use crate::schedule::attempt::{self, Spec};
-use crate::schedule::lifecycle::{never_started, run_shard};
-use crate::schedule::pool;
+use crate::model::selection::{Plan, read_plan, select};
+use crate::schedule::unit::Unit;
+use crate::schedule::{Outcome, Scheduler};
+use crate::stack::Stacks;
 use crate::stack::build::build_and_open;
+use shared::ci::Node;
 
 /// Run stack-run as the command line says; the exit status.
 pub fn main(cli: Cli) -> Result<i32, Failure> {
@@ -41,7 +37,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     }
     let (plan, plan_lines) = read_plan(&cli.plan).exit_code(exit::USAGE)?;
     let shard_count = plan.keys().max().copied().unwrap_or(0);
-    let node = selection::node(cli.node).exit_code(exit::USAGE)?;
+    let node = node(cli.node).exit_code(exit::USAGE)?;
     let selected = select(&plan, node, cli.shard).exit_code(exit::USAGE)?;
     if selected.is_empty() {
         eprintln!("stack-run: no shard of the plan's {shard_count} is this node's: nothing to run");
@@ -55,11 +51,11 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         .stacks
         .map(|count| resolve(count, "--stacks").min(selected.len() as u32));
     let jobs = cli.jobs.map(|count| resolve(count, "--jobs"));
-    let runtime = Arc::new(Runtime::new(shard_count, &selected, stacks, !cli.dry_run));
+    let runtime = Runtime::new(shard_count, &selected, stacks, !cli.dry_run);
     if !cli.dry_run {
         listen_for_signals(&runtime)?;
     }
-    let ctx = match Context::new(&cli, Arc::clone(&runtime), shard_count, stacks) {
+    let ctx = match Context::new(&cli, &runtime, shard_count, stacks) {
         Ok(ctx) => ctx,
         // Stopped while compose read the model: nothing ran, nothing was made.
         Err(failure) => {
@@ -78,7 +74,8 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if cli.dry_run {
         return dry_run(&ctx, &plan, &selected).exit_code(exit::USAGE);
     }
-    ctx.layout
+    ctx.stacks
+        .layout
         .create(&plan, &selected, cli.force)
         .exit_code(exit::USAGE)?;
     ctx.runtime.stop.on_force(force_stop(&ctx));
@@ -88,16 +85,31 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
 
 /// `--print-seed-key`: the key, from the compose model and the key's files.
 fn print_seed_key(cli: &Cli) -> Result<i32, Failure> {
-    let runtime = Arc::new(Runtime::new(0, &[], None, false));
-    let ctx = Context::new(cli, runtime, 0, None)?;
-    let seed = ctx.config.seed.as_ref().expect("clap requires --seed");
-    let key = crate::schedule::seed::key(&ctx, seed).exit_code(exit::USAGE)?;
+    let runtime = Runtime::new(0, &[], None, false);
+    let ctx = Context::new(cli, &runtime, 0, None)?;
+    let seed = ctx.seed.as_ref().expect("clap requires --seed");
+    let key = crate::schedule::seed::key(&ctx.seeding(), seed).exit_code(exit::USAGE)?;
     let mut out = shared::io::Output::create(None).exit_code(exit::INFRA)?;
     writeln!(out, "{key}")
         .map_err(anyhow::Error::from)
         .and_then(|()| out.commit())
         .exit_code(exit::INFRA)?;
     Ok(exit::SUCCESS)
+}
+
+/// `--node` as a node: given, or for `auto` as the CI's variables say (which,
+/// on stderr).
+pub fn node(arg: Option<NodeArg>) -> anyhow::Result<Option<Node>> {
+    match arg {
+        None => Ok(None),
+        Some(NodeArg::Fixed(node)) => Ok(Some(node)),
+        Some(NodeArg::Auto) => {
+            let detected = shared::ci::detect(|name| std::env::var(name).ok())
+                .map_err(|err| anyhow::anyhow!("--node auto: {err}"))?;
+            eprintln!("stack-run: --node auto: {detected}");
+            Ok(Some(detected.node))
+        }
+    }
 }
 
 /// A `--jobs` or `--stacks` count; `auto` is what this host holds (said on stderr).
@@ -115,7 +127,7 @@ fn resolve(count: Count, flag: &str) -> u32 {
 /// Print, one line per shard, the command each would run.
 fn dry_run(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<i32> {
     let mut out = shared::io::Output::create(None)?;
-    let stack = &ctx.stack;
+    let stack = &ctx.stacks.blueprint;
     writeln!(
         out,
         "# compose: {}; service: {}; sidecars: {}; built once: {}",
@@ -124,7 +136,7 @@ fn dry_run(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<i32> 
         list_or_none(stack.sidecars.iter()),
         list_or_none(stack.images.keys())
     )?;
-    if let Some(seed) = &ctx.config.seed {
+    if let Some(seed) = &ctx.seed {
         let kept = match &seed.key_files {
             Some(files) => format!("kept under the key of {} path(s)", files.len()),
             None => "this run's own".into(),
@@ -142,18 +154,21 @@ fn dry_run(ctx: &Context, plan: &Plan, selected: &[u32]) -> anyhow::Result<i32> 
         out,
         "# {runs_in}; below, each as the `compose run` it is without one, with its paths"
     )?;
+    let (layout, names) = (&ctx.stacks.layout, &ctx.stacks.names);
     for &shard in selected {
         let tests = plan[&shard].len();
-        let spec = match ctx.config.stacks {
+        let unit = match ctx.config.stacks {
             // The stack is known only once the batch is handed out.
-            Some(_) => Spec::batch(ctx, shard, tests, shard, &ctx.names.project(shard)),
-            None => Spec::first(ctx, shard, tests),
+            Some(_) => Unit::batch(layout, shard, tests, shard),
+            None => Unit::first(layout, shard, tests),
         };
-        let (_, shown) = attempt::command(ctx, &spec, &ctx.layout.compose_file(shard));
+        let job = unit.job(&ctx.config.task);
+        let file = layout.compose_file(shard);
+        let (_, shown) = stack.compose_run(&names.project(shard), &file, &job);
         writeln!(
             out,
             "shard {shard}/{} ({} tests): {shown}",
-            ctx.config.shard_count, spec.test_count
+            ctx.config.task.shard_count, unit.test_count
         )?;
     }
     out.commit()?;
@@ -169,8 +184,8 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-/// Build once, run every selected shard on `jobs` workers, print results,
-/// clean up; the exit status.
+/// Build once, seed, run every selected unit on its workers (`--jobs`, or
+/// one a stack with `--stacks`), print results, clean up; the exit status.
 fn execute(
     ctx: &Context,
     plan: &Plan,
@@ -184,29 +199,43 @@ fn execute(
         .or(jobs)
         .map_or(selected.len(), |n| n as usize)
         .max(1);
-    // Shards start their sidecars while the images build, once seeded.
-    let (results, seeding) = std::thread::scope(|scope| {
-        scope.spawn(|| build_and_open(ctx));
-        match seed_sidecars(ctx) {
-            Ok(()) => (run_all(ctx, plan, selected, workers), Ok(())),
-            Err(failure) => (not_run(ctx, plan, selected, &failure), Err(failure)),
+    let scheduler = Scheduler::new(
+        &ctx.stacks,
+        &ctx.config,
+        (&ctx.stacks.names, &ctx.stacks.layout),
+        (ctx.stacks.report.clone(), &ctx.runtime.stop),
+        ctx.stacks.blueprint.sidecars.join(", "),
+    );
+    let mut printer = Printer { stdout_open: true };
+    let mut print = |result: &ShardResult| printer.print(ctx, result);
+    // Units start their sidecars while the images build, once seeded.
+    let (outcome, seeding) = std::thread::scope(|scope| {
+        scope.spawn(|| build_and_open(&ctx.stacks));
+        let seeded = seed_sidecars(ctx);
+        ctx.runtime.seeding_done.open(());
+        match seeded {
+            Ok(()) => (scheduler.run(plan, selected, workers, &mut print), Ok(())),
+            Err(failure) => {
+                let results = not_run(ctx, &scheduler, plan, selected, &failure, &mut print);
+                (results, Err(failure))
+            }
         }
     });
-    clean_up(ctx);
+    clean_up(ctx, outcome.kept);
     if let Some(code) = ctx.runtime.stop.exit_code() {
         return Ok(code);
     }
-    let summary = Summary::of(&results);
+    let summary = Summary::of(&outcome.results);
     let what = match ctx.config.stacks {
-        Some(stacks) => format!("{} batches on {stacks} stacks", results.len()),
-        None => format!("{} shards", results.len()),
+        Some(stacks) => format!("{} batches on {stacks} stacks", outcome.results.len()),
+        None => format!("{} shards", outcome.results.len()),
     };
     ctx.runtime.progress.note(&format!(
         "{what} in {:.1}s: {summary}",
         started.elapsed().as_secs_f64(),
     ));
     // A failed build or seed is what every shard's error comes from.
-    if let Some(Err(failure)) = ctx.runtime.built.outcome() {
+    if let Some(Err(failure)) = ctx.stacks.built.outcome() {
         return Ok(failure.code());
     }
     if let Err(failure) = seeding {
@@ -217,15 +246,21 @@ fn execute(
 
 /// With --seed, make (or find) the sidecars' seed images before any shard starts.
 fn seed_sidecars(ctx: &Context) -> Result<(), Failure> {
-    let Some(seed) = &ctx.config.seed else {
+    let Some(seed) = &ctx.seed else {
         return Ok(());
     };
     crate::app::seed_report::seed_and_report(ctx, seed)
 }
 
-/// Every selected shard's result when seeding failed: none started.
-fn not_run(ctx: &Context, plan: &Plan, selected: &[u32], failure: &Failure) -> Vec<ShardResult> {
-    let mut printer = Printer { stdout_open: true };
+/// Every selected unit's result when seeding failed: none started.
+fn not_run(
+    ctx: &Context,
+    scheduler: &Scheduler<Stacks>,
+    plan: &Plan,
+    selected: &[u32],
+    failure: &Failure,
+    print: &mut impl FnMut(&ShardResult),
+) -> Outcome {
     let (status, why) = match ctx.runtime.stop.requested() {
         true => (Status::Interrupted, "the run was interrupted".to_string()),
         false => (Status::Error, format!("{:#}", failure.error())),
@@ -235,19 +270,22 @@ fn not_run(ctx: &Context, plan: &Plan, selected: &[u32], failure: &Failure) -> V
     }
     let mut results = Vec::new();
     for &shard in selected {
-        let result = never_started(ctx, shard, &plan[&shard], status, &why);
-        printer.print(ctx, &result);
+        let result = scheduler.never_started(shard, &plan[&shard], status, &why);
+        print(&result);
         results.push(result);
     }
-    results
+    Outcome {
+        results,
+        kept: false,
+    }
 }
 
-/// Remove what the run created, unless a stack was kept for debugging: then
-/// everything stays (its image is safe untagged).
-fn clean_up(ctx: &Context) {
+/// Remove what the run created, unless a stack was `kept` for debugging:
+/// then everything stays (its image is safe untagged).
+fn clean_up(ctx: &Context, kept: bool) {
     let runtime = &ctx.runtime;
-    if !runtime.kept.load(Ordering::SeqCst) {
-        let (children, run_id) = (&runtime.children, &ctx.names.run_id);
+    if !kept {
+        let (children, run_id) = (&runtime.children, &ctx.stacks.names.run_id);
         // After a stop, killed compose clients may have left requests in flight.
         let swept = if runtime.stop.requested() {
             sweep_settled(children, labels::RUN, run_id)
@@ -264,11 +302,12 @@ fn clean_up(ctx: &Context) {
 
 /// The run's own image tags: its builds', and its seeds' unless kept under a key.
 fn images(ctx: &Context) -> Vec<String> {
-    let mut images: Vec<String> = ctx.stack.images.values().cloned().collect();
-    if let Some(seed) = &ctx.config.seed {
+    let stacks = &ctx.stacks;
+    let mut images: Vec<String> = stacks.blueprint.images.values().cloned().collect();
+    if let Some(seed) = &ctx.seed {
         if seed.key_files.is_none() {
-            let sidecars = ctx.stack.sidecars.iter();
-            images.extend(sidecars.map(|sidecar| ctx.names.seed_image(sidecar, None)));
+            let sidecars = stacks.blueprint.sidecars.iter();
+            images.extend(sidecars.map(|sidecar| stacks.names.seed_image(sidecar, None)));
         }
     }
     images
@@ -347,10 +386,11 @@ fn listen_for_signals(runtime: &Runtime) -> Result<(), Failure> {
 /// their `docker` commands, so whatever they would report is about this kill,
 /// not about the run; hence no result lines from here on.
 fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
-    let runtime = Arc::clone(&ctx.runtime);
-    let run_id = ctx.names.run_id.clone();
+    let runtime = ctx.runtime.clone();
+    let built = Arc::clone(&ctx.stacks.built);
+    let run_id = ctx.stacks.names.run_id.clone();
     let images = images(ctx);
-    let seeding = ctx.config.seed.is_some();
+    let seeding = ctx.seed.is_some();
     move || {
         let progress = &runtime.progress;
         progress.note("second signal: removing everything of this run now");
@@ -363,7 +403,7 @@ fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
         // image goes with the run's tag.
         let deadline = Instant::now() + BUILD_FINISH;
         if !images.is_empty() {
-            runtime.built.wait(|| Instant::now() >= deadline);
+            built.wait(|| Instant::now() >= deadline);
         }
         if seeding {
             runtime.seeding_done.wait(|| Instant::now() >= deadline);
@@ -374,50 +414,6 @@ fn force_stop(ctx: &Context) -> impl Fn() + Send + Sync + 'static {
 
 /// How long a second signal waits for a build's last step or a seed's capture.
 const BUILD_FINISH: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Run the shards on `workers` workers (each with a stack of its own for
-/// batches, with --stacks) and print each result as it comes; shards a stop
-/// kept from starting get a result too.
-fn run_all(ctx: &Context, plan: &Plan, selected: &[u32], workers: usize) -> Vec<ShardResult> {
-    let queue: Mutex<VecDeque<u32>> = Mutex::new(selected.iter().copied().collect());
-    // The next shard, unless the run stops.
-    let next = || {
-        if ctx.runtime.stop.requested() {
-            return None;
-        }
-        queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-    };
-    let (sender, receiver) = mpsc::channel();
-    let mut printer = Printer { stdout_open: true };
-    let mut results = Vec::new();
-    std::thread::scope(|scope| {
-        for worker in 1..=workers.min(selected.len()) as u32 {
-            let sender = sender.clone();
-            let next = &next;
-            scope.spawn(move || match ctx.config.stacks {
-                Some(_) => pool::work(ctx, plan, next, worker, &sender),
-                None => {
-                    while let Some(shard) = next() {
-                        let _ = sender.send(run_shard(ctx, shard, &plan[&shard]));
-                    }
-                }
-            });
-        }
-        drop(sender);
-        for result in receiver {
-            printer.print(ctx, &result);
-            results.push(result);
-        }
-    });
-    let left: Vec<u32> = queue.into_inner().unwrap_or_default().into();
-    for shard in left {
-        let why = "the run was interrupted";
-        let result = never_started(ctx, shard, &plan[&shard], Status::Interrupted, why);
-        printer.print(ctx, &result);
-        results.push(result);
-    }
-    results
-}
 
 /// Result lines to stdout. A closed stdout must not stop the teardown: it
 /// stops the printing only.

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::model::report::Report;
+
 /// A shard's line.
 struct Line {
     shard: u32,
@@ -244,6 +246,20 @@ fn clock() -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+impl Report for Progress {
+    fn state(&self, line: u32, state: &str, detail: &str, done: bool) {
+        Progress::state(self, line, state, detail, done);
+    }
+
+    fn output(&self, line: u32, text: &str) {
+        Progress::output(self, line, text);
+    }
+
+    fn note(&self, text: &str) {
+        Progress::note(self, text);
+    }
 }
 
 #[cfg(test)]

@@ -51,10 +51,10 @@ pub fn warn(ctx: &Context) {
     let settings = settings.flatten();
     let env_addopts = pytest_addopts_env(ctx);
     let env = env_addopts.as_ref();
-    if let Some(warning) = warning(&ctx.config.command, settings.as_ref(), env) {
+    if let Some(warning) = warning(&ctx.config.task.command, settings.as_ref(), env) {
         eprintln!("stack-run: warning: {warning}");
     }
-    if let Some(seed) = &ctx.config.seed {
+    if let Some(seed) = &ctx.seed {
         if let Some(warning) = seed_warning(&seed.command, settings.as_ref(), env) {
             eprintln!("stack-run: warning: {warning}");
         }
@@ -147,9 +147,19 @@ fn runs_pytest(words: &[String]) -> bool {
 /// bind mounts (the one at its working folder first), its build context,
 /// the compose project's folder.
 fn folders(ctx: &Context) -> Vec<PathBuf> {
-    let service = ctx.stack.model.service(&ctx.stack.service);
+    let service = ctx
+        .stacks
+        .blueprint
+        .model
+        .service(&ctx.stacks.blueprint.service);
     let mut folders = code_folders(service);
-    folders.push(ctx.stack.compose.project_directory().to_path_buf());
+    folders.push(
+        ctx.stacks
+            .blueprint
+            .compose
+            .project_directory()
+            .to_path_buf(),
+    );
     let mut unique = Vec::new();
     for folder in folders {
         if !unique.contains(&folder) {
@@ -223,8 +233,12 @@ fn settings_in(folder: &Path) -> Option<Option<Addopts>> {
 /// environment in the compose file.
 pub fn pytest_addopts_env(ctx: &Context) -> Option<Addopts> {
     const NAME: &str = "PYTEST_ADDOPTS";
-    let from_cli = ctx.config.env.iter().find(|(key, _)| key == NAME);
-    let service = ctx.stack.model.service(&ctx.stack.service);
+    let from_cli = ctx.config.task.env.iter().find(|(key, _)| key == NAME);
+    let service = ctx
+        .stacks
+        .blueprint
+        .model
+        .service(&ctx.stacks.blueprint.service);
     let value = match from_cli {
         Some((_, value)) => value.clone(),
         None => match &service["environment"] {

@@ -1,6 +1,6 @@
 //! Docker's events on the run's containers, streamed while stacks wait for
 //! their sidecars: a container that starts, exits or changes health tells
-//! the readiness poll (`ready`) to look now, where it would otherwise wait.
+//! the readiness poll (`stack::ready`) to look now, where it would otherwise wait.
 //!
 //! One `docker events` process for the whole run, idle between events. The
 //! healthchecks' own `exec_*` events, several a second at many stacks, are
@@ -17,20 +17,23 @@ use shared::contract::labels;
 
 use crate::engine::docker::docker;
 use crate::engine::proc::{Children, kill_group};
-use crate::stack::ready::{Stop, Tell};
 
 /// How long a stream may run: should stack-run be killed outright, the
 /// `docker events` it started ends by itself after this. The poll starts
 /// another when a stream ends while stacks still wait.
 const STREAM_FOR: Duration = Duration::from_secs(15 * 60);
 
-/// Stream the events of run `run_id`'s containers since `since` to `tell`,
-/// until it is stopped or ends; the end is told too.
+/// How to stop a stream of events.
+pub type Stop = Box<dyn FnOnce() + Send>;
+
+/// Stream the events of run `run_id`'s containers since `since`: `on_event`
+/// for each, until it is stopped or ends, then `on_end`.
 pub fn watch(
     children: &Arc<Children>,
     run_id: &str,
     since: SystemTime,
-    tell: Tell,
+    on_event: impl Fn() + Send + 'static,
+    on_end: impl FnOnce() + Send + 'static,
 ) -> anyhow::Result<Stop> {
     let until = SystemTime::now() + STREAM_FOR;
     let mut cmd = docker(&["events", "--format", "{{.Action}}"]);
@@ -57,7 +60,7 @@ pub fn watch(
             if line.is_err() {
                 break;
             }
-            tell.event();
+            on_event();
         }
         let mut unreaped = unreaped.lock().unwrap_or_else(|e| e.into_inner());
         // Its output ended: so must it, before the wait.
@@ -66,7 +69,7 @@ pub fn watch(
         }
         children.reap(child);
         drop(unreaped);
-        tell.ended();
+        on_end();
     });
     Ok(Box::new(move || {
         let group = group.lock().unwrap_or_else(|e| e.into_inner());

@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use crate::engine::subnets::{Network, Subnet, network_name};
+use crate::model::network::{Network, Subnet, network_name};
 
 /// Where the shard's artifact folder is mounted in the service container.
 pub const OUT_MOUNT: &str = "/shardstack/out";

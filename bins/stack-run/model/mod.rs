@@ -4,8 +4,12 @@
 pub mod derive;
 pub mod gate;
 pub mod layout;
+pub mod names;
+pub mod network;
+pub mod report;
 pub mod rerun;
 pub mod seed_key;
+pub mod seed_source;
 pub mod selection;
 pub mod template;
 pub mod verdict;

@@ -8,8 +8,6 @@ use anyhow::bail;
 use shared::ci::Node;
 use shared::plan::Entry;
 
-use crate::app::cli::NodeArg;
-
 /// Each shard's planned test ids, in plan order.
 pub type Plan = BTreeMap<u32, Vec<String>>;
 
@@ -55,21 +53,6 @@ fn group(name: &str, entries: Vec<(u64, Entry)>) -> anyhow::Result<(Plan, PlanLi
         lines.lines.entry(shard).or_default().push(line);
     }
     Ok((plan, lines))
-}
-
-/// `--node` as a node: given, or for `auto` as the CI's variables say (which,
-/// on stderr).
-pub fn node(arg: Option<NodeArg>) -> anyhow::Result<Option<Node>> {
-    match arg {
-        None => Ok(None),
-        Some(NodeArg::Fixed(node)) => Ok(Some(node)),
-        Some(NodeArg::Auto) => {
-            let detected = shared::ci::detect(|name| std::env::var(name).ok())
-                .map_err(|err| anyhow::anyhow!("--node auto: {err}"))?;
-            eprintln!("stack-run: --node auto: {detected}");
-            Ok(Some(detected.node))
-        }
-    }
 }
 
 /// The shards this invocation runs: all, one (`--shard`), or a CI node's

@@ -36,13 +36,15 @@ use sha2::{Digest, Sha256};
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::app::context::Context;
 use crate::engine::docker::{docker, inspect, list, output};
-use crate::engine::proc::{Children, Ended, Log, describe};
+use crate::engine::proc::{Children, Log, describe};
 use crate::engine::seed_cache::{Cache, Holder};
 use crate::model::template::is_per_shard;
-use crate::schedule::attempt::{Limits, bring_up, derive_file, tear_down};
+use crate::model::verdict::{Happened, StopCause};
+use crate::stack::blueprint::Job;
 use crate::stack::build::retag;
+use crate::stack::limits::Limits;
+use crate::stack::{Place, Stack, Stacks};
 
 /// What `--seed` and `--seed-key` ask for.
 pub struct Seed {
@@ -78,41 +80,40 @@ pub struct SeedOutcome {
     pub log: Option<PathBuf>,
 }
 
-/// Each sidecar's seed image, made or found; the gate says when seeding ends.
-pub fn seed(
-    ctx: &Context,
-    seed: &Seed,
-    outcome: &mut SeedOutcome,
-) -> Result<BTreeMap<String, String>, Failure> {
-    let found_or_made = find_or_make(ctx, seed, outcome);
-    ctx.runtime.seeding_done.open(());
-    found_or_made
+/// What seeding uses of the run.
+pub struct Seeding<'a> {
+    pub stacks: &'a Stacks,
+    /// `-e`: those that name nothing of one shard go to the seed command.
+    pub env: &'a [(String, String)],
+    /// `--timeout`, for the seed command too.
+    pub timeout: Option<std::time::Duration>,
 }
 
-fn find_or_make(
-    ctx: &Context,
+/// Each sidecar's seed image, made or found.
+pub fn seed(
+    run: &Seeding,
     seed: &Seed,
     outcome: &mut SeedOutcome,
 ) -> Result<BTreeMap<String, String>, Failure> {
-    let key = key(ctx, seed).exit_code(exit::USAGE)?;
+    let key = key(run, seed).exit_code(exit::USAGE)?;
     outcome.key = Some(short(&key).to_string());
-    let tags = tags(ctx, seed, &key);
-    let progress = &ctx.runtime.progress;
+    let tags = tags(run, seed, &key);
+    let progress = &run.stacks.report;
     if seed.key_files.is_none() {
         progress.note("seeding (no --seed-key: the seed is this run's own)");
-        make(ctx, seed, &key, &tags, outcome)?;
+        make(run, seed, &key, &tags, outcome)?;
         return Ok(tags);
     }
     let cache = seed.cache.as_deref().map(|file| {
         let holder = Holder {
             key: key.clone(),
-            prefix: ctx.names.prefix.clone(),
+            prefix: run.stacks.names.prefix.clone(),
             images: tags.clone(),
         };
         Cache::open(file, holder)
     });
-    let found = check(ctx, &tags, &key).map(|()| String::new());
-    let made = match found.or_else(|why| load_cached(ctx, cache.as_ref(), &tags, &key).ok_or(why)) {
+    let found = check(run, &tags, &key).map(|()| String::new());
+    let made = match found.or_else(|why| load_cached(run, cache.as_ref(), &tags, &key).ok_or(why)) {
         Ok(from) => {
             progress.note(&format!("seed {}: {from}found, not rebuilt", short(&key)));
             outcome.reused = true;
@@ -120,13 +121,13 @@ fn find_or_make(
         }
         Err(why) => {
             progress.note(&format!("seed {}: {why}: building it", short(&key)));
-            make(ctx, seed, &key, &tags, outcome)?;
-            forget_others(ctx, &tags);
+            make(run, seed, &key, &tags, outcome)?;
+            forget_others(run, &tags);
             true
         }
     };
-    if let Some(cache) = cache.filter(|_| !ctx.runtime.stop.requested()) {
-        match cache.save(&ctx.runtime.children, made) {
+    if let Some(cache) = cache.filter(|_| !run.stacks.stop.requested()) {
+        match cache.save(&run.stacks.children, made) {
             Ok(true) => progress.note(&format!(
                 "seed {}: saved to {}",
                 short(&key),
@@ -142,7 +143,7 @@ fn find_or_make(
 /// The seed loaded from `--seed-cache`'s file, if it holds this run's (else
 /// it says why not): "loaded from FILE: ".
 fn load_cached(
-    ctx: &Context,
+    run: &Seeding,
     cache: Option<&Cache>,
     tags: &BTreeMap<String, String>,
     key: &str,
@@ -151,9 +152,9 @@ fn load_cached(
     let file = cache.file.display();
     let not_loaded = |why: String| {
         let note = format!("seed {}: --seed-cache {file} {why}: not loaded", short(key));
-        ctx.runtime.progress.note(&note);
+        run.stacks.report.note(&note);
     };
-    match cache.load(&ctx.runtime.children) {
+    match cache.load(&run.stacks.children) {
         Ok(true) => {}
         Ok(false) => return None,
         Err(why) => {
@@ -162,19 +163,19 @@ fn load_cached(
         }
     }
     // Loading may have moved a tag off an image this prefix had.
-    forget_others(ctx, tags);
-    match check(ctx, tags, key) {
+    forget_others(run, tags);
+    match check(run, tags, key) {
         Ok(()) => Some(format!("loaded from {file}: ")),
         Err(why) => {
             let note = format!("seed {}: loaded from {file}, but {why}", short(key));
-            ctx.runtime.progress.note(&note);
+            run.stacks.report.note(&note);
             None
         }
     }
 }
 
 /// The key: a digest of everything the seed's contents depend on.
-pub fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
+pub fn key(run: &Seeding, seed: &Seed) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     let mut part = |bytes: &[u8]| {
         // Each part's length first: no two lists of parts hash alike.
@@ -185,12 +186,19 @@ pub fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
     for word in &seed.command {
         part(word.as_bytes());
     }
-    for (key, value) in seed_env(ctx) {
+    for (key, value) in seed_env(run) {
         part(format!("{key}={value}").as_bytes());
     }
-    for sidecar in &ctx.stack.sidecars {
+    for sidecar in &run.stacks.blueprint.sidecars {
         part(sidecar.as_bytes());
-        part(ctx.stack.model.service(sidecar).to_string().as_bytes());
+        part(
+            run.stacks
+                .blueprint
+                .model
+                .service(sidecar)
+                .to_string()
+                .as_bytes(),
+        );
     }
     for path in seed.key_files.iter().flatten() {
         for file in files_under(path)? {
@@ -205,11 +213,8 @@ pub fn key(ctx: &Context, seed: &Seed) -> anyhow::Result<String> {
 
 /// The `-e` variables the seed command gets: those that name nothing of one
 /// shard (no placeholder).
-fn seed_env(ctx: &Context) -> impl Iterator<Item = &(String, String)> {
-    ctx.config
-        .env
-        .iter()
-        .filter(|(_, value)| !is_per_shard(value))
+fn seed_env<'a>(run: &Seeding<'a>) -> impl Iterator<Item = &'a (String, String)> {
+    run.env.iter().filter(|(_, value)| !is_per_shard(value))
 }
 
 /// `path` itself, or every file under it in a stable order, but hidden ones
@@ -235,10 +240,11 @@ fn short(key: &str) -> &str {
 }
 
 /// The image each sidecar's seed gets: kept under the key, or the run's own.
-fn tags(ctx: &Context, seed: &Seed, key: &str) -> BTreeMap<String, String> {
-    let names = &ctx.names;
+fn tags(run: &Seeding, seed: &Seed, key: &str) -> BTreeMap<String, String> {
+    let names = &run.stacks.names;
     let key = seed.key_files.as_ref().map(|_| short(key));
-    ctx.stack
+    run.stacks
+        .blueprint
         .sidecars
         .iter()
         .map(|sidecar| (sidecar.clone(), names.seed_image(sidecar, key)))
@@ -247,8 +253,8 @@ fn tags(ctx: &Context, seed: &Seed, key: &str) -> BTreeMap<String, String> {
 
 /// Whether every sidecar's seed is there and proves it is that sidecar's
 /// seed under `key`, made from its configuration as resolved now; why not, if not.
-fn check(ctx: &Context, tags: &BTreeMap<String, String>, key: &str) -> Result<(), String> {
-    let children = &ctx.runtime.children;
+fn check(run: &Seeding, tags: &BTreeMap<String, String>, key: &str) -> Result<(), String> {
+    let children = &run.stacks.children;
     for (sidecar, tag) in tags {
         let output = children
             .capture(docker(&[
@@ -264,12 +270,12 @@ fn check(ctx: &Context, tags: &BTreeMap<String, String>, key: &str) -> Result<()
         }
         let labels: BTreeMap<String, String> =
             serde_json::from_slice(&output.stdout).unwrap_or_default();
-        let base = configured_image(ctx, sidecar)
+        let base = configured_image(run, sidecar)
             .and_then(|image| image_id(children, &image).map(|id| (image, id)));
         let expected = SeedOrigin {
             key,
             sidecar,
-            config: &config_digest(ctx, sidecar),
+            config: &config_digest(run, sidecar),
             base: base
                 .as_ref()
                 .map(|(image, id)| (image.as_str(), id.as_str())),
@@ -321,14 +327,14 @@ impl SeedOrigin<'_> {
 }
 
 /// A digest of `sidecar`'s resolved configuration, as its seed's label records it.
-fn config_digest(ctx: &Context, sidecar: &str) -> String {
-    let config = ctx.stack.model.service(sidecar).to_string();
+fn config_digest(run: &Seeding, sidecar: &str) -> String {
+    let config = run.stacks.blueprint.model.service(sidecar).to_string();
     format!("{:x}", Sha256::digest(config.as_bytes()))
 }
 
 /// The image `sidecar` runs, when it names one and is not built by the run.
-fn configured_image(ctx: &Context, sidecar: &str) -> Option<String> {
-    let config = ctx.stack.model.service(sidecar);
+fn configured_image(run: &Seeding, sidecar: &str) -> Option<String> {
+    let config = run.stacks.blueprint.model.service(sidecar);
     if config.get("build").is_some() {
         return None;
     }
@@ -346,23 +352,27 @@ fn image_id(children: &Children, image: &str) -> Option<String> {
 
 /// Run the seed command in a stack of its own and capture its sidecars.
 fn make(
-    ctx: &Context,
+    run: &Seeding,
     seed: &Seed,
     key: &str,
     tags: &BTreeMap<String, String>,
     outcome: &mut SeedOutcome,
 ) -> Result<(), Failure> {
-    let project = format!("{}-{}-seed", ctx.names.prefix, ctx.names.run_id);
-    let work = ctx.layout.work_folder();
-    let file = work.join("seed.compose.json");
+    let stacks = run.stacks;
+    let work = stacks.layout.work_folder();
     let log_path = work.join("seed.log");
     let log = Log::create(&log_path).exit_code(exit::INFRA)?;
     outcome.log = Some(log_path);
-    let made = run_and_capture(ctx, seed, key, tags, &project, &file, &log);
-    let (torn_down, _) = tear_down(ctx, &project);
-    if let Err(err) = &torn_down {
-        log.line(&format!("stack-run: teardown failed: {err}"));
-    }
+    let place = Place {
+        project: stacks.names.seed_project(),
+        file: work.join("seed.compose.json"),
+        labels: stacks.names.run_labels(),
+        out: None,
+        resident: None,
+    };
+    let mut stack = stacks.create(place, log).map_err(failed)?;
+    let made = run_and_capture(run, seed, key, tags, &mut stack);
+    let (torn_down, _) = stack.down();
     let made_and_removed = made.and_then(|()| {
         torn_down
             .map_err(|err| anyhow!("cannot remove the seed's stack: {err}"))
@@ -370,7 +380,7 @@ fn make(
     });
     if made_and_removed.is_err() {
         crate::engine::docker::untag(
-            &ctx.runtime.children,
+            &stacks.children,
             &tags.values().cloned().collect::<Vec<_>>(),
         );
     }
@@ -378,41 +388,30 @@ fn make(
 }
 
 fn run_and_capture(
-    ctx: &Context,
+    run: &Seeding,
     seed: &Seed,
     key: &str,
     tags: &BTreeMap<String, String>,
-    project: &str,
-    file: &Path,
-    log: &Log,
+    stack: &mut Stack,
 ) -> Result<(), Failure> {
-    let labels = vec![
-        (labels::PREFIX.to_string(), ctx.names.prefix.clone()),
-        (labels::RUN.to_string(), ctx.names.run_id.clone()),
-    ];
-    log.timed("networks created", || {
-        derive_file(ctx, project, &labels, None, file)
-    })
-    .map_err(failed)?;
-    let limits = Limits::from_now(ctx);
-    bring_up(ctx, project, file, log, &limits, None).map_err(failed)?;
-    run_command(ctx, seed, project, file, log, &limits)?;
-    let stack = &ctx.stack;
+    let stacks = run.stacks;
+    let limits = Limits::from_now(&stacks.stop, run.timeout);
+    stack.up(&limits).map_err(failed)?;
+    run_command(run, seed, stack, &limits)?;
     // Stopped as compose stops them: each sidecar saves its state cleanly.
-    let mut stop = stack.compose.project(project, file);
-    stop.arg("stop");
-    run_checked(&ctx.runtime.children, stop, log).map_err(|err| failed(format!("{err:#}")))?;
+    stack
+        .stop_services()
+        .map_err(|err| failed(format!("{err:#}")))?;
     // Out of the second signal's reach (see the module's comment).
     let capturing = Children::default();
     for (sidecar, tag) in tags {
-        if ctx.runtime.stop.requested() {
+        if stacks.stop.requested() {
             return Err(interrupted());
         }
-        ctx.runtime
-            .progress
-            .note(&format!("seed {}: capturing {sidecar}", short(key)));
+        let note = format!("seed {}: capturing {sidecar}", short(key));
+        stacks.report.note(&note);
         // The tag moves once the image is whole (another key's seed it named goes).
-        capture(ctx, &capturing, project, sidecar, key, log)
+        capture(run, &capturing, stack.project(), sidecar, key, stack.log())
             .and_then(|image| {
                 retag(&capturing, &image.id, tag)?;
                 image.keep();
@@ -421,7 +420,7 @@ fn run_and_capture(
             .with_context(|| format!("cannot capture {sidecar}'s state"))
             .exit_code(exit::INFRA)?;
     }
-    if ctx.runtime.stop.requested() {
+    if stacks.stop.requested() {
         return Err(interrupted());
     }
     Ok(())
@@ -436,46 +435,44 @@ fn failed(message: String) -> Failure {
 }
 
 /// The seed command, in the service's container: `compose run` as a shard's.
-fn run_command(
-    ctx: &Context,
-    seed: &Seed,
-    project: &str,
-    file: &Path,
-    log: &Log,
-    limits: &Limits,
-) -> Result<(), Failure> {
-    let mut cmd = ctx.stack.compose.project(project, file);
-    cmd.args(["run", "--rm", "-T", "--no-deps"]);
-    for (key, value) in seed_env(ctx) {
-        cmd.arg("-e").arg(format!("{key}={value}"));
-    }
-    cmd.arg(&ctx.stack.service).args(&seed.command);
-    log.line(&format!("stack-run: $ {}", describe(&cmd)));
-    ctx.runtime.progress.note(&format!(
+fn run_command(run: &Seeding, seed: &Seed, stack: &Stack, limits: &Limits) -> Result<(), Failure> {
+    let stacks = run.stacks;
+    let job = Job {
+        command: seed.command.clone(),
+        env: seed_env(run).cloned().collect(),
+        public: Vec::new(),
+        run_mount: None,
+    };
+    let log_path = stacks.layout.work_folder().join("seed.log");
+    stacks.report.note(&format!(
         "seeding: {} (its output: {})",
         seed.command.join(" "),
-        ctx.layout.work_folder().join("seed.log").display()
+        log_path.display()
     ));
-    let ended = ctx
-        .runtime
-        .children
-        .run_logged(cmd, log, Arc::new(|_: &str| {}), || limits.reached());
-    match ended {
-        Ok(Ended::Exited(status)) if status.success() => Ok(()),
-        Ok(Ended::Exited(status)) => Err(failed(format!(
-            "the seed command exited with {status}; see {}",
-            ctx.layout.work_folder().join("seed.log").display()
+    let (happened, _) = stack.exec(&job, stack.log(), limits, Arc::new(|_: &str| {}));
+    match happened {
+        Happened::Exited(Some(0)) => Ok(()),
+        Happened::Exited(code) => Err(failed(format!(
+            "the seed command exited with {}; see {}",
+            code.map_or("no status (killed)".to_string(), |code| format!(
+                "status {code}"
+            )),
+            log_path.display()
         ))),
-        Ok(Ended::Stopped) if ctx.runtime.stop.requested() => Err(interrupted()),
-        Ok(Ended::Stopped) => Err(failed("the seed command timed out".into())),
-        Err(err) => Err(failed(format!("{err:#}"))),
+        Happened::Stopped(StopCause::Signal) => Err(interrupted()),
+        Happened::Stopped(StopCause::Timeout(_)) => {
+            Err(failed("the seed command timed out".into()))
+        }
+        Happened::RunFailed(message) | Happened::NotPrepared(message) => Err(failed(message)),
+        Happened::StartFailed { message, .. } => Err(failed(message)),
+        Happened::ContainerStopped(_) => Err(failed("the seed command's container stopped".into())),
     }
 }
 
 /// The stopped container of `sidecar`, committed, with its volumes' contents
 /// added at their paths: the seed image, removed unless kept.
 fn capture<'a>(
-    ctx: &Context,
+    run: &Seeding,
     children: &'a Children,
     project: &str,
     sidecar: &str,
@@ -484,7 +481,7 @@ fn capture<'a>(
 ) -> anyhow::Result<Made<'a>> {
     let container = only_container(children, project, sidecar)?;
     let inspected = inspect(children, &["inspect", &container])?;
-    let committed = commit(ctx, children, &inspected, sidecar, key, log)?;
+    let committed = commit(run, children, &inspected, sidecar, key, log)?;
     let mounts = inspected["Mounts"].as_array().cloned().unwrap_or_default();
     let (volumes, others): (Vec<Value>, Vec<Value>) = mounts
         .into_iter()
@@ -500,7 +497,11 @@ fn capture<'a>(
     if volumes.is_empty() {
         return Ok(committed);
     }
-    let folder = ctx.layout.work_folder().join(format!("seed-{sidecar}"));
+    let folder = run
+        .stacks
+        .layout
+        .work_folder()
+        .join(format!("seed-{sidecar}"));
     let staged = stage(folder, |folder| {
         copy_volumes(children, &container, &volumes, folder, &committed.id)
     })?;
@@ -552,7 +553,7 @@ fn stage(
 /// `docker commit` of the sidecar's stopped container, labelled with where
 /// it comes from (see [`SeedOrigin`]) and its own image's environment back.
 fn commit<'a>(
-    ctx: &Context,
+    run: &Seeding,
     children: &'a Children,
     inspected: &Value,
     sidecar: &str,
@@ -568,7 +569,7 @@ fn commit<'a>(
     let origin = [
         (SEED_LABEL, key.to_string()),
         (SIDECAR_LABEL, sidecar.to_string()),
-        (CONFIG_LABEL, config_digest(ctx, sidecar)),
+        (CONFIG_LABEL, config_digest(run, sidecar)),
         (BASE_LABEL, image.to_string()),
     ];
     for (label, value) in origin {
@@ -693,26 +694,12 @@ fn restore_env(container: &Value, image: &Value) -> Vec<String> {
     lines
 }
 
-/// Run a compose command to its end, logging its output; an error unless it succeeds.
-fn run_checked(children: &Children, cmd: std::process::Command, log: &Log) -> anyhow::Result<()> {
-    log.line(&format!("stack-run: $ {}", describe(&cmd)));
-    let shown = describe(&cmd);
-    let output = children.capture(cmd)?;
-    for line in String::from_utf8_lossy(&output.stderr).lines() {
-        log.line(line);
-    }
-    if !output.status.success() {
-        bail!("{shown} failed ({})", output.status);
-    }
-    Ok(())
-}
-
 /// Remove this prefix's seed images but the ones `tags` name: older keys'
 /// seeds, and untagged ones (a tag moved elsewhere, a capture another run
 /// lost): one seed a prefix. Another run's own seed (PREFIX-RUNID-seed-…)
 /// is not one of them; an image still in use stays.
-fn forget_others(ctx: &Context, tags: &BTreeMap<String, String>) {
-    let children = &ctx.runtime.children;
+fn forget_others(run: &Seeding, tags: &BTreeMap<String, String>) {
+    let children = &run.stacks.children;
     let mut cmd = docker(&[
         "images",
         "--no-trunc",
@@ -721,7 +708,7 @@ fn forget_others(ctx: &Context, tags: &BTreeMap<String, String>) {
     ]);
     cmd.args([
         "--filter",
-        &labels::filter(labels::PREFIX, &ctx.names.prefix),
+        &labels::filter(labels::PREFIX, &run.stacks.names.prefix),
     ]);
     cmd.args(["--filter", &format!("label={SEED_LABEL}")]);
     let listed = output(children, cmd).unwrap_or_default();
@@ -734,7 +721,7 @@ fn forget_others(ctx: &Context, tags: &BTreeMap<String, String>) {
         .filter(|(_, name)| tags.values().any(|tag| tag == name))
         .map(|(id, _)| *id)
         .collect();
-    let kept = format!("{}-seed-", ctx.names.prefix);
+    let kept = format!("{}-seed-", run.stacks.names.prefix);
     // An untagged image goes by its id, a tagged one by its tag (an id
     // with several tags is refused without force).
     let others: Vec<&str> = listed

@@ -20,51 +20,52 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow};
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::app::context::Context;
 use crate::engine::build_key::{BuildKey, Decision, labels_of};
 use crate::engine::docker::docker;
 use crate::engine::proc::{Children, Ended, Log};
+use crate::model::report::Report;
+use crate::stack::Stacks;
 
 /// Build, then open the run's gate with the outcome: shards wait on it.
-pub fn build_and_open(ctx: &Context) {
-    let built = build(ctx).map_err(Arc::new);
+pub fn build_and_open(stacks: &Stacks) {
+    let built = build(stacks).map_err(Arc::new);
     if let Err(failure) = &built {
-        ctx.runtime.progress.note(&format!("{:#}", failure.error()));
+        stacks.report.note(&format!("{:#}", failure.error()));
     }
-    ctx.runtime.built.open(built);
+    stacks.built.open(built);
 }
 
 /// Build every service that has `build:`, once, tagged for this run; or
 /// take the image an earlier run built from the same inputs.
-fn build(ctx: &Context) -> Result<(), Failure> {
-    let images = &ctx.stack.images;
+fn build(stacks: &Stacks) -> Result<(), Failure> {
+    let images = &stacks.blueprint.images;
     if images.is_empty() {
         return Ok(());
     }
-    let stop = &ctx.runtime.stop;
+    let stop = &stacks.stop;
     if stop.requested() {
         return Err(interrupted());
     }
-    let keys = reuse_or_choose(ctx)?;
+    let keys = reuse_or_choose(stacks)?;
     if keys.is_empty() {
         return Ok(());
     }
     let services: Vec<String> = keys.keys().cloned().collect();
-    let file = ctx.layout.build_compose_file();
-    let derived = derived_file(ctx, &keys);
+    let file = stacks.layout.build_compose_file();
+    let derived = derived_file(stacks, &keys);
     std::fs::write(&file, derived.to_string())
         .with_context(|| format!("cannot write {}", file.display()))
         .exit_code(exit::INFRA)?;
-    let log = Log::create(&ctx.layout.build_log()).exit_code(exit::INFRA)?;
-    compose_build(ctx, &services, &file, &log)?;
+    let log = Log::create(&stacks.layout.build_log()).exit_code(exit::INFRA)?;
+    compose_build(stacks, &services, &file, &log)?;
     // Finished during a stop: no cache tag, so the run's tag goes with the image.
     if stop.requested() {
         return Err(interrupted());
     }
-    let children = &ctx.runtime.children;
+    let children = &stacks.children;
     for service in &services {
         let image = &images[service];
-        let cache = ctx.names.cache_tag(service);
+        let cache = stacks.names.cache_tag(service);
         // The run has its image; only the next run's cache would miss it.
         if let Err(err) = retag(children, image, &cache) {
             log.line(&format!("stack-run: {err:#}"));
@@ -76,20 +77,23 @@ fn build(ctx: &Context) -> Result<(), Failure> {
 /// Run `compose build` of `services` from `file` to its end, its output in
 /// `log`, its progress said; stopped by a stop, but not in a last step.
 fn compose_build(
-    ctx: &Context,
+    stacks: &Stacks,
     services: &[String],
     file: &Path,
     log: &Log,
 ) -> Result<(), Failure> {
-    let log_path = ctx.layout.build_log();
-    let stop = &ctx.runtime.stop;
-    let mut cmd = ctx.stack.compose.project(&ctx.names.build_project(), file);
+    let log_path = stacks.layout.build_log();
+    let stop = &stacks.stop;
+    let mut cmd = stacks
+        .blueprint
+        .compose
+        .project(&stacks.names.build_project(), file);
     // The legacy builder keeps a failed step's container unless told not to:
     // a failed build must leave nothing behind either.
     cmd.arg("build").arg("--force-rm").args(services);
     // How many images are in their last step (compose v2 builds several at once).
     let finishing = Arc::new(AtomicIsize::new(0));
-    let watch = Watch::new(ctx, services);
+    let watch = Watch::new(stacks, services);
     let on_line = {
         let finishing = Arc::clone(&finishing);
         Arc::new(move |line: &str| {
@@ -121,7 +125,7 @@ fn compose_build(
         }
         Ended::Stopped => return Err(interrupted()),
     }
-    ctx.runtime.progress.note(&format!(
+    stacks.report.note(&format!(
         "built {} in {:.1} s",
         services.join(", "),
         started.elapsed().as_secs_f64()
@@ -132,13 +136,13 @@ fn compose_build(
 /// For each service, the image kept from an earlier run when it was built
 /// from the same inputs (tagged for this run, and said), else a build (and
 /// why): the services to build, with the key each image will carry.
-fn reuse_or_choose(ctx: &Context) -> Result<BTreeMap<String, Option<BuildKey>>, Failure> {
-    let children = &ctx.runtime.children;
-    let progress = &ctx.runtime.progress;
+fn reuse_or_choose(stacks: &Stacks) -> Result<BTreeMap<String, Option<BuildKey>>, Failure> {
+    let children = &stacks.children;
+    let progress = &stacks.report;
     let mut to_build = BTreeMap::new();
-    for (service, image) in &ctx.stack.images {
-        let cache = ctx.names.cache_tag(service);
-        let key = BuildKey::of(children, &ctx.stack.model.service(service)["build"]);
+    for (service, image) in &stacks.blueprint.images {
+        let cache = stacks.names.cache_tag(service);
+        let key = BuildKey::of(children, &stacks.blueprint.model.service(service)["build"]);
         let decision = match &key {
             Ok(key) => key.decide(&cache, labels_of(children, &cache).as_ref()),
             Err(why) => Decision::Build(format!("{why:#}: no image can be reused")),
@@ -154,7 +158,7 @@ fn reuse_or_choose(ctx: &Context) -> Result<BTreeMap<String, Option<BuildKey>>, 
             Decision::Build(why) => {
                 progress.note(&format!(
                     "building {service}: {why} (its log: {})",
-                    ctx.layout.build_log_note()
+                    stacks.layout.build_log_note()
                 ));
                 to_build.insert(service.clone(), key.ok());
             }
@@ -165,15 +169,15 @@ fn reuse_or_choose(ctx: &Context) -> Result<BTreeMap<String, Option<BuildKey>>, 
 
 /// The build's compose file: the services to build, each labelled with the
 /// key of what it is built from.
-fn derived_file(ctx: &Context, keys: &BTreeMap<String, Option<BuildKey>>) -> serde_json::Value {
+fn derived_file(stacks: &Stacks, keys: &BTreeMap<String, Option<BuildKey>>) -> serde_json::Value {
     let images: BTreeMap<String, String> = keys
         .keys()
-        .map(|service| (service.clone(), ctx.stack.images[service].clone()))
+        .map(|service| (service.clone(), stacks.blueprint.images[service].clone()))
         .collect();
-    let mut derived = ctx
-        .stack
+    let mut derived = stacks
+        .blueprint
         .model
-        .build_file(&ctx.names.build_labels(), &images);
+        .build_file(&stacks.names.build_labels(), &images);
     for (service, key) in keys {
         if let Some(key) = key {
             crate::model::derive::add_labels(
@@ -188,7 +192,7 @@ fn derived_file(ctx: &Context, keys: &BTreeMap<String, Option<BuildKey>>) -> ser
 /// What the build's output says of its progress: after a few seconds, the
 /// step it is at, every so often, so a long build is seen working.
 struct Watch {
-    progress: Arc<crate::app::progress::Progress>,
+    progress: Arc<dyn Report>,
     what: String,
     started: Instant,
     /// When the last progress line was written; `None` before the first.
@@ -201,14 +205,14 @@ const QUIET: Duration = Duration::from_secs(5);
 const EVERY: Duration = Duration::from_secs(15);
 
 impl Watch {
-    fn new(ctx: &Context, services: &[String]) -> Watch {
+    fn new(stacks: &Stacks, services: &[String]) -> Watch {
         let started = Instant::now();
         Watch {
-            progress: Arc::clone(&ctx.runtime.progress),
+            progress: Arc::clone(&stacks.report),
             what: format!(
                 "building {} (its log: {})",
                 services.join(", "),
-                ctx.layout.build_log_note()
+                stacks.layout.build_log_note()
             ),
             started,
             last_note: Mutex::new(None),

@@ -26,9 +26,8 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 use shared::contract::labels;
 
-use crate::app::context::Context;
 use crate::engine::docker::{docker, list};
-use crate::engine::events;
+use crate::engine::events::{self, Stop};
 use crate::engine::proc::Children;
 
 /// The least time between two looks, and how often the run looks when a
@@ -80,9 +79,6 @@ struct PollState {
     /// How many streams have started.
     streams: u64,
 }
-
-/// How to stop a stream of events.
-pub type Stop = Box<dyn FnOnce() + Send>;
 
 /// The stream of events, if any.
 #[derive(Default)]
@@ -243,6 +239,7 @@ impl Waiter<'_> {
 }
 
 /// What a stream of events tells the poll.
+#[derive(Clone)]
 pub struct Tell {
     shared: Arc<Shared>,
     /// The stream's number.
@@ -308,20 +305,21 @@ enum Readiness {
     Failed(String),
 }
 
-/// Wait until every container of `project` is ready, `deadline` passes, or `stop` says so.
+/// Wait until every container of `project` (of run `run_id`) is ready,
+/// `deadline` passes, or `stop` says so.
 pub fn wait(
-    ctx: &Context,
+    (poll, children, run_id): (&Poll, &Arc<Children>, &str),
     project: &str,
     deadline: Instant,
     stop: impl Fn() -> bool,
 ) -> anyhow::Result<()> {
-    let waiter = ctx.runtime.readiness.join();
+    let waiter = poll.join();
     // Only a look begun from now on sees the containers as they are now.
     let mut seen = waiter.begun();
     let mut next = Next::Soon;
     loop {
         let (number, snapshot) = waiter.after(seen, next, deadline, || {
-            look(&ctx.runtime.children, &ctx.names.run_id).map_err(|err| format!("{err:#}"))
+            look(children, run_id).map_err(|err| format!("{err:#}"))
         });
         seen = number;
         let containers = match snapshot.as_ref() {
@@ -351,7 +349,14 @@ pub fn wait(
             bail!("not ready in time: {}", waiting.join(", "));
         }
         waiter.watch(|since, tell| {
-            events::watch(&ctx.runtime.children, &ctx.names.run_id, since, tell)
+            let ended = tell.clone();
+            events::watch(
+                children,
+                run_id,
+                since,
+                move || tell.event(),
+                move || ended.ended(),
+            )
         });
     }
 }

@@ -8,26 +8,25 @@
 //! first, as `compose run` would. An image without `sleep`, or a container
 //! that would not start, leaves the stack with a `compose run` per command.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context as _;
 use serde_json::Value;
 use shared::contract::IDLE_COMMAND;
 
-use crate::app::context::Context;
 use crate::engine::docker::{docker, inspect, output};
-use crate::engine::proc::{Log, describe};
+use crate::engine::proc::{Children, Log, describe};
 use crate::model::layout::OUT_MOUNT;
-use crate::schedule::attempt::{self, Spec};
+use crate::stack::blueprint::Blueprint;
 
 /// What the resident container has at [`OUT_MOUNT`].
-#[derive(Clone, Copy)]
-pub enum Mount<'a> {
+#[derive(Clone)]
+pub enum Mount {
     /// What the derived file mounts there: a shard's own folder.
     FromFile,
     /// This folder: all of `--out`, for a stack that runs batch after batch.
-    Folder(&'a Path),
+    Folder(PathBuf),
 }
 
 /// A stack's resident container, and what each command runs first.
@@ -42,25 +41,25 @@ impl Resident {
     /// Start `project`'s resident container, `mount` at [`OUT_MOUNT`];
     /// `None`, said in `log`, when commands must use `compose run` instead.
     pub fn start(
-        ctx: &Context,
+        (blueprint, children): (&Blueprint, &Children),
         project: &str,
         file: &Path,
         mount: Mount,
         log: &Log,
     ) -> Option<Resident> {
-        let container = format!("{project}-{}-resident", ctx.stack.service);
+        let container = format!("{project}-{}-resident", blueprint.service);
         let started = log.timed("resident container started", || {
-            let entrypoint = entrypoint(ctx)?;
-            let mut cmd = ctx.stack.compose.project(project, file);
+            let entrypoint = entrypoint(blueprint, children)?;
+            let mut cmd = blueprint.compose.project(project, file);
             cmd.args(["run", "-d", "--no-deps", "--name", &container])
                 .args(["--entrypoint", IDLE_COMMAND[0]]);
             if let Mount::Folder(folder) = mount {
                 cmd.arg("-v")
                     .arg(format!("{}:{OUT_MOUNT}", folder.display()));
             }
-            cmd.arg(&ctx.stack.service).args(&IDLE_COMMAND[1..]);
+            cmd.arg(&blueprint.service).args(&IDLE_COMMAND[1..]);
             log.line(&format!("stack-run: $ {}", describe(&cmd)));
-            output(&ctx.runtime.children, cmd)?;
+            output(children, cmd)?;
             anyhow::Ok(entrypoint)
         });
         match started {
@@ -77,16 +76,17 @@ impl Resident {
         }
     }
 
-    /// `docker exec` of `spec`'s command, and how to show it.
-    pub fn command(&self, ctx: &Context, spec: &Spec) -> (Command, String) {
+    /// `docker exec`, for its options, and what follows them: the
+    /// container and the entrypoint the command runs under.
+    pub fn runner(&self) -> (Command, Vec<String>) {
         let mut target = vec![self.container.clone()];
         target.extend(self.entrypoint.iter().cloned());
-        attempt::with_command(ctx, spec, docker(&["exec"]), &target)
+        (docker(&["exec"]), target)
     }
 
     /// Kill the container, and whatever runs in it.
-    pub fn kill(&self, ctx: &Context, log: &Log) {
-        let killed = output(&ctx.runtime.children, docker(&["kill", &self.container]));
+    pub fn kill(&self, children: &Children, log: &Log) {
+        let killed = output(children, docker(&["kill", &self.container]));
         match killed {
             Ok(_) => log.line("stack-run: killed the resident container, the command with it"),
             Err(err) => log.line(&format!("stack-run: {err:#}")),
@@ -97,9 +97,9 @@ impl Resident {
     /// no longer running: killed before or while the command ran, `docker
     /// exec` exits with the command's 137 or its own 1, which would read as
     /// failed tests.
-    pub fn stopped(&self, ctx: &Context) -> Option<Option<i32>> {
+    pub fn stopped(&self, children: &Children) -> Option<Option<i32>> {
         let args = ["container", "inspect", &self.container];
-        let state = match inspect(&ctx.runtime.children, &args) {
+        let state = match inspect(children, &args) {
             Ok(container) => container["State"].clone(),
             // Gone altogether.
             Err(_) => return Some(None),
@@ -116,10 +116,10 @@ impl Resident {
 }
 
 /// The entrypoint `compose run` gives the service: its own, else its image's.
-fn entrypoint(ctx: &Context) -> anyhow::Result<Vec<String>> {
-    let service = ctx.stack.model.service(&ctx.stack.service);
+fn entrypoint(blueprint: &Blueprint, children: &Children) -> anyhow::Result<Vec<String>> {
+    let service = blueprint.model.service(&blueprint.service);
     match &service["entrypoint"] {
-        Value::Null => image_entrypoint(ctx, service),
+        Value::Null => image_entrypoint(blueprint, children, service),
         // Compose v1 keeps a string as written; it splits it as a shell would.
         Value::String(line) => shlex::split(line)
             .with_context(|| format!("cannot split the service's entrypoint {line:?}")),
@@ -128,14 +128,18 @@ fn entrypoint(ctx: &Context) -> anyhow::Result<Vec<String>> {
 }
 
 /// The entrypoint of the image the service runs (built by this run, or named).
-fn image_entrypoint(ctx: &Context, service: &Value) -> anyhow::Result<Vec<String>> {
-    let image = match ctx.stack.images.get(&ctx.stack.service) {
+fn image_entrypoint(
+    blueprint: &Blueprint,
+    children: &Children,
+    service: &Value,
+) -> anyhow::Result<Vec<String>> {
+    let image = match blueprint.images.get(&blueprint.service) {
         Some(built) => built.as_str(),
         None => service["image"]
             .as_str()
             .context("the service names no image")?,
     };
-    let said = inspect(&ctx.runtime.children, &["image", "inspect", image])?;
+    let said = inspect(children, &["image", "inspect", image])?;
     match &said["Config"]["Entrypoint"] {
         Value::Null => Ok(Vec::new()),
         words => words_of(words),

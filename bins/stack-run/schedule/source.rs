@@ -1,0 +1,53 @@
+//! The real stacks under the scheduler: [`Stacks`] makes them, each a
+//! compose project of its own (see `stack`).
+
+use std::path::Path;
+
+use crate::engine::proc::Log;
+use crate::model::verdict::Happened;
+use crate::schedule::{Host, OnLine, StackSource};
+use crate::stack::blueprint::Job;
+use crate::stack::limits::Limits;
+use crate::stack::{Place, Stack, Stacks};
+
+impl StackSource for Stacks {
+    type Stack<'s> = Stack<'s>;
+
+    fn create(&self, place: Place, log: Log) -> Result<Stack<'_>, String> {
+        Stacks::create(self, place, log)
+    }
+
+    fn note_seeds(&self, log: &Log) {
+        Stacks::note_seeds(self, log);
+    }
+}
+
+impl Host for Stack<'_> {
+    fn project(&self) -> &str {
+        Stack::project(self)
+    }
+
+    fn up(&mut self, limits: &Limits) -> Result<(), String> {
+        Stack::up(self, limits)
+    }
+
+    fn exec(&self, job: &Job, log: &Log, limits: &Limits, on_line: OnLine) -> (Happened, f64) {
+        Stack::exec(self, job, log, limits, on_line)
+    }
+
+    fn healthy(&self) -> bool {
+        Stack::healthy(self)
+    }
+
+    fn save_logs(&self, folder: &Path) {
+        Stack::save_logs(self, folder);
+    }
+
+    fn keep(self) -> String {
+        Stack::keep(self)
+    }
+
+    fn down(self) -> (Result<(), String>, f64) {
+        Stack::down(self)
+    }
+}
