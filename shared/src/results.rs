@@ -425,6 +425,89 @@ mod tests {
         );
     }
 
+    // Golden lines: every field, with its exact key and place in the line,
+    // as reports, merges and people's scripts read it. A change here is a
+    // change of stack-run's output format.
+
+    #[test]
+    fn a_shard_line_with_every_field_set_is_pinned() {
+        let mut result = sample();
+        result.first.message = Some("3 tests failed".into());
+        result.rerun = Some(Attempt {
+            status: Status::Failed,
+            exit_code: Some(1),
+            message: Some("1 test failed again".into()),
+            ..rerun()
+        });
+        result.stack = Some(3);
+        assert_eq!(
+            result.to_line(),
+            r#"{"shard":2,"shards":4,"project":"shardstack-1a2b3c-s2","status":"failed","exit_code":1,"tests":120,"up_seconds":3.25,"run_seconds":41.5,"down_seconds":1.125,"out":"reports/shard-2","message":"3 tests failed","started_seconds":12.5,"rerun":{"project":"shardstack-1a2b3c-s2-rerun","status":"failed","exit_code":1,"tests":3,"up_seconds":2.0,"run_seconds":1.5,"down_seconds":0.5,"out":"reports/shard-2/rerun","message":"1 test failed again"},"stack":3}"#
+        );
+    }
+
+    #[test]
+    fn a_minimal_shard_line_is_pinned() {
+        let result = ShardResult {
+            shard: 1,
+            shards: 1,
+            first: Attempt {
+                project: "p".into(),
+                status: Status::Interrupted,
+                exit_code: None,
+                test_count: 0,
+                up_seconds: 0.0,
+                run_seconds: 0.0,
+                down_seconds: 0.0,
+                folder: "o".into(),
+                message: None,
+            },
+            started_seconds: None,
+            rerun: None,
+            stack: None,
+        };
+        assert_eq!(
+            result.to_line(),
+            r#"{"shard":1,"shards":1,"project":"p","status":"interrupted","exit_code":null,"tests":0,"up_seconds":0.0,"run_seconds":0.0,"down_seconds":0.0,"out":"o","message":null,"started_seconds":null,"rerun":null}"#
+        );
+    }
+
+    #[test]
+    fn a_seed_line_with_every_field_set_is_pinned() {
+        let seed = SeedResult {
+            status: Status::Error,
+            reused: true,
+            images: BTreeMap::from([
+                ("redis".into(), "ci-seed-redis:0a1b2c3d4e5f6789".into()),
+                ("db".into(), "ci-seed-db:0a1b2c3d4e5f6789".into()),
+            ]),
+            message: Some("the seed command exited 2".into()),
+            ..seed_line()
+        };
+        assert_eq!(
+            seed.to_line(),
+            r#"{"seed":"0a1b2c3d4e5f6789","status":"error","reused":true,"started_seconds":0.013,"seconds":41.25,"images":{"db":"ci-seed-db:0a1b2c3d4e5f6789","redis":"ci-seed-redis:0a1b2c3d4e5f6789"},"log":"reports/.stack-run/seed.log","message":"the seed command exited 2"}"#
+        );
+    }
+
+    #[test]
+    fn a_minimal_seed_line_is_pinned() {
+        let seed = SeedResult {
+            seed: None,
+            status: Status::Interrupted,
+            reused: false,
+            started_seconds: 0.0,
+            seconds: 0.0,
+            images: BTreeMap::new(),
+            log: None,
+            message: None,
+        };
+        assert_eq!(
+            seed.to_line(),
+            r#"{"seed":null,"status":"interrupted","reused":false,"started_seconds":0.0,"seconds":0.0,"images":{},"log":null,"message":null}"#
+        );
+    }
+
     #[test]
     fn times_no_run_can_take_are_refused() {
         let line = |up: &str| {
