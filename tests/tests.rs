@@ -3,6 +3,7 @@
 
 mod util;
 
+mod architecture;
 mod batches;
 mod cov_merge;
 mod example;
