@@ -39,6 +39,14 @@ impl Stop {
         }
     }
 
+    /// Note `signal` as the one that stops the run; `false` when one
+    /// already did.
+    pub fn request(&self, signal: i32) -> bool {
+        self.signal
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
     /// What the second signal does before the process exits; set once, when
     /// the run knows what it will create.
     pub fn on_force(&self, action: impl Fn() + Send + Sync + 'static) {
@@ -52,11 +60,7 @@ pub fn listen(stop: Arc<Stop>, on_first: impl Fn(i32) + Send + 'static) -> anyho
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     thread::spawn(move || {
         for signal in signals.forever() {
-            if stop
-                .signal
-                .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
+            if stop.request(signal) {
                 on_first(signal);
             } else {
                 if let Some(action) = stop.on_force.get() {

@@ -13,6 +13,8 @@
 
 pub mod seed;
 mod source;
+#[cfg(test)]
+mod tests;
 pub mod unit;
 
 use std::collections::VecDeque;
