@@ -433,3 +433,43 @@ pub const EXIT_STATUS: &[(i32, &str)] = &[
         "terminated by SIGTERM, after tearing every stack down",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn values_are_read_as_documented() {
+        assert_eq!(parse_count("auto"), Ok(Count::Auto));
+        assert_eq!(parse_count("3"), Ok(Count::Fixed(3)));
+        assert!(parse_count("0").is_err());
+        assert_eq!(parse_node("auto"), Ok(NodeArg::Auto));
+        assert!(parse_node("3/2").unwrap_err().ends_with(", or auto"));
+        assert_eq!(
+            parse_words("pytest -q 'a b'"),
+            Ok(Words(vec!["pytest".into(), "-q".into(), "a b".into()]))
+        );
+        assert!(parse_words("'open").is_err());
+        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert!(parse_env("=x").is_err());
+        assert!(parse_prefix("ci-1_a").is_ok());
+        assert!(parse_prefix("-ci").is_err());
+        assert!(parse_prefix("CI").is_err());
+    }
+
+    #[test]
+    fn a_run_needs_a_service_and_a_command_but_clean_needs_neither() {
+        assert!(Cli::try_parse_from(["stack-run", "--clean"]).is_ok());
+        assert!(Cli::try_parse_from(["stack-run", "--", "pytest"]).is_err());
+        let cli = Cli::try_parse_from(["stack-run", "-s", "app", "--stacks", "2", "--", "pytest"])
+            .unwrap();
+        assert_eq!(cli.stacks, Some(Count::Fixed(2)));
+        assert_eq!(cli.command, ["pytest"]);
+    }
+}

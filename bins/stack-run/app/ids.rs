@@ -47,40 +47,16 @@ pub fn check(
     let Some(working_dir) = working_dir(ctx, config) else {
         return Ok(());
     };
-    let mounts = bind_mounts(config);
-    let mut missing: Vec<(&str, PathBuf, PathBuf)> = Vec::new();
-    let mut first_at = None;
-    let mut files: Vec<&str> = Vec::new();
-    let planned = selected.iter().flat_map(|&shard| {
-        plan[&shard]
-            .iter()
-            .enumerate()
-            .map(move |(i, id)| (shard, i, id))
-    });
-    for (shard, index, id) in planned {
-        let file = id.split("::").next().unwrap_or(id);
-        // Only pytest's test files: a plan may hold ids of another kind.
-        if !file.ends_with(".py") {
-            continue;
-        }
-        let inside = normalize(&working_dir.join(file));
-        let Some(on_host) = host_path(&mounts, &inside) else {
-            continue;
-        };
-        if !on_host.exists() {
-            first_at.get_or_insert_with(|| lines.at(shard, index));
-            files.push(file);
-            missing.push((id, inside, on_host));
-        }
-    }
-    let (Some((example, inside, on_host)), Some(at)) = (missing.first(), first_at) else {
+    let missing = missing(plan, lines, selected, &working_dir, &bind_mounts(config));
+    let Some(first) = missing.first() else {
         return Ok(());
     };
+    let mut files: Vec<&str> = missing.iter().map(|m| m.file).collect();
     files.sort_unstable();
     files.dedup();
     bail!(
         "{} planned id(s) in {} file(s) name a file the service's container does not have, \
-         the first at {at}: {example}: {} is {} on the host (bind-mounted), and there is no \
+         the first at {}: {}: {} is {} on the host (bind-mounted), and there is no \
          such file. pytest cannot take such an id back (`file or directory not found`, \
          exit 4) and every shard holding one would fail. Ids are paths from pytest's rootdir, and a test \
          outside it (under a testpaths entry outside it, as ../other_pkg_tests) is named \
@@ -88,10 +64,63 @@ pub fn check(
          test under the rootdir",
         missing.len(),
         files.len(),
-        inside.display(),
-        on_host.display(),
+        first.at,
+        first.id,
+        first.inside.display(),
+        first.on_host.display(),
         working_dir.display()
     )
+}
+
+/// A planned id whose file the container would not have.
+struct Missing<'a> {
+    id: &'a str,
+    file: &'a str,
+    /// Its plan line.
+    at: String,
+    /// The file's path in the container, and on the host.
+    inside: PathBuf,
+    on_host: PathBuf,
+}
+
+/// The selected shards' planned pytest ids whose file is bind-mounted from
+/// the host, in the container's `working_dir`, but missing there.
+fn missing<'a>(
+    plan: &'a Plan,
+    lines: &PlanLines,
+    selected: &[u32],
+    working_dir: &Path,
+    mounts: &[(PathBuf, PathBuf)],
+) -> Vec<Missing<'a>> {
+    let planned = selected.iter().flat_map(|&shard| {
+        plan[&shard]
+            .iter()
+            .enumerate()
+            .map(move |(i, id)| (shard, i, id.as_str()))
+    });
+    let mut missing = Vec::new();
+    for (shard, index, id) in planned {
+        let file = id.split("::").next().unwrap_or(id);
+        // Only pytest's test files: a plan may hold ids of another kind.
+        if !file.ends_with(".py") {
+            continue;
+        }
+        let inside = normalize(&working_dir.join(file));
+        let Some(on_host) = host_path(mounts, &inside) else {
+            continue;
+        };
+        if !on_host.exists() {
+            let at = lines.at(shard, index);
+            missing.push(Missing {
+                id,
+                file,
+                at,
+                inside,
+                on_host,
+            });
+        }
+    }
+    missing
 }
 
 /// Whether the check holds for the run's COMMAND (see the module's doc).

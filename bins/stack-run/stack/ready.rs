@@ -184,23 +184,7 @@ impl Waiter<'_> {
                 .unwrap_or_else(|e| e.into_inner());
         }
         state.looking = true;
-        loop {
-            let now = Instant::now();
-            let earliest = state.began_at.map_or(now, |at| at + POLL_EVERY);
-            let wake = match state.due {
-                _ if state.events > state.events_looked => earliest,
-                Some(due) => due.max(earliest),
-                None => earliest,
-            };
-            if now >= wake {
-                break;
-            }
-            state = shared
-                .changed
-                .wait_timeout(state, wake - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let mut state = pause_until_due(shared, state);
         state.begun += 1;
         let number = state.begun;
         state.began_at = Some(Instant::now());
@@ -235,6 +219,32 @@ impl Waiter<'_> {
             Ok(stop) => Watch::On { stop },
             Err(_) => Watch::Broken,
         };
+    }
+}
+
+/// Wait, holding the right to look, until the next look is due: at once
+/// after an event, else when a waiter asked for it; never within
+/// [`POLL_EVERY`] of the last.
+fn pause_until_due<'a>(
+    shared: &'a Shared,
+    mut state: MutexGuard<'a, PollState>,
+) -> MutexGuard<'a, PollState> {
+    loop {
+        let now = Instant::now();
+        let earliest = state.began_at.map_or(now, |at| at + POLL_EVERY);
+        let wake = match state.due {
+            _ if state.events > state.events_looked => earliest,
+            Some(due) => due.max(earliest),
+            None => earliest,
+        };
+        if now >= wake {
+            return state;
+        }
+        state = shared
+            .changed
+            .wait_timeout(state, wake - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
 }
 
