@@ -24,7 +24,7 @@ use crate::engine::proc::{Children, kill_group};
 const STREAM_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// How to stop a stream of events.
-pub type Stop = Box<dyn FnOnce() + Send>;
+pub type Unwatch = Box<dyn FnOnce() + Send>;
 
 /// Stream the events of run `run_id`'s containers since `since`: `on_event`
 /// for each, until it is stopped or ends, then `on_end`.
@@ -34,7 +34,7 @@ pub fn watch(
     since: SystemTime,
     on_event: impl Fn() + Send + 'static,
     on_end: impl FnOnce() + Send + 'static,
-) -> anyhow::Result<Stop> {
+) -> anyhow::Result<Unwatch> {
     let until = SystemTime::now() + STREAM_FOR;
     let mut cmd = docker(&["events", "--format", "{{.Action}}"]);
     cmd.args([

@@ -107,7 +107,7 @@ pub struct Outcome {
 }
 
 /// The next unit of the queue, if the run goes on.
-type Next<'q> = &'q (dyn Fn() -> Option<u32> + Sync);
+type NextUnit<'q> = &'q (dyn Fn() -> Option<u32> + Sync);
 
 /// A worker's stack, when it keeps one from unit to unit.
 struct Slot<H> {
@@ -184,7 +184,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
 
     /// Worker `worker`: run units from `next` until none is left, sending
     /// each result as soon as it is final.
-    fn work(&self, plan: &Plan, worker: u32, next: Next, results: &mpsc::Sender<ShardResult>) {
+    fn work(&self, plan: &Plan, worker: u32, next: NextUnit, results: &mpsc::Sender<ShardResult>) {
         let Some(_) = self.config.stacks else {
             while let Some(shard) = next() {
                 let _ = results.send(self.shard(shard, &plan[&shard]));

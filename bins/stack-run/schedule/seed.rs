@@ -454,9 +454,9 @@ fn run_command(run: &Seeding, seed: &Seed, stack: &Stack, limits: &Limits) -> Re
         Happened::Exited(Some(0)) => Ok(()),
         Happened::Exited(code) => Err(failed(format!(
             "the seed command exited with {}; see {}",
-            code.map_or("no status (killed)".to_string(), |code| format!(
-                "status {code}"
-            )),
+            code.map_or("no status: killed by a signal".to_string(), |code| {
+                format!("exit status: {code}")
+            }),
             log_path.display()
         ))),
         Happened::Stopped(StopCause::Signal) => Err(interrupted()),

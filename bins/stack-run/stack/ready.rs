@@ -27,7 +27,7 @@ use serde_json::Value;
 use shared::contract::labels;
 
 use crate::engine::docker::{docker, list};
-use crate::engine::events::{self, Stop};
+use crate::engine::events::{self, Unwatch};
 use crate::engine::proc::Children;
 
 /// The least time between two looks, and how often the run looks when a
@@ -87,7 +87,7 @@ enum Watch {
     Off,
     /// Running: the latest stream (`streams` numbers it, so that an older
     /// stream's end is told apart).
-    On { stop: Stop },
+    On { stop: Unwatch },
     /// It could not start, or ended by itself: the run looks every [`POLL_EVERY`].
     Broken,
 }
@@ -124,7 +124,7 @@ struct Waiter<'a> {
 
 /// When a waiter needs its next look.
 #[derive(Clone, Copy)]
-enum Next {
+enum NextLook {
     /// Within [`POLL_EVERY`]: its first, or one to probe ports again,
     /// which no event announces.
     Soon,
@@ -144,7 +144,7 @@ impl Waiter<'_> {
     fn after(
         &self,
         seen: u64,
-        next: Next,
+        next: NextLook,
         deadline: Instant,
         look: impl FnOnce() -> Snapshot,
     ) -> (u64, Arc<Snapshot>) {
@@ -161,7 +161,7 @@ impl Waiter<'_> {
             return latest;
         }
         let within = match (next, &state.watch) {
-            (Next::AtAnEvent, Watch::On { .. }) => QUIET_FOR,
+            (NextLook::AtAnEvent, Watch::On { .. }) => QUIET_FOR,
             _ => POLL_EVERY,
         };
         let due = state
@@ -201,7 +201,7 @@ impl Waiter<'_> {
 
     /// Have the run's events watched with `start`, unless they are already
     /// (or cannot be): it gets the time to watch from, and whom to tell.
-    fn watch(&self, start: impl FnOnce(SystemTime, Tell) -> anyhow::Result<Stop>) {
+    fn watch(&self, start: impl FnOnce(SystemTime, Tell) -> anyhow::Result<Unwatch>) {
         let shared = &self.poll.shared;
         let mut state = shared.lock();
         if !matches!(state.watch, Watch::Off) {
@@ -326,7 +326,7 @@ pub fn wait(
     let waiter = poll.join();
     // Only a look begun from now on sees the containers as they are now.
     let mut seen = waiter.begun();
-    let mut next = Next::Soon;
+    let mut next = NextLook::Soon;
     loop {
         let (number, snapshot) = waiter.after(seen, next, deadline, || {
             look(children, run_id).map_err(|err| format!("{err:#}"))
@@ -337,14 +337,14 @@ pub fn wait(
             Err(err) => bail!("{err}"),
         };
         let mut waiting = Vec::new();
-        next = Next::AtAnEvent;
+        next = NextLook::AtAnEvent;
         for container in containers.into_iter().flatten() {
             match readiness(container) {
                 Readiness::Ready => {}
                 Readiness::Waiting(why) => waiting.push(why),
                 Readiness::Closed(why) => {
                     waiting.push(why);
-                    next = Next::Soon;
+                    next = NextLook::Soon;
                 }
                 Readiness::Failed(why) => bail!("{why}"),
             }
@@ -536,7 +536,7 @@ mod tests {
                     scope.spawn(|| {
                         let waiter = poll.join();
                         let seen = waiter.begun();
-                        let (number, _) = waiter.after(seen, Next::Soon, far(), look);
+                        let (number, _) = waiter.after(seen, NextLook::Soon, far(), look);
                         assert!(number > seen);
                     })
                 })
@@ -548,10 +548,13 @@ mod tests {
         // The first look, and one for those who asked while it was under way.
         assert!(began.lock().unwrap().len() <= 2);
         let waiter = poll.join();
-        let (latest, _) = waiter.after(0, Next::Soon, far(), || {
+        let (latest, _) = waiter.after(0, NextLook::Soon, far(), || {
             unreachable!("a look newer than 0 exists")
         });
-        assert_eq!(waiter.after(latest, Next::Soon, far(), look).0, latest + 1);
+        assert_eq!(
+            waiter.after(latest, NextLook::Soon, far(), look).0,
+            latest + 1
+        );
         let began = began.into_inner().unwrap();
         assert!(began[began.len() - 1] - began[began.len() - 2] >= POLL_EVERY);
     }
@@ -575,12 +578,12 @@ mod tests {
     fn while_events_are_watched_an_event_brings_the_next_look() {
         let poll = Poll::default();
         let waiter = poll.join();
-        let (first, _) = waiter.after(0, Next::Soon, far(), nothing);
+        let (first, _) = waiter.after(0, NextLook::Soon, far(), nothing);
         let (tell, stopped) = watched(&waiter);
         // No look is due for QUIET_FOR; the event makes one due at once.
         tell.event();
         let asked = Instant::now();
-        let (second, _) = waiter.after(first, Next::AtAnEvent, far(), nothing);
+        let (second, _) = waiter.after(first, NextLook::AtAnEvent, far(), nothing);
         assert_eq!(second, first + 1);
         assert!(asked.elapsed() < QUIET_FOR);
         // A second waiter shares the stream, and the last one out stops it.
@@ -596,12 +599,12 @@ mod tests {
     fn a_stream_that_ends_at_once_leaves_the_run_to_look_often() {
         let poll = Poll::default();
         let waiter = poll.join();
-        let (first, _) = waiter.after(0, Next::Soon, far(), nothing);
+        let (first, _) = waiter.after(0, NextLook::Soon, far(), nothing);
         let (tell, _) = watched(&waiter);
         tell.ended();
         waiter.watch(|_, _| unreachable!("a broken stream is not started again"));
         let asked = Instant::now();
-        waiter.after(first, Next::AtAnEvent, far(), nothing);
+        waiter.after(first, NextLook::AtAnEvent, far(), nothing);
         assert!(asked.elapsed() < QUIET_FOR);
         drop(waiter);
         poll.join()
@@ -612,11 +615,11 @@ mod tests {
     fn a_deadline_or_a_wake_brings_the_next_look_without_an_event() {
         let poll = Poll::default();
         let waiter = poll.join();
-        let (first, _) = waiter.after(0, Next::Soon, far(), nothing);
+        let (first, _) = waiter.after(0, NextLook::Soon, far(), nothing);
         let _stream = watched(&waiter);
         let asked = Instant::now();
         let deadline = asked + POLL_EVERY;
-        let (second, _) = waiter.after(first, Next::AtAnEvent, deadline, nothing);
+        let (second, _) = waiter.after(first, NextLook::AtAnEvent, deadline, nothing);
         assert!(asked.elapsed() < QUIET_FOR);
         thread::scope(|scope| {
             scope.spawn(|| {
@@ -624,7 +627,7 @@ mod tests {
                 poll.wake();
             });
             let asked = Instant::now();
-            waiter.after(second, Next::AtAnEvent, far(), nothing);
+            waiter.after(second, NextLook::AtAnEvent, far(), nothing);
             assert!(asked.elapsed() < QUIET_FOR);
         });
     }
