@@ -4,7 +4,7 @@
 //!
 //! This module is the file work: the failed tests come from the JUnit
 //! reports the command left in the shard's folder, mapped back to the
-//! shard's planned ids. `lifecycle` runs the second attempt with them; it
+//! shard's planned ids. The scheduler runs the second attempt with them; it
 //! writes its own reports under `OUT/shard-K/rerun`, where junit-merge finds them.
 
 use std::collections::BTreeSet;
