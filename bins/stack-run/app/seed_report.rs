@@ -12,7 +12,7 @@ use shared::exit::Failure;
 use shared::results::{SeedResult, Status};
 
 use crate::app::context::Context;
-use crate::engine::docker::docker;
+use crate::engine::docker::image_field;
 use crate::model::seed_source::{SeedSource, epoch_seconds};
 use crate::schedule::seed::{Seed, SeedOutcome};
 use crate::stack::Seeds;
@@ -69,10 +69,5 @@ pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
 
 /// When `image` was made, from Docker's `Created` (RFC 3339, UTC).
 fn created(ctx: &Context, image: &str) -> Option<u64> {
-    let cmd = docker(&["image", "inspect", "--format", "{{.Created}}", image]);
-    let output = ctx.runtime.children.capture(cmd).ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    epoch_seconds(String::from_utf8_lossy(&output.stdout).trim())
+    epoch_seconds(&image_field(&ctx.runtime.children, image, "{{.Created}}")?)
 }

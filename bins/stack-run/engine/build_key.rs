@@ -19,7 +19,7 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::engine::docker::docker;
+use crate::engine::docker::{image_field, image_inspect};
 use crate::engine::proc::Children;
 use crate::model::seed_key::component_matches;
 
@@ -108,18 +108,8 @@ impl BuildKey {
 
 /// The labels of `image`, `None` when there is no such image.
 pub fn labels_of(children: &Children, image: &str) -> Option<BTreeMap<String, String>> {
-    let cmd = docker(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{json .Config.Labels}}",
-        image,
-    ]);
-    let output = children.capture(cmd).ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let labels: Option<BTreeMap<String, String>> = serde_json::from_slice(&output.stdout).ok()?;
+    let said = image_field(children, image, "{{json .Config.Labels}}")?;
+    let labels: Option<BTreeMap<String, String>> = serde_json::from_str(&said).ok()?;
     Some(labels.unwrap_or_default())
 }
 
@@ -182,15 +172,10 @@ fn base_images(
 ) -> anyhow::Result<String> {
     let mut lines = Vec::new();
     for image in from_images(dockerfile, args) {
-        let cmd = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
-        let output = children.capture(cmd)?;
-        if !output.status.success() {
+        let Some(id) = image_inspect(children, &image, "{{.Id}}")? else {
             bail!("its base image {image} is not on this host");
-        }
-        lines.push(format!(
-            "{image} {}",
-            String::from_utf8_lossy(&output.stdout).trim()
-        ));
+        };
+        lines.push(format!("{image} {id}"));
     }
     Ok(lines.join("\n"))
 }

@@ -5,7 +5,8 @@
 //! does what `compose down -v --remove-orphans` does, also for one-off `run`
 //! containers whose client was killed, and works after a crash when no
 //! client knows the project any more. The small docker-command helpers the
-//! other modules share (`docker`, `list`, `inspect`, `output`) live here too.
+//! other modules share (`docker`, `list`, `inspect`, `image_field`, `output`)
+//! live here too.
 
 use std::process::Command;
 use std::thread;
@@ -109,6 +110,27 @@ pub fn inspect(children: &Children, args: &[&str]) -> anyhow::Result<Value> {
     let mut parsed: Value =
         serde_json::from_str(&text).with_context(|| format!("cannot read docker {}", args[0]))?;
     Ok(parsed[0].take())
+}
+
+/// What `docker image inspect --format FORMAT IMAGE` prints, trimmed;
+/// `None` when docker fails (no such image), an error when it cannot be run.
+pub fn image_inspect(
+    children: &Children,
+    image: &str,
+    format: &str,
+) -> anyhow::Result<Option<String>> {
+    let output = children.capture(docker(&["image", "inspect", "--format", format, image]))?;
+    let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Ok(output.status.success().then_some(said))
+}
+
+/// What `format` says of `image`: `None` when docker cannot be run, fails
+/// (no such image) or prints nothing.
+pub fn image_field(children: &Children, image: &str, format: &str) -> Option<String> {
+    image_inspect(children, image, format)
+        .ok()
+        .flatten()
+        .filter(|said| !said.is_empty())
 }
 
 /// The stdout of a docker command that must succeed, trimmed.

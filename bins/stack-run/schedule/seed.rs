@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
-use crate::engine::docker::{docker, inspect, list, output};
+use crate::engine::docker::{docker, image_field, image_inspect, inspect, list, output};
 use crate::engine::proc::{Children, Log, describe};
 use crate::engine::seed_cache::{Cache, Holder};
 use crate::model::template::is_per_shard;
@@ -256,22 +256,14 @@ fn tags(run: &Seeding, seed: &Seed, key: &str) -> BTreeMap<String, String> {
 fn check(run: &Seeding, tags: &BTreeMap<String, String>, key: &str) -> Result<(), String> {
     let children = &run.stacks.children;
     for (sidecar, tag) in tags {
-        let output = children
-            .capture(docker(&[
-                "image",
-                "inspect",
-                "--format",
-                "{{json .Config.Labels}}",
-                tag,
-            ]))
-            .map_err(|err| format!("{err:#}"))?;
-        if !output.status.success() {
+        let Some(said) = image_inspect(children, tag, "{{json .Config.Labels}}")
+            .map_err(|err| format!("{err:#}"))?
+        else {
             return Err(format!("no image {tag}"));
-        }
-        let labels: BTreeMap<String, String> =
-            serde_json::from_slice(&output.stdout).unwrap_or_default();
+        };
+        let labels: BTreeMap<String, String> = serde_json::from_str(&said).unwrap_or_default();
         let base = configured_image(run, sidecar)
-            .and_then(|image| image_id(children, &image).map(|id| (image, id)));
+            .and_then(|image| image_field(children, &image, "{{.Id}}").map(|id| (image, id)));
         let expected = SeedOrigin {
             key,
             sidecar,
@@ -339,15 +331,6 @@ fn configured_image(run: &Seeding, sidecar: &str) -> Option<String> {
         return None;
     }
     config["image"].as_str().map(str::to_string)
-}
-
-/// The id of `image` on this host, if it is here.
-fn image_id(children: &Children, image: &str) -> Option<String> {
-    let output = children
-        .capture(docker(&["image", "inspect", "--format", "{{.Id}}", image]))
-        .ok()?;
-    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    (output.status.success() && !id.is_empty()).then_some(id)
 }
 
 /// Run the seed command in a stack of its own and capture its sidecars.

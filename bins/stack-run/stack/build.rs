@@ -21,7 +21,7 @@ use anyhow::{Context as _, anyhow};
 use shared::exit::{self, ExitContext, Failure};
 
 use crate::engine::build_key::{BuildKey, Decision, labels_of};
-use crate::engine::docker::docker;
+use crate::engine::docker::{docker, image_field};
 use crate::engine::proc::{Children, Ended, Log};
 use crate::model::report::Report;
 use crate::stack::Stacks;
@@ -272,7 +272,7 @@ pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> 
     // Removing an image by id also removes its last tag: another run's
     // (PREFIX-RUNID-app, say) keeps it. Not forced: one a container uses stays.
     if let Some(before) =
-        before.filter(|id| inspect(children, id, "{{len .RepoTags}}") == Some("0".into()))
+        before.filter(|id| image_field(children, id, "{{len .RepoTags}}") == Some("0".into()))
     {
         let _ = children.capture(docker(&["rmi", &before]));
     }
@@ -281,16 +281,7 @@ pub fn retag(children: &Children, image: &str, tag: &str) -> anyhow::Result<()> 
 
 /// The id of the image `tag` names, if it names one.
 fn image_id(children: &Children, tag: &str) -> Option<String> {
-    inspect(children, tag, "{{.Id}}")
-}
-
-/// What `format` says of `image`, if there is such an image.
-fn inspect(children: &Children, image: &str, format: &str) -> Option<String> {
-    let output = children
-        .capture(docker(&["image", "inspect", "--format", format, image]))
-        .ok()?;
-    let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    (output.status.success() && !said.is_empty()).then_some(said)
+    image_field(children, tag, "{{.Id}}")
 }
 
 fn interrupted() -> Failure {
