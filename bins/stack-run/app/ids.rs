@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::app::context::Context;
 use crate::engine::docker::docker;
+use crate::model::derive::bind_mounts;
 use crate::model::selection::{Plan, PlanLines};
 
 /// An error naming the first planned id whose file the container would not
@@ -47,7 +48,7 @@ pub fn check(
     let Some(working_dir) = working_dir(ctx, config) else {
         return Ok(());
     };
-    let missing = missing(plan, lines, selected, &working_dir, &bind_mounts(config));
+    let missing = missing(plan, lines, selected, &working_dir, &host_mounts(config));
     let Some(first) = missing.first() else {
         return Ok(());
     };
@@ -182,27 +183,11 @@ fn working_dir(ctx: &Context, config: &Value) -> Option<PathBuf> {
     (output.status.success() && dir.starts_with('/')).then(|| PathBuf::from(dir))
 }
 
-/// The service's bind mounts as (host folder, container path), in either
-/// of compose's forms; compose config has made host paths absolute.
-fn bind_mounts(config: &Value) -> Vec<(PathBuf, PathBuf)> {
-    let mounts = config.get("volumes").and_then(Value::as_array);
+/// The service's bind mounts as (host folder, container path).
+fn host_mounts(config: &Value) -> Vec<(PathBuf, PathBuf)> {
+    let mounts = bind_mounts(config).into_iter();
     mounts
-        .into_iter()
-        .flatten()
-        .filter_map(|mount| match mount {
-            Value::String(short) => {
-                let mut parts = short.split(':');
-                let (source, target) = (parts.next()?, parts.next()?);
-                source
-                    .starts_with('/')
-                    .then(|| (source.into(), target.into()))
-            }
-            Value::Object(long) if long.get("type")?.as_str()? == "bind" => Some((
-                long.get("source")?.as_str()?.into(),
-                long.get("target")?.as_str()?.into(),
-            )),
-            _ => None,
-        })
+        .map(|(source, target)| (source.into(), target.into()))
         .collect()
 }
 
@@ -267,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_path_in_the_container_is_found_through_its_deepest_mount() {
-        let mounts = bind_mounts(&json!({"volumes": [
+        let mounts = host_mounts(&json!({"volumes": [
             "/src:/code:rw",
             {"type": "bind", "source": "/other", "target": "/code/other"},
             {"type": "volume", "source": "data", "target": "/data"},

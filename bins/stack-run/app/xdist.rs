@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::app::context::Context;
+use crate::model::derive::bind_mounts;
 
 /// The files pytest reads its settings from, in the order it looks in a
 /// folder, with the sections that hold them (pytest 9 reads pyproject.toml's
@@ -174,18 +175,7 @@ fn folders(ctx: &Context) -> Vec<PathBuf> {
 fn code_folders(service: &Value) -> Vec<PathBuf> {
     let working_dir = service["working_dir"].as_str().map(PathBuf::from);
     let mut mounted = Vec::new();
-    for volume in service["volumes"].as_array().into_iter().flatten() {
-        let (source, target) = match volume {
-            Value::String(text) => {
-                let mut parts = text.split(':');
-                (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
-            }
-            object if object["type"] == "bind" => (
-                object["source"].as_str().unwrap_or(""),
-                object["target"].as_str().unwrap_or(""),
-            ),
-            _ => continue,
-        };
+    for (source, target) in bind_mounts(service) {
         if !source.starts_with('/') || target.is_empty() {
             continue;
         }

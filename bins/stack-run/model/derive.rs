@@ -323,6 +323,29 @@ fn place_networks(doc: &mut Value, project: &str, placed: &BTreeMap<String, Subn
     }
 }
 
+/// A service's bind mounts as (host path, container path), in either of
+/// compose's forms: `SOURCE:TARGET[:MODE]` with an absolute source, or a
+/// mapping of `type: bind` with a source and a target (compose config has
+/// made host paths absolute).
+pub fn bind_mounts(service: &Value) -> Vec<(&str, &str)> {
+    let mounts = service.get("volumes").and_then(Value::as_array);
+    mounts
+        .into_iter()
+        .flatten()
+        .filter_map(|mount| match mount {
+            Value::String(short) => {
+                let mut parts = short.split(':');
+                let (source, target) = (parts.next()?, parts.next()?);
+                source.starts_with('/').then_some((source, target))
+            }
+            Value::Object(long) if long.get("type")?.as_str()? == "bind" => {
+                Some((long.get("source")?.as_str()?, long.get("target")?.as_str()?))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The named volume a service's mount uses, in either of compose's forms
 /// (`NAME:/path[:mode]`, or a mapping of `type: volume`).
 fn volume_of(mount: &Value) -> Option<String> {
@@ -463,6 +486,23 @@ fn labelled_version(version: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_mounts_are_read_in_either_form() {
+        let service = json!({"volumes": [
+            "/src:/code:rw",
+            {"type": "bind", "source": "/other", "target": "/code/other"},
+            {"type": "volume", "source": "data", "target": "/data"},
+            "data:/more",
+            "/anonymous",
+            {"type": "bind", "source": "/no-target"},
+        ]});
+        assert_eq!(
+            bind_mounts(&service),
+            [("/src", "/code"), ("/other", "/code/other")]
+        );
+        assert!(bind_mounts(&json!({})).is_empty());
+    }
 
     /// What docker-compose 1.29 `config` prints for a file with every collision source.
     const CONFIG: &str = r#"networks:
