@@ -166,7 +166,14 @@ fn walk(dir: &Path, pattern: &[&str], found: &mut Vec<PathBuf>) {
 /// Hidden names and Python's byte code, as the key skips them, unless the
 /// pattern names them (`.config/*`).
 fn skipped(name: &str, pattern: &str) -> bool {
-    (name.starts_with('.') && !pattern.starts_with('.')) || name == "__pycache__"
+    key_skips(name) && !(name.starts_with('.') && pattern.starts_with('.'))
+}
+
+/// Whether a key's walk of a folder skips a file or folder of this name:
+/// hidden ones and Python's byte code, which running the seed command may
+/// change without changing what it makes.
+pub fn key_skips(name: &str) -> bool {
+    name.starts_with('.') || name == "__pycache__"
 }
 
 /// `*` any run of characters, `?` one character, anything else itself.
@@ -212,6 +219,14 @@ mod tests {
         assert!(!component_matches("?.txt", "ab.txt"));
         assert!(!component_matches("*.py", "a.pyc"));
         assert!(component_matches("a*b*c", "aXbYbZc"));
+    }
+
+    #[test]
+    fn hidden_names_and_byte_code_are_skipped_unless_a_pattern_names_them() {
+        assert!(key_skips(".git") && key_skips("__pycache__"));
+        assert!(!key_skips("migrations") && !key_skips("a.pyc"));
+        assert!(skipped(".config", "*") && skipped("__pycache__", "__*"));
+        assert!(!skipped(".config", ".c*") && skipped("__pycache__", ".*"));
     }
 
     #[test]

@@ -39,6 +39,7 @@ use shared::exit::{self, ExitContext, Failure};
 use crate::engine::docker::{docker, image_field, image_inspect, inspect, list, output};
 use crate::engine::proc::{Children, Log, describe};
 use crate::engine::seed_cache::{Cache, Holder};
+use crate::model::seed_key::key_skips;
 use crate::model::template::is_per_shard;
 use crate::model::verdict::{Happened, StopCause};
 use crate::stack::blueprint::Job;
@@ -221,8 +222,7 @@ fn seed_env<'a>(run: &Seeding<'a>) -> impl Iterator<Item = &'a (String, String)>
 /// and Python's byte code: running the seed command must not change its key.
 pub fn files_under(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let skipped = |entry: &walkdir::DirEntry| {
-        let name = entry.file_name().to_string_lossy();
-        entry.depth() > 0 && (name.starts_with('.') || name == "__pycache__")
+        entry.depth() > 0 && key_skips(&entry.file_name().to_string_lossy())
     };
     let mut files = Vec::new();
     let walk = walkdir::WalkDir::new(path).sort_by_file_name();
