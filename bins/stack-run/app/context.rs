@@ -44,6 +44,8 @@ pub struct Runtime {
     pub readiness: ready::Poll,
     /// Opens when seeding has ended, its images made or removed.
     pub seeding_done: Arc<Gate<()>>,
+    /// When the run began: every start time counts from it.
+    pub started: Instant,
 }
 
 impl Runtime {
@@ -64,6 +66,7 @@ impl Runtime {
             progress,
             readiness: ready::Poll::default(),
             seeding_done: Arc::default(),
+            started: Instant::now(),
         }
     }
 }
@@ -98,7 +101,7 @@ impl Context {
             children: Arc::clone(&runtime.children),
             stop: Arc::clone(&runtime.stop),
             report: runtime.progress.clone(),
-            started: Instant::now(),
+            started: runtime.started,
             built: Arc::default(),
             seeds: OnceLock::new(),
             readiness: runtime.readiness.clone(),

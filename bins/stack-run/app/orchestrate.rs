@@ -203,7 +203,11 @@ fn execute(
         &ctx.stacks,
         &ctx.config,
         (&ctx.stacks.names, &ctx.stacks.layout),
-        (ctx.stacks.report.clone(), &ctx.runtime.stop),
+        (
+            ctx.stacks.report.clone(),
+            &ctx.runtime.stop,
+            ctx.stacks.started,
+        ),
         ctx.stacks.blueprint.sidecars.join(", "),
     );
     let mut printer = Printer { stdout_open: true };

@@ -124,7 +124,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         source: &'a S,
         config: &'a Config,
         (names, layout): (&'a Names, &'a Layout),
-        (report, stop): (Arc<dyn Report>, &'a Stop),
+        (report, stop, started): (Arc<dyn Report>, &'a Stop, Instant),
         starting: String,
     ) -> Scheduler<'a, S> {
         Scheduler {
@@ -134,7 +134,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             layout,
             report,
             stop,
-            started: Instant::now(),
+            started,
             starting,
             kept: AtomicBool::new(false),
         }
@@ -432,8 +432,10 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             _ => format!("{worker}-{generation}"),
         };
         let (file, log_path) = self.layout.stack_files(&suffix);
-        let log = Log::create(&log_path)
-            .map_err(|err| not_prepared(attempt.clone(), format!("{err:#}")))?;
+        let log = Log::create(&log_path).map_err(|err| {
+            let happened = Happened::NotPrepared(format!("{err:#}"));
+            self.batch_ended(unit, attempt.clone(), happened)
+        })?;
         self.source.note_seeds(&log);
         let place = Place {
             project: project.clone(),
@@ -450,8 +452,12 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             Ok(()) => Ok((stack, attempt.up_seconds)),
             Err(happened) => {
                 let mut attempt = self.batch_ended(unit, attempt, happened);
-                stack.save_logs(&unit.folder);
-                self.retire(stack, unit, &mut attempt, true);
+                // A stop is no trouble: that stack goes, logs unsaved.
+                let trouble = attempt.status != Status::Interrupted;
+                if trouble {
+                    stack.save_logs(&unit.folder);
+                }
+                self.retire(stack, unit, &mut attempt, trouble);
                 Err(attempt)
             }
         }

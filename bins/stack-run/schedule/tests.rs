@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shared::results::{ShardResult, Status};
 
@@ -209,7 +209,7 @@ fn run_with(
         &fake,
         config,
         (&names, &layout),
-        (report, stop),
+        (report, stop, Instant::now()),
         "db".into(),
     );
     let mut order = Vec::new();
