@@ -19,9 +19,9 @@ use crate::model::gate::Gate;
 use crate::model::layout::Layout;
 use crate::model::names::{Names, run_id};
 use crate::model::seed_key;
-use crate::schedule::Config;
 use crate::schedule::seed::{Seed, Seeding, files_under};
 use crate::schedule::unit::Task;
+use crate::schedule::{Config, Scheduler};
 use crate::stack::blueprint::Blueprint;
 use crate::stack::{Stacks, ready};
 
@@ -124,6 +124,18 @@ impl Context {
             stacks,
             runtime: runtime.clone(),
         })
+    }
+
+    /// The run's scheduler, over its stacks.
+    pub fn scheduler(&self) -> Scheduler<'_, Stacks> {
+        let stacks = &self.stacks;
+        Scheduler::new(
+            stacks,
+            &self.config,
+            (&stacks.names, &stacks.layout),
+            (stacks.report.clone(), &stacks.stop, stacks.started),
+            stacks.blueprint.sidecars.join(", "),
+        )
     }
 
     /// What seeding uses of the run.

@@ -199,17 +199,7 @@ fn execute(
         .or(jobs)
         .map_or(selected.len(), |n| n as usize)
         .max(1);
-    let scheduler = Scheduler::new(
-        &ctx.stacks,
-        &ctx.config,
-        (&ctx.stacks.names, &ctx.stacks.layout),
-        (
-            ctx.stacks.report.clone(),
-            &ctx.runtime.stop,
-            ctx.stacks.started,
-        ),
-        ctx.stacks.blueprint.sidecars.join(", "),
-    );
+    let scheduler = ctx.scheduler();
     let mut printer = Printer { stdout_open: true };
     let mut print = |result: &ShardResult| printer.print(ctx, result);
     // Units start their sidecars while the images build, once seeded.
