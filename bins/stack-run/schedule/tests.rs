@@ -20,13 +20,17 @@ use crate::model::verdict::Happened;
 /// How the fake's commands end: given the unit's number and whether it is
 /// a rerun, what happened.
 type Script = dyn Fn(u32, bool, &Limits) -> Happened + Sync;
+/// Whether a pooled stack is still healthy after its `n`th command.
+type Health = dyn Fn(usize) -> bool + Sync;
+/// Whether stack `project` fails to come up.
+type UpFails = dyn Fn(&str) -> bool + Sync;
 
 /// A stack source whose stacks are records.
 struct Fake<'a> {
     out: &'a Path,
     script: &'a Script,
-    /// Whether a pooled stack is still healthy after its `n`th command.
-    healthy_after: &'a (dyn Fn(usize) -> bool + Sync),
+    healthy_after: &'a Health,
+    up_fails: &'a UpFails,
     /// What happened to the stacks, in order: `up P`, `exec P 3`, `down P`…
     events: Mutex<Vec<String>>,
     /// Stacks created and not yet down or kept; the most there were at once.
@@ -77,7 +81,10 @@ impl Host for FakeStack<'_, '_> {
 
     fn up(&mut self, _limits: &Limits) -> Result<(), String> {
         self.fake.record(format!("up {}", self.project));
-        Ok(())
+        match (self.fake.up_fails)(&self.project) {
+            true => Err("db exited with status 1".into()),
+            false => Ok(()),
+        }
     }
 
     fn exec(&self, job: &Job, _log: &Log, limits: &Limits, _on_line: OnLine) -> (Happened, f64) {
@@ -173,7 +180,14 @@ struct Ran {
 /// Run `units` units (each a test `t::test_K`) as `config` says, on
 /// `workers`, the fake's commands ending as `script` says.
 fn run(config: &Config, units: u32, workers: usize, script: &Script) -> Ran {
-    run_with(config, units, workers, script, &|_| true, &Stop::default())
+    run_with(
+        config,
+        units,
+        workers,
+        script,
+        (&|_| true, &|_| false),
+        &Stop::default(),
+    )
 }
 
 fn run_with(
@@ -181,7 +195,7 @@ fn run_with(
     units: u32,
     workers: usize,
     script: &Script,
-    healthy_after: &(dyn Fn(usize) -> bool + Sync),
+    (healthy_after, up_fails): (&Health, &UpFails),
     stop: &Stop,
 ) -> Ran {
     let out = tempfile::tempdir().unwrap();
@@ -199,6 +213,7 @@ fn run_with(
         out: out.path(),
         script,
         healthy_after,
+        up_fails,
         events: Mutex::default(),
         alive: AtomicUsize::new(0),
         most_alive: AtomicUsize::new(0),
@@ -305,7 +320,15 @@ fn a_stack_whose_sidecars_died_is_replaced_before_the_next_batch() {
     let mut config = config(3);
     config.stacks = Some(1);
     // Unhealthy once it has run one batch.
-    let ran = run_with(&config, 3, 1, &passes, &|runs| runs < 1, &Stop::default());
+    let healthy = |runs| runs < 1;
+    let ran = run_with(
+        &config,
+        3,
+        1,
+        &passes,
+        (&healthy, &|_| false),
+        &Stop::default(),
+    );
     let projects: Vec<&str> = (1..=3)
         .map(|u| ran.results[&u].first.project.as_str())
         .collect();
@@ -420,7 +443,7 @@ fn a_signal_gives_every_unit_its_line() {
         }
         Happened::Exited(Some(0))
     };
-    let ran = run_with(&config, 5, 2, &script, &|_| true, stop);
+    let ran = run_with(&config, 5, 2, &script, (&|_| true, &|_| false), stop);
     assert_eq!(ran.results.len(), 5);
     assert_eq!(ran.order.len(), 5, "each unit's result handed over once");
     assert_eq!(ran.results[&1].first.status, Status::Interrupted);
@@ -442,4 +465,35 @@ fn a_signal_gives_every_unit_its_line() {
                 .contains(&format!("batch {unit}/5: interrupted (never started)"))
         );
     }
+}
+
+#[test]
+fn a_pooled_stack_that_does_not_start_fails_its_batch_and_the_next_gets_another() {
+    let mut config = config(2);
+    config.stacks = Some(1);
+    let first_fails = |project: &str| project == "t-r-k1";
+    let ran = run_with(
+        &config,
+        2,
+        1,
+        &passes,
+        (&|_| true, &first_fails),
+        &Stop::default(),
+    );
+    let first = &ran.results[&1].first;
+    assert_eq!(first.status, Status::Error);
+    assert_eq!(
+        first.message.as_deref(),
+        Some("the stack could not start: db exited with status 1")
+    );
+    assert_eq!(ran.results[&2].first.project, "t-r-k1-2");
+    assert_eq!(ran.results[&2].first.status, Status::Passed);
+    let events = ran.events.join("\n");
+    assert!(
+        events.contains("up t-r-k1\nlogs t-r-k1\ndown t-r-k1\ncreate t-r-k1-2"),
+        "{events}"
+    );
+    assert!(ran.told.contains(
+        &"1: error batch 1: the stack could not start: db exited with status 1".to_string()
+    ));
 }
