@@ -314,7 +314,8 @@ fn long_functions(sources: &[Source]) -> Vec<String> {
 fn big_untested_modules(sources: &[Source]) -> Vec<String> {
     sources
         .iter()
-        .filter(|source| test_start(&strip(&source.text)).is_none())
+        // Tests at its end, or in a file of their own.
+        .filter(|source| !strip(&source.text).contains("#[cfg(test)]"))
         .map(|source| (source, source.text.lines().count()))
         .filter(|&(_, lines)| lines > MAX_UNTESTED_FILE_LINES)
         .map(|(source, lines)| format!("{} ({lines} lines)", source.path))
@@ -587,11 +588,20 @@ fn non_test(code: &str) -> &str {
     }
 }
 
-/// The byte offset of the first line that starts with `#[cfg(test)]`.
+/// The byte offset of the first line that starts with `#[cfg(test)]`,
+/// but one that only declares a file of tests (`mod tests;`): the code after
+/// that is still the module's own.
 fn test_start(code: &str) -> Option<usize> {
     let mut offset = 0;
-    for line in code.split_inclusive('\n') {
-        if line.trim_start().starts_with("#[cfg(test)]") {
+    let mut lines = code.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        let mut declares_a_file = || {
+            lines.peek().is_some_and(|next| {
+                let next = next.trim();
+                next.starts_with("mod ") && next.ends_with(';')
+            })
+        };
+        if line.trim_start().starts_with("#[cfg(test)]") && !declares_a_file() {
             return Some(offset);
         }
         offset += line.len();
@@ -839,6 +849,16 @@ mod tests { use crate::app::run::go; }
         let sources = tree(&files);
         assert!(edges(&sources).iter().all(|e| e.path != "model/layout.rs"));
         assert_eq!(layer_violations(&sources), Vec::<String>::new());
+    }
+
+    #[test]
+    fn code_after_a_declared_file_of_tests_is_still_checked() {
+        let text = "#[cfg(test)]\nmod tests;\nuse crate::app::run::go;\n";
+        let mut files = clean();
+        files[4] = ("model/layout.rs", text);
+        let violations = layer_violations(&tree(&files));
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0].starts_with("model/layout.rs:3: model::layout -> app::run"));
     }
 
     #[test]

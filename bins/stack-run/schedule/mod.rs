@@ -13,8 +13,6 @@
 
 pub mod seed;
 mod source;
-#[cfg(test)]
-mod tests;
 pub mod unit;
 
 use std::collections::VecDeque;
@@ -611,3 +609,6 @@ fn said(verdict: &Verdict) -> String {
         None => verdict.status.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;
