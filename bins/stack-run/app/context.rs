@@ -21,7 +21,7 @@ use crate::model::names::{Names, run_id};
 use crate::model::seed_key;
 use crate::schedule::seed::{Seed, Seeding, files_under};
 use crate::schedule::unit::Task;
-use crate::schedule::{Config, Scheduler};
+use crate::schedule::{Config, Run, Scheduler};
 use crate::stack::blueprint::Blueprint;
 use crate::stack::{Stacks, ready};
 
@@ -101,7 +101,6 @@ impl Context {
             children: Arc::clone(&runtime.children),
             stop: Arc::clone(&runtime.stop),
             report: runtime.progress.clone(),
-            started: runtime.started,
             built: Arc::default(),
             seeds: OnceLock::new(),
             readiness: runtime.readiness.clone(),
@@ -129,13 +128,15 @@ impl Context {
     /// The run's scheduler, over its stacks.
     pub fn scheduler(&self) -> Scheduler<'_, Stacks> {
         let stacks = &self.stacks;
-        Scheduler::new(
-            stacks,
-            &self.config,
-            (&stacks.names, &stacks.layout),
-            (stacks.report.clone(), &stacks.stop, stacks.started),
-            stacks.blueprint.sidecars.join(", "),
-        )
+        let run = Run {
+            names: &stacks.names,
+            layout: &stacks.layout,
+            report: stacks.report.clone(),
+            stop: &stacks.stop,
+            started: self.runtime.started,
+            starting: stacks.blueprint.sidecars.join(", "),
+        };
+        Scheduler::new(stacks, &self.config, run)
     }
 
     /// What seeding uses of the run.

@@ -142,6 +142,19 @@ impl Progress {
         }
     }
 
+    /// A warning, above the live lines or as a line of its own:
+    /// `stack-run: warning: TEXT`.
+    pub fn warn(&self, text: &str) {
+        if self.silenced() {
+            return;
+        }
+        let line = format!("stack-run: warning: {text}");
+        match self.live {
+            true => self.redraw(Some((&line, Target::Stderr))),
+            false => eprintln!("{line}"),
+        }
+    }
+
     /// A line of data for stdout; above the live lines when they share a terminal.
     pub fn print(&self, line: &str) -> std::io::Result<()> {
         if self.silenced() {
@@ -259,6 +272,10 @@ impl Report for Progress {
 
     fn note(&self, text: &str) {
         Progress::note(self, text);
+    }
+
+    fn warn(&self, text: &str) {
+        Progress::warn(self, text);
     }
 }
 

@@ -20,7 +20,7 @@ use crate::stack::Seeds;
 /// Seed the sidecars (see `seed`) and account for it: its results line on
 /// stdout, the sources the shards' logs name.
 pub fn seed_and_report(ctx: &Context, seed: &Seed) -> Result<(), Failure> {
-    let started_seconds = ctx.stacks.started.elapsed().as_secs_f64();
+    let started_seconds = ctx.runtime.started.elapsed().as_secs_f64();
     let start = Instant::now();
     let mut outcome = SeedOutcome::default();
     let seeded = crate::schedule::seed::seed(&ctx.seeding(), seed, &mut outcome);

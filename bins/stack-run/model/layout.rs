@@ -71,10 +71,19 @@ impl Layout {
         self.root.join(WORK_FOLDER)
     }
 
-    /// The derived compose file shard K's stacks run from.
+    /// The derived compose file shard K's stack runs from.
     pub fn compose_file(&self, shard: u32) -> PathBuf {
         self.work_folder()
             .join(format!("{}.compose.json", shard_folder(shard)))
+    }
+
+    /// The derived compose file of shard K's second attempt: its own, so
+    /// that a first stack kept running keeps the file that reaches it.
+    pub fn rerun_compose_file(&self, shard: u32) -> PathBuf {
+        self.work_folder().join(format!(
+            "{}-{RERUN_FOLDER}.compose.json",
+            shard_folder(shard)
+        ))
     }
 
     /// The derived compose file of a stack that runs batches, and its log

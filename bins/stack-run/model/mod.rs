@@ -1,5 +1,7 @@
-//! Pure data and functions: the compose model and what is derived from
-//! it, names, the output layout, the plan, verdicts, templates.
+//! Data and the functions on it, with no Docker and no other process: the
+//! compose model and what is derived from it, names, the output layout
+//! (which makes its folders), the plan, verdicts, templates, failed tests
+//! read from JUnit.
 
 pub mod derive;
 pub mod gate;

@@ -21,8 +21,8 @@ impl Names {
         format!("{}-{}-s{shard}", self.prefix, self.run_id)
     }
 
-    /// Stack K's project with `--stacks`; `generation` counts the fresh
-    /// stacks that replaced one that died.
+    /// Stack K's project with `--stacks`; `generation` counts the stacks
+    /// worker K has brought up (a new one after each it took out of service).
     pub fn stack_project(&self, stack: u32, generation: u32) -> String {
         match generation {
             1 => format!("{}-{}-k{stack}", self.prefix, self.run_id),

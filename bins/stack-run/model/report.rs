@@ -9,4 +9,6 @@ pub trait Report: Send + Sync {
     fn output(&self, line: u32, text: &str);
     /// Something the user should know, said once.
     fn note(&self, text: &str);
+    /// Something that went wrong without stopping the run.
+    fn warn(&self, text: &str);
 }

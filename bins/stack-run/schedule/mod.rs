@@ -1,10 +1,10 @@
 //! What runs when: one loop that owns every attempt at every unit of the
 //! plan, on workers that each hold at most one stack at a time.
 //!
-//! A unit's stack comes from a [`StackSource`]: fresh (a stack of its own
-//! for every shard) or, with `--stacks N`, pooled (each worker keeps its
-//! stack up from one batch to the next, and replaces it when a batch left
-//! it in doubt). The rules live here, once: when a stack is replaced, kept
+//! Stacks come from a [`StackSource`], used two ways: fresh (a stack of its
+//! own for every shard) or, with `--stacks N`, pooled (each worker keeps
+//! its stack up from one batch to the next, and replaces it when a batch
+//! left it in doubt). The rules live here, once: when a stack is replaced, kept
 //! (`--keep-on-failure`) or torn down; when a failed unit's failed tests
 //! get a second attempt (`--rerun-failed`, always in a fresh stack, the
 //! worker's pooled stack down first, so never more than N stacks are up);
@@ -16,7 +16,7 @@ mod source;
 pub mod unit;
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -80,10 +80,8 @@ pub struct Config {
     pub stacks: Option<u32>,
 }
 
-/// The one scheduler of a run.
-pub struct Scheduler<'a, S> {
-    pub source: &'a S,
-    pub config: &'a Config,
+/// What the scheduler needs of the run around it.
+pub struct Run<'a> {
     pub names: &'a Names,
     pub layout: &'a Layout,
     pub report: Arc<dyn Report>,
@@ -92,6 +90,18 @@ pub struct Scheduler<'a, S> {
     pub started: Instant,
     /// What a stack that is starting shows: its sidecars.
     pub starting: String,
+}
+
+/// The one scheduler of a run.
+pub struct Scheduler<'a, S> {
+    source: &'a S,
+    config: &'a Config,
+    names: &'a Names,
+    layout: &'a Layout,
+    report: Arc<dyn Report>,
+    stop: &'a Stop,
+    started: Instant,
+    starting: String,
     /// Set when a stack was left running for debugging.
     kept: AtomicBool,
 }
@@ -118,22 +128,16 @@ struct Slot<H> {
 }
 
 impl<'a, S: StackSource> Scheduler<'a, S> {
-    pub fn new(
-        source: &'a S,
-        config: &'a Config,
-        (names, layout): (&'a Names, &'a Layout),
-        (report, stop, started): (Arc<dyn Report>, &'a Stop, Instant),
-        starting: String,
-    ) -> Scheduler<'a, S> {
+    pub fn new(source: &'a S, config: &'a Config, run: Run<'a>) -> Scheduler<'a, S> {
         Scheduler {
             source,
             config,
-            names,
-            layout,
-            report,
-            stop,
-            started,
-            starting,
+            names: run.names,
+            layout: run.layout,
+            report: run.report,
+            stop: run.stop,
+            started: run.started,
+            starting: run.starting,
             kept: AtomicBool::new(false),
         }
     }
@@ -221,16 +225,23 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
     fn shard(&self, shard: u32, planned: &[String]) -> ShardResult {
         let started_seconds = self.started.elapsed().as_secs_f64();
         let unit = Unit::first(self.layout, shard, planned.len());
-        let first = self.fresh_attempt(&unit, &self.names.project(shard));
+        let file = self.layout.compose_file(shard);
+        let first = self.fresh_attempt(&unit, &self.names.project(shard), file);
         let rerun = self
             .rerun_unit(shard, planned, &first, shard)
-            .map(|unit| self.fresh_attempt(&unit, &self.names.rerun_project(shard)));
+            .map(|unit| self.rerun(&unit));
         self.result(shard, first, started_seconds, rerun, None)
     }
 
-    /// One attempt at `unit` in a fresh stack, `project`, torn down (or
-    /// kept) after it.
-    fn fresh_attempt(&self, unit: &Unit, project: &str) -> Attempt {
+    /// The second attempt at `unit`'s shard, in a fresh stack.
+    fn rerun(&self, unit: &Unit) -> Attempt {
+        let file = self.layout.rerun_compose_file(unit.shard);
+        self.fresh_attempt(unit, &self.names.rerun_project(unit.shard), file)
+    }
+
+    /// One attempt at `unit` in a fresh stack, `project` derived into
+    /// `file`, torn down (or kept) after it.
+    fn fresh_attempt(&self, unit: &Unit, project: &str, file: PathBuf) -> Attempt {
         let mut attempt = unit.unstarted(project, Status::Error, None);
         let log = match Log::create(&unit.folder.join(LOG_FILE)) {
             Ok(log) => log,
@@ -239,7 +250,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         self.source.note_seeds(&log);
         let place = Place {
             project: project.to_string(),
-            file: self.layout.compose_file(unit.shard),
+            file,
             labels: self.names.shard_labels(unit.shard),
             out: Some(self.layout.absolute_shard_folder(unit.shard)),
             resident: Some(Mount::FromFile),
@@ -341,6 +352,12 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         self.kept.store(true, Ordering::SeqCst);
     }
 
+    /// Whether `first`'s failed tests get a second attempt: it failed,
+    /// `--rerun-failed` asks for it, and the run goes on.
+    fn wants_rerun(&self, first: &Attempt) -> bool {
+        first.status == Status::Failed && self.config.rerun_failed && !self.stop.requested()
+    }
+
     /// The second attempt at a failed first attempt's failed tests, shown
     /// on line `line`, its folder made; `None` when there is nothing to
     /// rerun or no way to.
@@ -351,7 +368,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         first: &Attempt,
         line: u32,
     ) -> Option<Unit> {
-        if first.status != Status::Failed || !self.config.rerun_failed || self.stop.requested() {
+        if !self.wants_rerun(first) {
             return None;
         }
         let report = &self.report;
@@ -405,12 +422,15 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         let project = stack.project().to_string();
         let (mut first, replace) = self.run_batch(stack, &unit, &project);
         first.up_seconds = up_seconds;
-        let rerun = self.rerun_unit(batch, planned, &first, worker);
-        if replace || rerun.is_some() {
+        // A rerun's fresh stack counts as one of the N: this one goes first.
+        let rerun_next = self.wants_rerun(&first);
+        if replace || rerun_next {
             let stack = slot.stack.take().expect("a stack is up");
             self.retire(stack, &unit, &mut first, replace);
         }
-        let rerun = rerun.map(|unit| self.fresh_attempt(&unit, &self.names.rerun_project(batch)));
+        let rerun = self
+            .rerun_unit(batch, planned, &first, worker)
+            .map(|unit| self.rerun(&unit));
         self.result(batch, first, started_seconds, rerun, Some(worker))
     }
 
@@ -421,6 +441,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         slot: &mut Slot<S::Stack<'s>>,
         unit: &Unit,
     ) -> Result<(S::Stack<'s>, f64), Attempt> {
+        let start = Instant::now();
         slot.generation += 1;
         let (worker, generation) = (unit.stack, slot.generation);
         let project = self.names.stack_project(worker, generation);
@@ -430,10 +451,14 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             _ => format!("{worker}-{generation}"),
         };
         let (file, log_path) = self.layout.stack_files(&suffix);
-        let log = Log::create(&log_path).map_err(|err| {
-            let happened = Happened::NotPrepared(format!("{err:#}"));
-            self.batch_ended(unit, attempt.clone(), happened)
-        })?;
+        let not_prepared = |attempt: &Attempt, message: String| {
+            let mut attempt =
+                self.batch_ended(unit, attempt.clone(), Happened::NotPrepared(message));
+            attempt.up_seconds = start.elapsed().as_secs_f64();
+            attempt
+        };
+        let log =
+            Log::create(&log_path).map_err(|err| not_prepared(&attempt, format!("{err:#}")))?;
         self.source.note_seeds(&log);
         let place = Place {
             project: project.clone(),
@@ -442,23 +467,26 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             out: None,
             resident: Some(Mount::Folder(self.layout.absolute_root().to_path_buf())),
         };
-        let mut stack = self.source.create(place, log).map_err(|message| {
-            self.batch_ended(unit, attempt.clone(), Happened::NotPrepared(message))
-        })?;
+        let mut stack = self
+            .source
+            .create(place, log)
+            .map_err(|message| not_prepared(&attempt, message))?;
         let limits = Limits::from_now(self.stop, self.config.timeout);
-        match self.bring_up(&mut stack, worker, &limits, &mut attempt) {
-            Ok(()) => Ok((stack, attempt.up_seconds)),
-            Err(happened) => {
-                let mut attempt = self.batch_ended(unit, attempt, happened);
-                // A stop is no trouble: that stack goes, logs unsaved.
-                let trouble = attempt.status != Status::Interrupted;
-                if trouble {
-                    stack.save_logs(&unit.folder);
-                }
-                self.retire(stack, unit, &mut attempt, trouble);
-                Err(attempt)
-            }
+        let Err(happened) = self.bring_up(&mut stack, worker, &limits, &mut attempt) else {
+            return Ok((stack, start.elapsed().as_secs_f64()));
+        };
+        let verdict = verdict::decide(&happened);
+        self.finish_line(unit, &verdict);
+        if verdict.is_trouble() {
+            stack.save_logs(&unit.folder);
         }
+        match verdict.is_trouble() && self.config.keep_on_failure {
+            true => self.keep(stack, unit.shard),
+            false => _ = stack.down(),
+        }
+        let mut attempt = settle(attempt, verdict);
+        attempt.up_seconds = start.elapsed().as_secs_f64();
+        Err(attempt)
     }
 
     /// Run one batch in the stack that is up; its attempt, and whether the

@@ -37,11 +37,10 @@ use shared::contract::labels;
 use shared::exit::{self, ExitContext, Failure};
 
 use crate::engine::docker::{docker, image_field, image_inspect, inspect, list, output};
-use crate::engine::proc::{Children, Log, describe};
+use crate::engine::proc::{Children, Ended, Log, describe};
 use crate::engine::seed_cache::{Cache, Holder};
 use crate::model::seed_key::key_skips;
 use crate::model::template::is_per_shard;
-use crate::model::verdict::{Happened, StopCause};
 use crate::stack::blueprint::Job;
 use crate::stack::build::retag;
 use crate::stack::limits::Limits;
@@ -135,7 +134,7 @@ pub fn seed(
                 cache.file.display()
             )),
             Ok(false) => {}
-            Err(err) => eprintln!("stack-run: warning: --seed-cache: {err:#}"),
+            Err(err) => progress.warn(&format!("--seed-cache: {err:#}")),
         }
     }
     Ok(tags)
@@ -353,14 +352,18 @@ fn make(
         out: None,
         resident: None,
     };
-    let mut stack = stacks.create(place, log).map_err(failed)?;
-    let made = run_and_capture(run, seed, key, tags, &mut stack);
-    let (torn_down, _) = stack.down();
-    let made_and_removed = made.and_then(|()| {
-        torn_down
-            .map_err(|err| anyhow!("cannot remove the seed's stack: {err}"))
-            .exit_code(exit::INFRA)
-    });
+    let made_and_removed = match stacks.create(place, log) {
+        Err(message) => Err(failed(message)),
+        Ok(mut stack) => {
+            let made = run_and_capture(run, seed, key, tags, &mut stack);
+            let removed = stack.remove();
+            made.and_then(|()| {
+                removed
+                    .map_err(|err| anyhow!("cannot remove the seed's stack: {err}"))
+                    .exit_code(exit::INFRA)
+            })
+        }
+    };
     if made_and_removed.is_err() {
         crate::engine::docker::untag(
             &stacks.children,
@@ -426,29 +429,28 @@ fn run_command(run: &Seeding, seed: &Seed, stack: &Stack, limits: &Limits) -> Re
         public: Vec::new(),
         run_mount: None,
     };
+    let (cmd, shown) = stack.command(&job);
+    let log = stack.log();
+    log.line(&format!("stack-run: $ {shown}"));
     let log_path = stacks.layout.work_folder().join("seed.log");
     stacks.report.note(&format!(
         "seeding: {} (its output: {})",
         seed.command.join(" "),
         log_path.display()
     ));
-    let (happened, _) = stack.exec(&job, stack.log(), limits, Arc::new(|_: &str| {}));
-    match happened {
-        Happened::Exited(Some(0)) => Ok(()),
-        Happened::Exited(code) => Err(failed(format!(
-            "the seed command exited with {}; see {}",
-            code.map_or("no status: killed by a signal".to_string(), |code| {
-                format!("exit status: {code}")
-            }),
+    let quiet = Arc::new(|_: &str| {});
+    let ended = stacks
+        .children
+        .run_logged(cmd, log, quiet, || limits.reached());
+    match ended {
+        Ok(Ended::Exited(status)) if status.success() => Ok(()),
+        Ok(Ended::Exited(status)) => Err(failed(format!(
+            "the seed command exited with {status}; see {}",
             log_path.display()
         ))),
-        Happened::Stopped(StopCause::Signal) => Err(interrupted()),
-        Happened::Stopped(StopCause::Timeout(_)) => {
-            Err(failed("the seed command timed out".into()))
-        }
-        Happened::RunFailed(message) | Happened::NotPrepared(message) => Err(failed(message)),
-        Happened::StartFailed { message, .. } => Err(failed(message)),
-        Happened::ContainerStopped(_) => Err(failed("the seed command's container stopped".into())),
+        Ok(Ended::Stopped) if stacks.stop.requested() => Err(interrupted()),
+        Ok(Ended::Stopped) => Err(failed("the seed command timed out".into())),
+        Err(err) => Err(failed(format!("{err:#}"))),
     }
 }
 

@@ -149,6 +149,10 @@ impl Report for Told {
     fn note(&self, text: &str) {
         self.0.lock().unwrap().push(text.to_string());
     }
+
+    fn warn(&self, text: &str) {
+        self.0.lock().unwrap().push(format!("warning: {text}"));
+    }
 }
 
 /// A run's settings: fresh stacks, no timeout, no keeping, no reruns.
@@ -220,13 +224,15 @@ fn run_with(
     };
     let told = Arc::new(Told::default());
     let report: Arc<dyn Report> = told.clone();
-    let scheduler = Scheduler::new(
-        &fake,
-        config,
-        (&names, &layout),
-        (report, stop, Instant::now()),
-        "db".into(),
-    );
+    let run = Run {
+        names: &names,
+        layout: &layout,
+        report,
+        stop,
+        started: Instant::now(),
+        starting: "db".into(),
+    };
+    let scheduler = Scheduler::new(&fake, config, run);
     let mut order = Vec::new();
     let outcome = scheduler.run(&plan, &selected, workers, |result| order.push(result.shard));
     assert_eq!(fake.alive.load(Ordering::SeqCst), 0, "a stack was left up");

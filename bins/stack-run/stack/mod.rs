@@ -43,6 +43,7 @@ pub struct Place {
 
 /// One compose project: created by [`Stacks::create`], then up, then kept
 /// or torn down ([`Stack::down`] consumes it).
+#[must_use = "a stack is kept or torn down, never dropped"]
 pub struct Stack<'a> {
     stacks: &'a Stacks,
     place: Place,
@@ -288,7 +289,7 @@ impl Stack<'_> {
     /// Remove everything of the stack; how it went, and how long it took,
     /// both said in its log.
     pub fn down(self) -> (Result<(), String>, f64) {
-        let (removed, seconds) = self.remove();
+        let (removed, seconds) = self.sweep();
         match &removed {
             Ok(()) => self.log.took("torn down", seconds),
             Err(err) => self.log.line(&format!("stack-run: teardown failed: {err}")),
@@ -296,8 +297,18 @@ impl Stack<'_> {
         (removed, seconds)
     }
 
+    /// Remove everything of the stack, saying nothing in its log but a
+    /// failure (as the seed's stack goes).
+    pub fn remove(self) -> Result<(), String> {
+        let (removed, _) = self.sweep();
+        if let Err(err) = &removed {
+            self.log.line(&format!("stack-run: teardown failed: {err}"));
+        }
+        removed
+    }
+
     /// Remove everything of its compose project, by label.
-    fn remove(&self) -> (Result<(), String>, f64) {
+    fn sweep(&self) -> (Result<(), String>, f64) {
         let down = Instant::now();
         let project = &self.place.project;
         let swept = sweep(

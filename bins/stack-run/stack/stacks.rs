@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared::exit::Failure;
 
@@ -32,8 +32,6 @@ pub struct Stacks {
     pub children: Arc<Children>,
     pub stop: Arc<Stop>,
     pub report: Arc<dyn Report>,
-    /// When the run began: start times count from it.
-    pub started: Instant,
     /// Opens when the run's images are built (or failed to).
     pub built: Arc<Gate<Result<(), Arc<Failure>>>>,
     /// With --seed: what each sidecar starts from, set before any shard's stack.
@@ -66,7 +64,7 @@ impl Stacks {
         match derived {
             Ok(()) => Ok(stack),
             Err(message) => {
-                let _ = stack.remove();
+                let _ = stack.sweep();
                 Err(message)
             }
         }
