@@ -17,6 +17,7 @@ mod man;
 mod pipeline;
 mod scale;
 mod seeding;
+mod session_plugin;
 mod shard_plan;
 mod signals;
 mod stack_report;
