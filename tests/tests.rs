@@ -11,6 +11,7 @@ mod flaky;
 mod github_example;
 mod github_runner;
 mod hygiene;
+mod images;
 mod install;
 mod junit_merge;
 mod man;
