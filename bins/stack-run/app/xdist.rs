@@ -59,7 +59,42 @@ pub fn warn(ctx: &Context) {
         if let Some(warning) = seed_warning(&seed.command, settings.as_ref(), env) {
             eprintln!("stack-run: warning: {warning}");
         }
+        let shards = &ctx.config.task.command;
+        if let Some(warning) = reuse_db_warning(&seed.command, shards, settings.as_ref(), env) {
+            eprintln!("stack-run: warning: {warning}");
+        }
     }
+}
+
+/// What to say when the seed keeps pytest-django's test database
+/// (`--reuse-db`) but the shards' command does not take it up: each shard
+/// would build its database again, and the seed would be for nothing.
+fn reuse_db_warning(
+    seed: &[String],
+    shards: &[String],
+    settings: Option<&Addopts>,
+    env: Option<&Addopts>,
+) -> Option<String> {
+    let words = |command: &[String]| -> Vec<String> {
+        let added = [settings, env].into_iter().flatten();
+        let added = added.flat_map(|addopts| addopts.words.iter().cloned());
+        let own = command
+            .iter()
+            .flat_map(|word| word.split_whitespace())
+            .map(str::to_string);
+        added.chain(own).collect()
+    };
+    let (seed, shards) = (words(seed), words(shards));
+    let reuses = |words: &[String]| words.iter().any(|word| word == "--reuse-db");
+    if !runs_pytest(&seed) || !reuses(&seed) || !runs_pytest(&shards) || reuses(&shards) {
+        return None;
+    }
+    Some(
+        "--seed keeps pytest-django's test database (--reuse-db), but COMMAND does not \
+         reuse it: every shard builds its own again and the seed goes unused; add \
+         --reuse-db to COMMAND"
+            .into(),
+    )
 }
 
 /// What to say of the shards' command, if anything.
@@ -474,5 +509,24 @@ mod tests {
             "{warned}"
         );
         assert_eq!(warning(&args("pytest -n0"), Some(&off), Some(&env)), None);
+    }
+
+    #[test]
+    fn a_seeded_database_that_the_shards_would_not_reuse_is_warned_about() {
+        let seed = args("pytest --create-db --reuse-db -q tests/test_health.py");
+        let warned = reuse_db_warning(&seed, &args("pytest @{tests}"), None, None).unwrap();
+        assert!(warned.ends_with("add --reuse-db to COMMAND"), "{warned}");
+        let reusing = args("pytest --reuse-db @{tests}");
+        assert_eq!(reuse_db_warning(&seed, &reusing, None, None), None);
+        // The project's settings may reuse it for every command.
+        let settings = Addopts {
+            source: "pytest.ini's addopts".into(),
+            words: args("--reuse-db"),
+        };
+        let plain = args("pytest @{tests}");
+        assert_eq!(reuse_db_warning(&seed, &plain, Some(&settings), None), None);
+        // A seed that is not pytest-django's database says nothing.
+        let migrate = args("python manage.py migrate");
+        assert_eq!(reuse_db_warning(&migrate, &plain, None, None), None);
     }
 }
