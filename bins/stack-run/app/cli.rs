@@ -193,6 +193,21 @@ pub struct Cli {
     #[arg(long, value_name = "N|auto", value_parser = parse_count, conflicts_with = "jobs")]
     pub stacks: Option<Count>,
 
+    /// With --stacks and a pytest command: each stack runs one long-lived pytest
+    /// session that collects once (while the sidecars get ready is not yet
+    /// overlapped) and runs batch after batch, keeping session fixtures (the test
+    /// database) from one batch to the next: a batch costs milliseconds, not a
+    /// pytest start. stack-run mounts its plugin (shardstack_session) into the
+    /// container, read-only. {tests} and {out} of the session's command are all
+    /// selected batches' ids and OUT/session-S (its coverage goes there); each
+    /// batch's JUnit report goes to OUT/shard-K under the name the command's
+    /// --junit-xml gives (junit.xml without one). A test running when its
+    /// session dies or passes --timeout is an error naming the stack and the
+    /// cause; the batch's tests not started run once more in a new session.
+    /// Needs pytest 8.4 or later; pytest-cov 7.1 for coverage
+    #[arg(long, requires = "stacks")]
+    pub session: bool,
+
     /// Run only this CI node's slice of the shards: node I of M runs shards
     /// I, I+M, I+2M, …. `auto` reads I and M from the CI's variables:
     /// SHARDSTACK_NODE_INDEX and SHARDSTACK_NODE_TOTAL (1-based; set them

@@ -37,7 +37,7 @@ pub fn main(cli: &Cli) -> Result<i32, Failure> {
     signals::listen(Arc::clone(&runtime.stop), move |_| children.kill_all())
         .context("cannot listen for signals")
         .exit_code(exit::INFRA)?;
-    let mut ctx = Context::new(cli, &runtime, 1, None)?;
+    let mut ctx = Context::new(cli, &runtime, 1, None, None)?;
     let scratch = tempfile::Builder::new()
         .prefix("stack-run-collect-")
         .tempdir()

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::Context as _;
+use shared::contract::WORK_FOLDER;
 use shared::exit::{self, ExitContext, Failure};
 
 use crate::app::cli::Cli;
@@ -16,10 +17,13 @@ use crate::engine::proc::Children;
 use crate::engine::signals::Stop;
 use crate::model::derive::Model;
 use crate::model::gate::Gate;
-use crate::model::layout::Layout;
+use crate::model::layout::{Layout, OUT_MOUNT, SESSION_TESTS_FILE};
 use crate::model::names::{Names, run_id};
 use crate::model::seed_key;
+use crate::model::selection::Plan;
+use crate::model::session::session_command;
 use crate::schedule::seed::{Seed, Seeding, files_under};
+use crate::schedule::session::Session;
 use crate::schedule::unit::Task;
 use crate::schedule::{Config, Run, Scheduler};
 use crate::stack::blueprint::Blueprint;
@@ -79,6 +83,7 @@ impl Context {
         runtime: &Runtime,
         shard_count: u32,
         stack_count: Option<u32>,
+        session: Option<Session>,
     ) -> Result<Context, Failure> {
         let seed = seed(cli, runtime)?;
         let blueprint = blueprint(cli, runtime)?;
@@ -116,6 +121,7 @@ impl Context {
             keep_on_failure: cli.keep_on_failure,
             rerun_failed: cli.rerun_failed,
             stacks: stack_count,
+            session,
         };
         Ok(Context {
             config,
@@ -147,6 +153,23 @@ impl Context {
             timeout: self.config.timeout,
         }
     }
+}
+
+/// `--session`: the command as a session runs it, and the ids every
+/// session collects (the selected batches').
+pub fn session(cli: &Cli, plan: &Plan, selected: &[u32]) -> anyhow::Result<Option<Session>> {
+    if !cli.session {
+        return Ok(None);
+    }
+    let command = session_command(&cli.command).map_err(anyhow::Error::msg)?;
+    Ok(Some(Session {
+        command,
+        tests_file: format!("{OUT_MOUNT}/{WORK_FOLDER}/{SESSION_TESTS_FILE}"),
+        planned: selected
+            .iter()
+            .flat_map(|s| plan[s].iter().cloned())
+            .collect(),
+    }))
 }
 
 /// `--seed` with `--seed-key` and `--seed-cache`, the key's coverage said.

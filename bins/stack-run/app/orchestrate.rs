@@ -18,6 +18,8 @@ use crate::engine::docker::{sweep, sweep_settled, untag};
 use crate::engine::proc::Children;
 use crate::engine::signals;
 use crate::model::selection::{Plan, read_plan, select};
+use crate::model::session::PLUGIN_SOURCE;
+use crate::schedule::session::Session;
 use crate::schedule::unit::Unit;
 use crate::schedule::{Outcome, Scheduler};
 use crate::stack::Stacks;
@@ -43,9 +45,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         eprintln!("stack-run: no shard of the plan's {shard_count} is this node's: nothing to run");
         return Ok(exit::SUCCESS);
     }
-    if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
-        eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
-    }
+    let session = command(&cli, &plan, &selected).exit_code(exit::USAGE)?;
     // With --stacks, never more stacks than batches.
     let stacks = cli
         .stacks
@@ -55,7 +55,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
     if !cli.dry_run {
         listen_for_signals(&runtime)?;
     }
-    let ctx = match Context::new(&cli, &runtime, shard_count, stacks) {
+    let ctx = match Context::new(&cli, &runtime, shard_count, stacks, session) {
         Ok(ctx) => ctx,
         // Stopped while compose read the model: nothing ran, nothing was made.
         Err(failure) => {
@@ -78,15 +78,39 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         .layout
         .create(&plan, &selected, cli.force)
         .exit_code(exit::USAGE)?;
+    if let (true, Some(stacks)) = (cli.session, stacks) {
+        create_sessions(&ctx, &plan, &selected, stacks, cli.force).exit_code(exit::USAGE)?;
+    }
     ctx.runtime.stop.on_force(force_stop(&ctx));
     // From here every path, a stop included, ends in `execute`'s result lines.
     execute(&ctx, &plan, &selected, jobs)
 }
 
+/// Check the command before anything starts: `--session`'s as a session runs it.
+fn command(cli: &Cli, plan: &Plan, selected: &[u32]) -> anyhow::Result<Option<Session>> {
+    if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
+        eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
+    }
+    crate::app::context::session(cli, plan, selected)
+}
+
+/// `--session`'s files: the plugin, the ids to collect, a folder a stack.
+fn create_sessions(
+    ctx: &Context,
+    plan: &Plan,
+    selected: &[u32],
+    stacks: u32,
+    force: bool,
+) -> anyhow::Result<()> {
+    let ids: Vec<&String> = selected.iter().flat_map(|s| &plan[s]).collect();
+    let layout = &ctx.stacks.layout;
+    layout.create_sessions(PLUGIN_SOURCE, &ids, stacks, force)
+}
+
 /// `--print-seed-key`: the key, from the compose model and the key's files.
 fn print_seed_key(cli: &Cli) -> Result<i32, Failure> {
     let runtime = Runtime::new(0, &[], None, false);
-    let ctx = Context::new(cli, &runtime, 0, None)?;
+    let ctx = Context::new(cli, &runtime, 0, None, None)?;
     let seed = ctx.seed.as_ref().expect("clap requires --seed");
     let key = crate::schedule::seed::key(&ctx.seeding(), seed).exit_code(exit::USAGE)?;
     let mut out = shared::io::Output::create(None).exit_code(exit::INFRA)?;

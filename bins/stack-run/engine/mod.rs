@@ -7,5 +7,6 @@ pub mod docker;
 pub mod events;
 pub mod proc;
 pub mod seed_cache;
+pub mod session;
 pub mod signals;
 pub mod subnets;

@@ -158,6 +158,57 @@ impl Children {
     }
 }
 
+/// A command running alongside, in a thread of its own, logged as
+/// [`Children::run_logged`] logs (a pytest session serving batch after batch).
+pub struct Background {
+    thread: Option<thread::JoinHandle<anyhow::Result<Ended>>>,
+    kill: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Background {
+    /// Start `cmd`, its output appended to `log`.
+    pub fn start(children: &Arc<Children>, cmd: Command, log: Log) -> Background {
+        let kill = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (children, killed) = (Arc::clone(children), Arc::clone(&kill));
+        let quiet = Arc::new(|_: &str| {});
+        let thread = thread::spawn(move || {
+            let stop = || killed.load(std::sync::atomic::Ordering::SeqCst);
+            children.run_logged(cmd, &log, quiet, stop)
+        });
+        Background {
+            thread: Some(thread),
+            kill,
+        }
+    }
+
+    /// Whether it has ended (or could not start).
+    pub fn ended(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Wait for it to end; how it ended, `None` when it was killed, could
+    /// not be run, or was waited for already.
+    pub fn wait(&mut self) -> Option<ExitStatus> {
+        match self.thread.take()?.join() {
+            Ok(Ok(Ended::Exited(status))) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Kill it (its process group: the local `docker exec`, not what runs
+    /// in the container) and wait for it.
+    pub fn kill(&mut self) {
+        self.kill.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wait();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// How a logged command ended.
 #[derive(Debug)]
 pub enum Ended {

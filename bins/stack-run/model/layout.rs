@@ -96,6 +96,64 @@ impl Layout {
         )
     }
 
+    /// `--session`'s plugin's folder, absolute: mounted into the containers.
+    pub fn plugin_folder(&self) -> PathBuf {
+        self.absolute_root.join(WORK_FOLDER).join("plugin")
+    }
+
+    /// `OUT/session-S`: the sessions of stack S (`{out}` of their command,
+    /// where their coverage goes), each in a numbered folder of its own.
+    pub fn session_folder(&self, stack: u32) -> PathBuf {
+        self.root.join(session_folder(stack))
+    }
+
+    /// The ids every session collects: the selected batches' tests.
+    pub fn session_tests_file(&self) -> PathBuf {
+        self.work_folder().join(SESSION_TESTS_FILE)
+    }
+
+    /// Make what `--session` needs: the plugin, the id file every session
+    /// collects, and a folder for each of `stacks` stacks' sessions (a folder
+    /// holding a previous run's files is an error unless `force`).
+    pub fn create_sessions(
+        &self,
+        plugin: &str,
+        ids: &[&String],
+        stacks: u32,
+        force: bool,
+    ) -> anyhow::Result<()> {
+        let folders: Vec<PathBuf> = (1..=stacks).map(|s| self.session_folder(s)).collect();
+        let busy: Vec<String> = folders
+            .iter()
+            .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+            .map(|dir| dir.display().to_string())
+            .collect();
+        if !busy.is_empty() && !force {
+            bail!(
+                "{} already hold{} a previous run's sessions; use --force to replace them, or another --out",
+                busy.join(", "),
+                if busy.len() == 1 { "s" } else { "" }
+            );
+        }
+        for dir in &folders {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir)
+                    .with_context(|| format!("cannot empty {}", dir.display()))?;
+            }
+            attempt_folder(dir, &[])?;
+        }
+        let folder = self.plugin_folder();
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        let file = folder.join(format!("{}.py", crate::model::session::PLUGIN_MODULE));
+        std::fs::write(&file, plugin)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        let tests = self.session_tests_file();
+        let lines: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        std::fs::write(&tests, lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", tests.display()))
+    }
+
     pub fn build_compose_file(&self) -> PathBuf {
         self.work_folder().join("build.compose.json")
     }
@@ -153,6 +211,14 @@ impl Layout {
         Ok(())
     }
 }
+
+/// `OUT/session-S`'s name.
+pub fn session_folder(stack: u32) -> String {
+    format!("session-{stack}")
+}
+
+/// The id file every session collects, in the work folder.
+pub const SESSION_TESTS_FILE: &str = "session-tests.txt";
 
 /// `{tests}`: the id file of an attempt whose folder the container sees at `mounted`.
 pub fn mounted_tests_file(mounted: &str) -> String {

@@ -6,6 +6,7 @@
 pub mod derive;
 pub mod gate;
 pub mod layout;
+pub mod lost_batch;
 pub mod names;
 pub mod network;
 pub mod report;
@@ -13,5 +14,6 @@ pub mod rerun;
 pub mod seed_key;
 pub mod seed_source;
 pub mod selection;
+pub mod session;
 pub mod template;
 pub mod verdict;

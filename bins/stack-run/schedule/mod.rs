@@ -14,8 +14,10 @@
 mod fresh;
 mod pooled;
 pub mod seed;
+pub mod session;
 mod source;
 pub mod unit;
+mod worker;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use shared::results::{Attempt, ShardResult, Status};
 
-use crate::engine::proc::Log;
+use crate::engine::proc::{Background, Log};
 use crate::engine::signals::Stop;
 use crate::model::layout::{Layout, attempt_folder};
 use crate::model::names::Names;
@@ -59,6 +61,11 @@ pub trait Host {
     fn exec(&self, job: &Job, log: &Log, limits: &Limits, on_line: OnLine) -> (Happened, f64);
     fn healthy(&self) -> bool;
     fn save_logs(&self, folder: &Path);
+    /// Start `job` to run alongside in the stack's container of the
+    /// service (a pytest session), its output to `log`.
+    fn serve(&self, job: &Job, log: Log) -> Result<Background, String>;
+    /// Kill the stack's container of the service, and what runs in it.
+    fn kill_resident(&self);
     /// Leave it running; how to reach it.
     fn keep(self) -> String;
     /// Remove it; how it went, and how long it took.
@@ -78,6 +85,9 @@ pub struct Config {
     /// `--stacks`: the plan's shards are batches, run on this many stacks
     /// kept up from one batch to the next; `None`: a fresh stack per shard.
     pub stacks: Option<u32>,
+    /// `--session`: each of the `--stacks` runs one pytest session that
+    /// serves batch after batch.
+    pub session: Option<session::Session>,
 }
 
 /// What the scheduler needs of the run around it.
@@ -104,6 +114,8 @@ pub struct Scheduler<'a, S> {
     starting: String,
     /// Set when a stack was left running for debugging.
     kept: AtomicBool,
+    /// Set once the sessions' warnings have been shown.
+    warned: AtomicBool,
 }
 
 /// What a run of the scheduler came to.
@@ -129,6 +141,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             started: run.started,
             starting: run.starting,
             kept: AtomicBool::new(false),
+            warned: AtomicBool::new(false),
         }
     }
 

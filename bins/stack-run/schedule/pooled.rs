@@ -12,20 +12,11 @@ use crate::engine::proc::Log;
 use crate::model::selection::Plan;
 use crate::model::verdict::{self, Happened, Verdict};
 use crate::schedule::unit::Unit;
+use crate::schedule::worker::Slot;
 use crate::schedule::{Host, NextUnit, Scheduler, StackSource, not_prepared, settle};
 use crate::stack::Place;
 use crate::stack::limits::Limits;
 use crate::stack::resident::Mount;
-
-/// A worker's stack, when it keeps one from unit to unit.
-struct Slot<H> {
-    stack: Option<H>,
-    /// How many stacks the worker has brought up: the next one's name.
-    generation: u32,
-    /// The last unit's result, held while its stack is up: if the stack
-    /// goes down after it, the teardown is part of it.
-    held: Option<ShardResult>,
-}
 
 impl<S: StackSource> Scheduler<'_, S> {
     /// Worker `worker` with a stack of its own kept from batch to batch.
@@ -36,11 +27,7 @@ impl<S: StackSource> Scheduler<'_, S> {
         next: NextUnit,
         results: &mpsc::Sender<ShardResult>,
     ) {
-        let mut slot = Slot {
-            stack: None,
-            generation: 0,
-            held: None,
-        };
+        let mut slot = Slot::empty();
         while let Some(batch) = next() {
             if let Some(result) = slot.held.take() {
                 let _ = results.send(result);
@@ -51,6 +38,7 @@ impl<S: StackSource> Scheduler<'_, S> {
                 None => _ = results.send(result),
             }
         }
+        self.end_session(slot.live.take());
         if let Some(stack) = slot.stack.take() {
             match slot.held.as_mut() {
                 Some(last) => self.tear_down_into(stack, &mut last.first),
@@ -84,14 +72,18 @@ impl<S: StackSource> Scheduler<'_, S> {
                 }
             }
         }
-        let stack = slot.stack.as_ref().expect("a stack is up");
-        let project = stack.project().to_string();
-        let (mut first, replace) = self.run_batch(stack, &unit, &project);
+        let (mut first, replace) = match self.config.session {
+            Some(_) => self.session_batch(slot, &unit, planned),
+            None => {
+                let stack = slot.stack.as_ref().expect("a stack is up");
+                self.run_batch(stack, &unit, stack.project())
+            }
+        };
         first.up_seconds = up_seconds;
         // A rerun's fresh stack counts as one of the N: this one goes first.
         let rerun_next = self.wants_rerun(&first);
-        if replace || rerun_next {
-            let stack = slot.stack.take().expect("a stack is up");
+        if let Some(stack) = slot.stack.take_if(|_| replace || rerun_next) {
+            self.end_session(slot.live.take());
             self.retire(stack, &unit, &mut first, replace);
         }
         let rerun = self
@@ -102,7 +94,7 @@ impl<S: StackSource> Scheduler<'_, S> {
 
     /// A new stack for worker `worker`'s batches, up, and how long that
     /// took; else the failed attempt of `unit`, the batch it was for.
-    fn pooled_stack<'s>(
+    pub(super) fn pooled_stack<'s>(
         &'s self,
         slot: &mut Slot<S::Stack<'s>>,
         unit: &Unit,
@@ -131,7 +123,14 @@ impl<S: StackSource> Scheduler<'_, S> {
             file,
             labels: self.names.stack_labels(worker),
             out: None,
-            resident: Some(Mount::Folder(self.layout.absolute_root().to_path_buf())),
+            resident: Some(Mount::Folder {
+                out: self.layout.absolute_root().to_path_buf(),
+                plugin: self
+                    .config
+                    .session
+                    .as_ref()
+                    .map(|_| self.layout.plugin_folder()),
+            }),
         };
         let mut stack = self
             .source
@@ -224,7 +223,7 @@ impl<S: StackSource> Scheduler<'_, S> {
     }
 
     /// Say on the stack's line how a batch ended.
-    fn finish_line(&self, unit: &Unit, verdict: &Verdict) {
+    pub(super) fn finish_line(&self, unit: &Unit, verdict: &Verdict) {
         let detail = format!("batch {}: {}", unit.shard, verdict.detail());
         self.report
             .state(unit.stack, verdict.status.as_str(), &detail, false);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::engine::proc::Log;
+use crate::engine::proc::{Background, Log};
 use crate::model::verdict::Happened;
 use crate::schedule::{Host, OnLine, StackSource};
 use crate::stack::blueprint::Job;
@@ -41,6 +41,14 @@ impl Host for Stack<'_> {
 
     fn save_logs(&self, folder: &Path) {
         Stack::save_logs(self, folder);
+    }
+
+    fn serve(&self, job: &Job, log: Log) -> Result<Background, String> {
+        Stack::serve(self, job, log)
+    }
+
+    fn kill_resident(&self) {
+        Stack::kill_resident(self);
     }
 
     fn keep(self) -> String {

@@ -118,6 +118,14 @@ impl Host for FakeStack<'_, '_> {
         self.fake.record(format!("logs {}", self.project));
     }
 
+    fn serve(&self, _job: &Job, _log: Log) -> Result<Background, String> {
+        Err("the fake source runs no sessions".into())
+    }
+
+    fn kill_resident(&self) {
+        self.fake.record(format!("kill {}", self.project));
+    }
+
     fn keep(self) -> String {
         self.fake.alive.fetch_sub(1, Ordering::SeqCst);
         self.fake.record(format!("keep {}", self.project));
@@ -167,6 +175,7 @@ fn config(units: u32) -> Config {
         keep_on_failure: false,
         rerun_failed: false,
         stacks: None,
+        session: None,
     }
 }
 

@@ -101,8 +101,7 @@ impl Unit {
     }
 
     /// `task`'s command for this unit, placeholders filled in, with the
-    /// variables it gets: stack-run's own (shown in clear) unless `-e` sets
-    /// them, then `-e`'s.
+    /// variables it gets.
     pub fn job(&self, task: &Task) -> Job {
         let tests_file = mounted_tests_file(&self.mounted_folder);
         let vars = Vars {
@@ -112,22 +111,29 @@ impl Unit {
             shard_count: task.shard_count,
             stack: self.stack,
         };
-        let unset = |key: &&str| !task.env.iter().any(|(k, _)| k == key);
-        let public: Vec<&'static str> = DEFAULT_ENV.iter().map(|(k, _)| *k).filter(unset).collect();
-        let defaults = DEFAULT_ENV
-            .iter()
-            .filter(|(key, _)| public.contains(key))
-            .map(|(key, value)| (key.to_string(), expand(value, &vars)));
-        let given = task
-            .env
-            .iter()
-            .map(|(key, value)| (key.clone(), expand(value, &vars)));
-        Job {
-            command: task.command.iter().map(|arg| expand(arg, &vars)).collect(),
-            env: defaults.chain(given).collect(),
-            public,
-            run_mount: self.run_mount.clone(),
-        }
+        job(task, &task.command, &vars, self.run_mount.clone())
+    }
+}
+
+/// `command` (`task`'s, or made from it) with `vars` filled in, with the
+/// variables it gets: stack-run's own (shown in clear) unless `-e` sets
+/// them, then `-e`'s.
+pub fn job(task: &Task, command: &[String], vars: &Vars, run_mount: Option<PathBuf>) -> Job {
+    let unset = |key: &&str| !task.env.iter().any(|(k, _)| k == key);
+    let public: Vec<&'static str> = DEFAULT_ENV.iter().map(|(k, _)| *k).filter(unset).collect();
+    let defaults = DEFAULT_ENV
+        .iter()
+        .filter(|(key, _)| public.contains(key))
+        .map(|(key, value)| (key.to_string(), expand(value, vars)));
+    let given = task
+        .env
+        .iter()
+        .map(|(key, value)| (key.clone(), expand(value, vars)));
+    Job {
+        command: command.iter().map(|arg| expand(arg, vars)).collect(),
+        env: defaults.chain(given).collect(),
+        public,
+        run_mount,
     }
 }
 

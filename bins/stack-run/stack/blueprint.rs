@@ -27,6 +27,7 @@ pub struct Blueprint {
 }
 
 /// A command to run in a stack, placeholders filled in.
+#[derive(Clone)]
 pub struct Job {
     pub command: Vec<String>,
     /// The variables it gets, in the order given to `-e`.

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use shared::contract::{LOG_FILE, SERVICES_LOG, labels};
 
 use crate::engine::docker::sweep;
-use crate::engine::proc::{Ended, Log, describe};
+use crate::engine::proc::{Background, Ended, Log, describe};
 use crate::model::derive::Labels;
+use crate::model::session::PLUGIN_MOUNT;
 use crate::model::verdict::{Happened, StopCause};
 use blueprint::{Job, with_job};
 use limits::Limits;
@@ -192,6 +193,46 @@ impl Stack<'_> {
             Err(err) => Happened::RunFailed(format!("{err:#}")),
         };
         (self.in_resident(happened, log), seconds)
+    }
+
+    /// Start `job` in the resident container, to run alongside (a pytest
+    /// session), its output to `log`, with the session plugin's folder first
+    /// on `PYTHONPATH`.
+    pub fn serve(&self, job: &Job, log: Log) -> Result<Background, String> {
+        let Some(resident) = &self.resident else {
+            return Err(
+                "--session needs the stack's resident container of the service, \
+                 and there is none (an image without `sleep`?): see the stack's log"
+                    .into(),
+            );
+        };
+        let children = &self.stacks.children;
+        let given = job.env.iter().rev().find(|(key, _)| key == "PYTHONPATH");
+        let path = match given.map(|(_, value)| value.clone()) {
+            Some(value) => Some(value),
+            None => resident.env_var(children, "PYTHONPATH"),
+        };
+        let path = match path.filter(|p| !p.is_empty()) {
+            Some(path) => format!("{PLUGIN_MOUNT}:{path}"),
+            None => PLUGIN_MOUNT.to_string(),
+        };
+        let mut job = job.clone();
+        if given.is_none() {
+            job.public.push("PYTHONPATH");
+        }
+        job.env.push(("PYTHONPATH".into(), path));
+        let (runner, target) = resident.runner();
+        let (cmd, shown) = with_job(runner, &target, &job);
+        log.line(&format!("stack-run: $ {shown}"));
+        Ok(Background::start(children, cmd, log))
+    }
+
+    /// Kill the resident container, and whatever runs in it (a session past
+    /// its timeout).
+    pub fn kill_resident(&self) {
+        if let Some(resident) = &self.resident {
+            resident.kill(&self.stacks.children, &self.log);
+        }
     }
 
     /// What happened to a command in the resident container, once the

@@ -18,6 +18,7 @@ use shared::contract::IDLE_COMMAND;
 use crate::engine::docker::{docker, inspect, output};
 use crate::engine::proc::{Children, Log, describe};
 use crate::model::layout::OUT_MOUNT;
+use crate::model::session::PLUGIN_MOUNT;
 use crate::stack::blueprint::Blueprint;
 
 /// What the resident container has at [`OUT_MOUNT`].
@@ -25,8 +26,12 @@ use crate::stack::blueprint::Blueprint;
 pub enum Mount {
     /// What the derived file mounts there: a shard's own folder.
     FromFile,
-    /// This folder: all of `--out`, for a stack that runs batch after batch.
-    Folder(PathBuf),
+    /// `out`: all of `--out`, for a stack that runs batch after batch; and
+    /// with `--session`, the plugin's folder, read-only, at [`PLUGIN_MOUNT`].
+    Folder {
+        out: PathBuf,
+        plugin: Option<PathBuf>,
+    },
 }
 
 /// A stack's resident container, and what each command runs first.
@@ -53,9 +58,12 @@ impl Resident {
             let mut cmd = blueprint.compose.project(project, file);
             cmd.args(["run", "-d", "--no-deps", "--name", &container])
                 .args(["--entrypoint", IDLE_COMMAND[0]]);
-            if let Mount::Folder(folder) = mount {
-                cmd.arg("-v")
-                    .arg(format!("{}:{OUT_MOUNT}", folder.display()));
+            if let Mount::Folder { out, plugin } = &mount {
+                cmd.arg("-v").arg(format!("{}:{OUT_MOUNT}", out.display()));
+                if let Some(plugin) = plugin {
+                    cmd.arg("-v")
+                        .arg(format!("{}:{PLUGIN_MOUNT}:ro", plugin.display()));
+                }
             }
             cmd.arg(&blueprint.service).args(&IDLE_COMMAND[1..]);
             log.line(&format!("stack-run: $ {}", describe(&cmd)));
@@ -82,6 +90,17 @@ impl Resident {
         let mut target = vec![self.container.clone()];
         target.extend(self.entrypoint.iter().cloned());
         (docker(&["exec"]), target)
+    }
+
+    /// The value of `name` in the container's environment (its image's, or
+    /// compose's), if it has one.
+    pub fn env_var(&self, children: &Children, name: &str) -> Option<String> {
+        let container = inspect(children, &["container", "inspect", &self.container]).ok()?;
+        let env = container["Config"]["Env"].as_array()?;
+        env.iter()
+            .filter_map(|pair| pair.as_str()?.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
     }
 
     /// Kill the container, and whatever runs in it.
