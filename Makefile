@@ -20,7 +20,7 @@ setup: ## Install the system packages and Python tools the tests need (idempoten
 # The tests that need Docker (and root, for `make images`). They run under
 # Compose v2 (what CI runners have) first, then again under v1 (Debian's
 # docker-compose) where it is installed; `make check` leaves them out.
-DOCKER_TESTS = hygiene:: images:: stack_run:: signals:: batches:: scale:: seeding:: pipeline:: example:: flaky::stack_run
+DOCKER_TESTS = hygiene:: images:: stack_run:: signals:: batches:: sessions:: scale:: seeding:: pipeline:: example:: flaky::stack_run
 
 # make check also leaves out the install tests: they need the release builds of make wheel static.
 # github_example:: needs Docker too; its action collects with `docker compose`

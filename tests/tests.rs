@@ -19,6 +19,7 @@ mod pipeline;
 mod scale;
 mod seeding;
 mod session_plugin;
+mod sessions;
 mod shard_plan;
 mod signals;
 mod stack_report;
