@@ -81,8 +81,10 @@ dies loses at most its running batch's lines; its data file stays beside
 the others and pytest-cov's combine at the end of the next session in the
 same folder takes it in.
 
-Refused: pytest-xdist distributing this session (-n N, --dist): exit status
-4 with what to do. Warned: pytest-randomly (its shuffle only changes the
+Switched off: pytest-xdist distributing this session (-n N, --dist, as a
+project's addopts often set): the session runs its tests in this one
+process (stack-run runs its batches on N stacks instead), and says so in
+``warnings``. Warned: pytest-randomly (its shuffle only changes the
 order of collected.json; batches run in the order given; it still reseeds
 ``random`` before every test), pytest-rerunfailures (a failing test is
 rerun inside the batch before its test_ended; ``reruns`` counts them).
@@ -149,7 +151,7 @@ def pytest_configure(config):
     folder = config.getoption("shardstack_session") or os.environ.get("SHARDSTACK_SESSION_DIR")
     if not folder or hasattr(config, "workerinput"):
         return
-    _refuse_xdist(config)
+    xdist_off = _switch_off_xdist(config)
     folder = os.path.abspath(folder)
     if os.path.exists(os.path.join(folder, "collected.json")):
         raise pytest.UsageError(
@@ -157,18 +159,25 @@ def pytest_configure(config):
             "session; give every session a fresh, empty folder"
         )
     os.makedirs(folder, exist_ok=True)
-    config.pluginmanager.register(SessionServer(config, folder), "shardstack_session_server")
+    server = SessionServer(config, folder)
+    if xdist_off:
+        server.warnings.insert(0, xdist_off)
+    config.pluginmanager.register(server, "shardstack_session_server")
 
 
-def _refuse_xdist(config):
+def _switch_off_xdist(config):
+    """Turn pytest-xdist's distribution off before its own (trylast)
+    pytest_configure starts workers; what to say about it, or None."""
     workers = config.getoption("numprocesses", None)
     dist = config.getoption("dist", "no")
-    if workers or (dist and dist != "no"):
-        raise pytest.UsageError(
-            "shardstack session: pytest-xdist is on (-n "
-            f"{workers}, --dist {dist}); a session runs its stack's tests in this one process. "
-            "Pass -n 0 (or -p no:xdist), also when the project's addopts set -n."
-        )
+    if not workers and (not dist or dist == "no"):
+        return None
+    config.option.numprocesses = 0
+    config.option.dist = "no"
+    return (
+        f"pytest-xdist was on (-n {workers}, --dist {dist}, from the command line or the "
+        "project's addopts): switched off, the session runs its tests in one process"
+    )
 
 
 def _version(distribution):

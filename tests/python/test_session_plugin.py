@@ -540,12 +540,18 @@ def test_the_folder_can_come_from_the_environment(project, tmp_path):
             process.kill()
 
 
-def test_xdist_is_refused(start):
-    need("xdist", "the refusal of -n is tested with pytest-xdist")
+def test_xdist_is_switched_off_and_said(start):
+    need("xdist", "switching -n off is tested with pytest-xdist")
     session = start("-n", "2")
-    assert session.wait() == 4
-    assert "-n 0" in session.output()
-    assert not (session.folder / "collected.json").exists()
+    collected = session.collected()
+    assert collected["ids"] == ALL_IDS
+    assert collected["warnings"][0].startswith("pytest-xdist was on (-n 2, --dist load")
+    done = session.run([OUTCOMES + "test_pass"])
+    assert done["counts"]["passed"] == 1
+    # One process: the test ran in the session itself, not in a worker.
+    events = [json.loads(line) for line in (session.folder / "events.jsonl").read_text().splitlines()]
+    assert [e["id"] for e in events if e["event"] == "test_ended"] == [OUTCOMES + "test_pass"]
+    assert session.stop() == 0
 
 
 def test_coverage_is_saved_after_every_batch(start, project):
