@@ -52,7 +52,7 @@ fn spawn(stacks: &Stacks, dir: &Dir, plan: &str, extra: &[&str]) -> Child {
         .args(extra)
         .args(["--", "pytest", "@{tests}", "--junit-xml={out}/junit.xml"])
         .args([
-            "--cov=shop",
+            "--cov",
             "--cov-branch",
             "--cov-report=json:{out}/coverage.json",
         ])
@@ -142,7 +142,7 @@ fn batches_run_in_one_session_per_stack_and_merge_as_one_run() {
         .command("sessions/docker-compose.yml", "seq")
         .arg("--plan")
         .arg(dir.write("one.tsv", plan(&[tests])))
-        .args(["--", "pytest", "@{tests}", "--cov=shop", "--cov-branch"])
+        .args(["--", "pytest", "@{tests}", "--cov", "--cov-branch"])
         .arg("--cov-report=json:{out}/coverage.json")
         .succeeds();
     let sessions: Vec<_> = [1, 2]
@@ -150,7 +150,13 @@ fn batches_run_in_one_session_per_stack_and_merge_as_one_run() {
         .into();
     let seq = coverage(&[stacks.out("seq/shard-1/coverage.json")]);
     assert_eq!(coverage(&sessions), seq, "{}", sequential.stderr);
-    assert!(seq.contains("100%"), "{seq}");
+    // Every file the project has, and only those: not the session's plugin.
+    assert!(
+        seq.lines()
+            .any(|l| l.starts_with("shop.py ") && l.ends_with("100%")),
+        "{seq}"
+    );
+    assert!(!seq.contains("shardstack_session"), "{seq}");
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 

@@ -194,10 +194,9 @@ pub struct Cli {
     pub stacks: Option<Count>,
 
     /// With --stacks and a pytest command: each stack runs one long-lived pytest
-    /// session that collects once (while the sidecars get ready is not yet
-    /// overlapped) and runs batch after batch, keeping session fixtures (the test
-    /// database) from one batch to the next: a batch costs milliseconds, not a
-    /// pytest start. stack-run mounts its plugin (shardstack_session) into the
+    /// session that collects once, while the sidecars get ready, and runs batch
+    /// after batch, keeping session fixtures (the test database) from one batch
+    /// to the next: a batch costs milliseconds, not a pytest start. stack-run mounts its plugin (shardstack_session) into the
     /// container, read-only. {tests} and {out} of the session's command are all
     /// selected batches' ids and OUT/session-S (its coverage goes there); each
     /// batch's JUnit report goes to OUT/shard-K under the name the command's

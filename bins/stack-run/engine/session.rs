@@ -67,7 +67,6 @@ impl Files {
         })
     }
 
-    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }

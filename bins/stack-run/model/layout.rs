@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::model::session::{PLUGIN_LIB, PLUGIN_MODULE, PLUGIN_VENV_MARK};
 use anyhow::{Context, bail};
 use shared::contract::{BUILD_LOG, RERUN_FOLDER, TESTS_FILE, WORK_FOLDER, shard_folder};
 
@@ -143,11 +144,18 @@ impl Layout {
             attempt_folder(dir, &[])?;
         }
         let folder = self.plugin_folder();
-        std::fs::create_dir_all(&folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-        let file = folder.join(format!("{}.py", crate::model::session::PLUGIN_MODULE));
-        std::fs::write(&file, plugin)
-            .with_context(|| format!("cannot write {}", file.display()))?;
+        let lib = folder.join(PLUGIN_LIB);
+        std::fs::create_dir_all(&lib)
+            .with_context(|| format!("cannot create {}", lib.display()))?;
+        let (mark, says) = PLUGIN_VENV_MARK;
+        let files = [
+            (lib.join(format!("{PLUGIN_MODULE}.py")), plugin),
+            (folder.join(mark), says),
+        ];
+        for (file, text) in files {
+            std::fs::write(&file, text)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+        }
         let tests = self.session_tests_file();
         let lines: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
         std::fs::write(&tests, lines.join("\n") + "\n")

@@ -9,9 +9,22 @@ pub const PLUGIN_SOURCE: &str = include_str!("../../../packaging/pytest/shardsta
 /// The plugin's module name: the file's name, and what `-p` loads.
 pub const PLUGIN_MODULE: &str = "shardstack_session";
 
-/// Where the plugin's folder is mounted in the container (put first on
-/// `PYTHONPATH`).
+/// Where the plugin's folder is mounted in the container.
 pub const PLUGIN_MOUNT: &str = "/shardstack/plugin";
+
+/// The folder of the plugin's folder that holds its file, put first on
+/// `PYTHONPATH`. Beside it, the folder holds [`PLUGIN_VENV_MARK`]: coverage.py
+/// (7.x) counts an importable folder inside a virtualenv as third-party and
+/// does not measure it, so a session's coverage holds the project's files
+/// only, as a plain pytest run's does.
+pub const PLUGIN_LIB: &str = "lib";
+
+/// What marks the plugin's folder as a virtualenv for coverage.py.
+pub const PLUGIN_VENV_MARK: (&str, &str) = (
+    "pyvenv.cfg",
+    "# stack-run --session: marks this folder as a virtualenv, so that coverage.py\n\
+     # counts the session plugin in lib/ as third-party and does not measure it.\n",
+);
 
 /// One test's start or end, as the session streams them.
 #[derive(Debug, Clone, PartialEq)]

@@ -55,9 +55,9 @@ impl<S: StackSource> Scheduler<'_, S> {
             Err(message) => return not_prepared(attempt, message),
         };
         let limits = Limits::from_now(self.stop, self.config.timeout);
-        let happened = match self.bring_up(&mut stack, unit.stack, &limits, &mut attempt) {
+        let happened = match self.bring_up(&mut stack, unit.stack, &limits, &mut attempt, None) {
             Err(happened) => happened,
-            Ok(()) => {
+            Ok(_) => {
                 self.report.state(unit.stack, "running", "", false);
                 self.exec(&stack, unit, &log, &limits, &mut attempt)
             }

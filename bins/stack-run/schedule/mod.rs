@@ -35,9 +35,9 @@ use crate::model::report::Report;
 use crate::model::rerun::failed_tests;
 use crate::model::selection::Plan;
 use crate::model::verdict::{self, Happened, Verdict};
-use crate::stack::Place;
 use crate::stack::blueprint::Job;
 use crate::stack::limits::Limits;
+use crate::stack::{Beside, Place};
 use unit::{Task, Unit};
 
 /// Where the scheduler gets its stacks.
@@ -56,14 +56,17 @@ pub trait StackSource: Sync {
 /// A stack the scheduler holds.
 pub trait Host {
     fn project(&self) -> &str;
-    fn up(&mut self, limits: &Limits) -> Result<(), String>;
+    /// Get it ready for commands, and `beside` started in its container of
+    /// the service as soon as that runs (`None` for it without one).
+    fn up(&mut self, limits: &Limits, beside: Option<Beside>)
+    -> Result<Option<Background>, String>;
     /// Run `job`; what happened, and how long it ran.
     fn exec(&self, job: &Job, log: &Log, limits: &Limits, on_line: OnLine) -> (Happened, f64);
     fn healthy(&self) -> bool;
     fn save_logs(&self, folder: &Path);
-    /// Start `job` to run alongside in the stack's container of the
-    /// service (a pytest session), its output to `log`.
-    fn serve(&self, job: &Job, log: Log) -> Result<Background, String>;
+    /// Start `beside` in the stack's container of the service, to run
+    /// alongside (a pytest session).
+    fn serve(&self, beside: Beside) -> Result<Background, String>;
     /// Kill the stack's container of the service, and what runs in it.
     fn kill_resident(&self);
     /// Leave it running; how to reach it.
@@ -200,18 +203,19 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
         }
     }
 
-    /// Bring `stack` up, shown on `line`, its time in `attempt`; what
-    /// happened if it did not come up.
+    /// Bring `stack` up, shown on `line`, its time in `attempt`, `beside`
+    /// started in it as soon as it can be; what happened if it did not come up.
     fn bring_up<H: Host>(
         &self,
         stack: &mut H,
         line: u32,
         limits: &Limits,
         attempt: &mut Attempt,
-    ) -> Result<(), Happened> {
+        beside: Option<Beside>,
+    ) -> Result<Option<Background>, Happened> {
         self.report.state(line, "starting", &self.starting, false);
         let start = Instant::now();
-        let up = stack.up(limits);
+        let up = stack.up(limits, beside);
         attempt.up_seconds = start.elapsed().as_secs_f64();
         up.map_err(|message| Happened::StartFailed {
             message,

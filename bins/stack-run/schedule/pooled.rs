@@ -2,6 +2,7 @@
 //! batch to the next, and takes it out of service when a batch left it in
 //! doubt, or before a failed batch's rerun in a fresh stack.
 
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use crate::engine::proc::Log;
 use crate::model::selection::Plan;
 use crate::model::verdict::{self, Happened, Verdict};
 use crate::schedule::unit::Unit;
-use crate::schedule::worker::Slot;
+use crate::schedule::worker::{Live, Slot};
 use crate::schedule::{Host, NextUnit, Scheduler, StackSource, not_prepared, settle};
 use crate::stack::Place;
 use crate::stack::limits::Limits;
@@ -118,28 +119,60 @@ impl<S: StackSource> Scheduler<'_, S> {
         let log =
             Log::create(&log_path).map_err(|err| not_prepared(&attempt, format!("{err:#}")))?;
         self.source.note_seeds(&log);
-        let place = Place {
-            project: project.clone(),
-            file,
-            labels: self.names.stack_labels(worker),
-            out: None,
-            resident: Some(Mount::Folder {
-                out: self.layout.absolute_root().to_path_buf(),
-                plugin: self
-                    .config
-                    .session
-                    .as_ref()
-                    .map(|_| self.layout.plugin_folder()),
-            }),
+        let place = self.stack_place(worker, &project, file);
+        // With --session, its session starts beside the sidecars.
+        let (number, append) = (slot.sessions + 1, slot.coverage);
+        let starting = match self.config.session {
+            Some(_) => Some(
+                self.prepare_session(worker, number, append)
+                    .map_err(|message| not_prepared(&attempt, message))?,
+            ),
+            None => None,
         };
+        let (files, beside) = starting.map(|s| (s.files, s.beside)).unzip();
         let mut stack = self
             .source
             .create(place, log)
             .map_err(|message| not_prepared(&attempt, message))?;
         let limits = Limits::from_now(self.stop, self.config.timeout);
-        let Err(happened) = self.bring_up(&mut stack, worker, &limits, &mut attempt) else {
-            return Ok((stack, start.elapsed().as_secs_f64()));
-        };
+        match self.bring_up(&mut stack, worker, &limits, &mut attempt, beside) {
+            Ok(process) => {
+                if let (Some(files), Some(process)) = (files, process) {
+                    slot.sessions = number;
+                    slot.live = Some(Live::starting(files, process, &stack, worker));
+                }
+                Ok((stack, start.elapsed().as_secs_f64()))
+            }
+            Err(happened) => Err(self.failed_to_start(stack, unit, happened, attempt, start)),
+        }
+    }
+
+    /// Where worker `worker`'s stack `project` is made, from `file`: its
+    /// resident container has all of `--out`, and the session plugin.
+    fn stack_place(&self, worker: u32, project: &str, file: PathBuf) -> Place {
+        let session = self.config.session.as_ref();
+        Place {
+            project: project.to_string(),
+            file,
+            labels: self.names.stack_labels(worker),
+            out: None,
+            resident: Some(Mount::Folder {
+                out: self.layout.absolute_root().to_path_buf(),
+                plugin: session.map(|_| self.layout.plugin_folder()),
+            }),
+        }
+    }
+
+    /// A worker's new stack that did not come up: its logs kept with the
+    /// batch, the stack kept or torn down; the batch's attempt.
+    fn failed_to_start<H: Host>(
+        &self,
+        stack: H,
+        unit: &Unit,
+        happened: Happened,
+        attempt: Attempt,
+        start: Instant,
+    ) -> Attempt {
         let verdict = verdict::decide(&happened);
         self.finish_line(unit, &verdict);
         if verdict.is_trouble() {
@@ -151,7 +184,7 @@ impl<S: StackSource> Scheduler<'_, S> {
         }
         let mut attempt = settle(attempt, verdict);
         attempt.up_seconds = start.elapsed().as_secs_f64();
-        Err(attempt)
+        attempt
     }
 
     /// Run one batch in the stack that is up; its attempt, and whether the

@@ -11,7 +11,6 @@
 //! again. The batch's report is written from both (`model::lost_batch`).
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,7 @@ use crate::model::verdict::{self, Happened, StopCause};
 use crate::schedule::unit::{Unit, job};
 use crate::schedule::worker::{Cut, Live, Slot};
 use crate::schedule::{Host, Scheduler, StackSource, not_prepared, settle};
+use crate::stack::Beside;
 use crate::stack::limits::Limits;
 
 /// How often the session's files are looked at.
@@ -39,6 +39,12 @@ const PROGRESS: Duration = Duration::from_secs(10);
 /// How long a session has to finish (its fixtures' teardown, its coverage
 /// report) once told to stop.
 const FINISH: Duration = Duration::from_secs(300);
+
+/// A session about to start: its folder, and what runs it.
+pub struct Starting {
+    pub files: Files,
+    pub beside: Beside,
+}
 
 /// `--session`: what every session runs.
 pub struct Session {
@@ -215,8 +221,20 @@ impl<S: StackSource> Scheduler<'_, S> {
         junit: &str,
         limits: &Limits,
     ) -> Result<Served, String> {
+        let stack = slot.stack.as_ref().ok_or("no stack to run a session in")?;
+        if let Some(live) = slot.live.as_mut().filter(|live| !live.collected) {
+            // Started beside the sidecars: if it could not collect then, one
+            // more now that they are ready.
+            if let Err(message) = self.await_session(stack, live, limits) {
+                self.report.note(&format!(
+                    "stack {}: the session started beside its sidecars did not serve ({message}); \
+                     starting another now that they are ready",
+                    unit.stack
+                ));
+                slot.live = None;
+            }
+        }
         if slot.live.is_none() {
-            let stack = slot.stack.as_ref().ok_or("no stack to run a session in")?;
             slot.sessions += 1;
             let live =
                 self.open_session(stack, unit.stack, slot.sessions, slot.coverage, limits)?;
@@ -253,9 +271,8 @@ impl<S: StackSource> Scheduler<'_, S> {
         Ok(())
     }
 
-    /// Start session `number` of worker `worker` in `stack` and wait until
-    /// it has collected; `append_coverage` when an earlier session of the
-    /// worker measured coverage into the same folder.
+    /// Start session `number` of worker `worker` in `stack`, which is up,
+    /// and wait until it has collected.
     fn open_session<H: Host>(
         &self,
         stack: &H,
@@ -264,6 +281,22 @@ impl<S: StackSource> Scheduler<'_, S> {
         append_coverage: bool,
         limits: &Limits,
     ) -> Result<Live, String> {
+        let starting = self.prepare_session(worker, number, append_coverage)?;
+        let process = stack.serve(starting.beside)?;
+        let mut live = Live::starting(starting.files, process, stack, worker);
+        self.await_session(stack, &mut live, limits)?;
+        Ok(live)
+    }
+
+    /// What session `number` of worker `worker` runs, and its folder, made
+    /// fresh; `append_coverage` when an earlier session of the worker
+    /// measured coverage into the same folder.
+    pub(super) fn prepare_session(
+        &self,
+        worker: u32,
+        number: u32,
+        append_coverage: bool,
+    ) -> Result<Starting, String> {
         let session = self.session();
         let folder = self.layout.session_folder(worker).join(number.to_string());
         let files = Files::create(&folder).map_err(|err| format!("{err:#}"))?;
@@ -279,20 +312,26 @@ impl<S: StackSource> Scheduler<'_, S> {
         };
         let command = session.command.serving(&protocol, append_coverage);
         let job = job(&self.config.task, &command, &vars, None);
-        self.report
-            .state(worker, "collecting", stack.project(), false);
-        let process = stack.serve(&job, log)?;
-        let mut live = Live {
+        Ok(Starting {
             files,
-            process,
-            project: stack.project().to_string(),
-            sent: 0,
-            coverage: false,
-        };
-        let collected = self.collected(stack, &mut live, &folder, limits)?;
-        self.check_collected(worker, &collected)?;
+            beside: Beside { job, log },
+        })
+    }
+
+    /// Wait until `live` has collected, and check what it collected.
+    fn await_session<H: Host>(
+        &self,
+        stack: &H,
+        live: &mut Live,
+        limits: &Limits,
+    ) -> Result<(), String> {
+        self.report
+            .state(live.worker, "collecting", stack.project(), false);
+        let collected = self.collected(stack, live, limits)?;
+        self.check_collected(live.worker, &collected)?;
         live.coverage = collected.cov_active;
-        Ok(live)
+        live.collected = true;
+        Ok(())
     }
 
     /// Wait for the session's `collected.json`.
@@ -300,7 +339,6 @@ impl<S: StackSource> Scheduler<'_, S> {
         &self,
         stack: &H,
         live: &mut Live,
-        folder: &Path,
         limits: &Limits,
     ) -> Result<Collected, String> {
         loop {
@@ -312,7 +350,7 @@ impl<S: StackSource> Scheduler<'_, S> {
                 return Err(format!(
                     "the pytest session ended before it collected ({}): see {}",
                     status.map_or("killed".into(), |s| s.to_string()),
-                    folder.join(LOG_FILE).display()
+                    live.files.dir().join(LOG_FILE).display()
                 ));
             }
             if limits.reached() {

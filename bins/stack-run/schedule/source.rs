@@ -8,7 +8,7 @@ use crate::model::verdict::Happened;
 use crate::schedule::{Host, OnLine, StackSource};
 use crate::stack::blueprint::Job;
 use crate::stack::limits::Limits;
-use crate::stack::{Place, Stack, Stacks};
+use crate::stack::{Beside, Place, Stack, Stacks};
 
 impl StackSource for Stacks {
     type Stack<'s> = Stack<'s>;
@@ -27,8 +27,12 @@ impl Host for Stack<'_> {
         Stack::project(self)
     }
 
-    fn up(&mut self, limits: &Limits) -> Result<(), String> {
-        Stack::up(self, limits)
+    fn up(
+        &mut self,
+        limits: &Limits,
+        beside: Option<Beside>,
+    ) -> Result<Option<Background>, String> {
+        Stack::up_with(self, limits, beside)
     }
 
     fn exec(&self, job: &Job, log: &Log, limits: &Limits, on_line: OnLine) -> (Happened, f64) {
@@ -43,8 +47,8 @@ impl Host for Stack<'_> {
         Stack::save_logs(self, folder);
     }
 
-    fn serve(&self, job: &Job, log: Log) -> Result<Background, String> {
-        Stack::serve(self, job, log)
+    fn serve(&self, beside: Beside) -> Result<Background, String> {
+        Stack::serve(self, beside)
     }
 
     fn kill_resident(&self) {

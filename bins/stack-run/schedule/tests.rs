@@ -79,11 +79,15 @@ impl Host for FakeStack<'_, '_> {
         &self.project
     }
 
-    fn up(&mut self, _limits: &Limits) -> Result<(), String> {
+    fn up(
+        &mut self,
+        _limits: &Limits,
+        _beside: Option<Beside>,
+    ) -> Result<Option<Background>, String> {
         self.fake.record(format!("up {}", self.project));
         match (self.fake.up_fails)(&self.project) {
             true => Err("db exited with status 1".into()),
-            false => Ok(()),
+            false => Ok(None),
         }
     }
 
@@ -118,7 +122,7 @@ impl Host for FakeStack<'_, '_> {
         self.fake.record(format!("logs {}", self.project));
     }
 
-    fn serve(&self, _job: &Job, _log: Log) -> Result<Background, String> {
+    fn serve(&self, _beside: Beside) -> Result<Background, String> {
         Err("the fake source runs no sessions".into())
     }
 

@@ -10,6 +10,7 @@ use crate::engine::proc::Background;
 use crate::engine::session::Files;
 use crate::model::session::{Ended, TestEvent};
 use crate::model::verdict::StopCause;
+use crate::schedule::Host;
 
 /// A worker's stack, when it keeps one from unit to unit.
 pub struct Slot<H> {
@@ -45,12 +46,31 @@ impl<H> Slot<H> {
 pub struct Live {
     pub files: Files,
     pub process: Background,
-    /// The stack it runs in, for messages.
+    /// The stack it runs in, for messages, and its worker.
     pub project: String,
+    pub worker: u32,
     /// Batches sent to it so far.
     pub sent: u32,
     /// Whether pytest-cov measures it.
     pub coverage: bool,
+    /// Whether it has collected, and what it collected was checked: until
+    /// then it may be starting beside its stack's sidecars.
+    pub collected: bool,
+}
+
+impl Live {
+    /// A session started beside `stack`'s sidecars, not yet collected.
+    pub fn starting(files: Files, process: Background, stack: &impl Host, worker: u32) -> Live {
+        Live {
+            files,
+            process,
+            project: stack.project().to_string(),
+            worker,
+            sent: 0,
+            coverage: false,
+            collected: false,
+        }
+    }
 }
 
 /// A batch's tests in a session, as its events tell them; what is left

@@ -21,11 +21,17 @@ use shared::contract::{LOG_FILE, SERVICES_LOG, labels};
 use crate::engine::docker::sweep;
 use crate::engine::proc::{Background, Ended, Log, describe};
 use crate::model::derive::Labels;
-use crate::model::session::PLUGIN_MOUNT;
 use crate::model::verdict::{Happened, StopCause};
 use blueprint::{Job, with_job};
 use limits::Limits;
 use resident::{Mount, Resident};
+
+/// A command to start in a stack's resident container and leave running
+/// (a pytest session), its output to `log`.
+pub struct Beside {
+    pub job: Job,
+    pub log: Log,
+}
 
 /// Where and how a stack is made.
 pub struct Place {
@@ -70,6 +76,17 @@ impl Stack<'_> {
     /// image built, and its resident container, if it has one, started
     /// while the sidecars get ready.
     pub fn up(&mut self, limits: &Limits) -> Result<(), String> {
+        self.up_with(limits, None).map(|_| ())
+    }
+
+    /// [`Stack::up`], and `beside` started in the resident container as
+    /// soon as it runs, while the sidecars get ready (a pytest session
+    /// collecting); `None` for it when there is no resident container.
+    pub fn up_with(
+        &mut self,
+        limits: &Limits,
+        beside: Option<Beside>,
+    ) -> Result<Option<Background>, String> {
         let stacks = self.stacks;
         let log = &self.log.clone();
         let blueprint = &stacks.blueprint;
@@ -93,7 +110,9 @@ impl Stack<'_> {
                     stacks.wait_for_build(limits).ok()?;
                     let (project, file) = (&this.place.project, &this.place.file);
                     let made_of = (blueprint, stacks.children.as_ref());
-                    Resident::start(made_of, project, file, mount, log)
+                    let resident = Resident::start(made_of, project, file, mount, log)?;
+                    let beside = beside.map(|b| resident.serve(&stacks.children, b));
+                    Some((resident, beside))
                 })
             });
             let ready = match blueprint.sidecars.is_empty() {
@@ -104,11 +123,12 @@ impl Stack<'_> {
                 resident.and_then(|thread| thread.join().expect("the resident panicked"));
             ready.map(|()| resident)
         })?;
+        let (resident, beside) = resident.unzip();
         self.resident = resident;
         if !image_first {
             image_ready()?;
         }
-        Ok(())
+        Ok(beside.flatten())
     }
 
     /// `compose up -d` the sidecars.
@@ -195,36 +215,17 @@ impl Stack<'_> {
         (self.in_resident(happened, log), seconds)
     }
 
-    /// Start `job` in the resident container, to run alongside (a pytest
-    /// session), its output to `log`, with the session plugin's folder first
-    /// on `PYTHONPATH`.
-    pub fn serve(&self, job: &Job, log: Log) -> Result<Background, String> {
-        let Some(resident) = &self.resident else {
-            return Err(
+    /// Start `beside` in the resident container, to run alongside (a
+    /// pytest session).
+    pub fn serve(&self, beside: Beside) -> Result<Background, String> {
+        match &self.resident {
+            Some(resident) => Ok(resident.serve(&self.stacks.children, beside)),
+            None => Err(
                 "--session needs the stack's resident container of the service, \
                  and there is none (an image without `sleep`?): see the stack's log"
                     .into(),
-            );
-        };
-        let children = &self.stacks.children;
-        let given = job.env.iter().rev().find(|(key, _)| key == "PYTHONPATH");
-        let path = match given.map(|(_, value)| value.clone()) {
-            Some(value) => Some(value),
-            None => resident.env_var(children, "PYTHONPATH"),
-        };
-        let path = match path.filter(|p| !p.is_empty()) {
-            Some(path) => format!("{PLUGIN_MOUNT}:{path}"),
-            None => PLUGIN_MOUNT.to_string(),
-        };
-        let mut job = job.clone();
-        if given.is_none() {
-            job.public.push("PYTHONPATH");
+            ),
         }
-        job.env.push(("PYTHONPATH".into(), path));
-        let (runner, target) = resident.runner();
-        let (cmd, shown) = with_job(runner, &target, &job);
-        log.line(&format!("stack-run: $ {shown}"));
-        Ok(Background::start(children, cmd, log))
     }
 
     /// Kill the resident container, and whatever runs in it (a session past

@@ -10,16 +10,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde_json::Value;
 use shared::contract::IDLE_COMMAND;
 
 use crate::engine::docker::{docker, inspect, output};
-use crate::engine::proc::{Children, Log, describe};
+use crate::engine::proc::{Background, Children, Log, describe};
 use crate::model::layout::OUT_MOUNT;
-use crate::model::session::PLUGIN_MOUNT;
-use crate::stack::blueprint::Blueprint;
+use crate::model::session::{PLUGIN_LIB, PLUGIN_MOUNT};
+use crate::stack::Beside;
+use crate::stack::blueprint::{Blueprint, with_job};
 
 /// What the resident container has at [`OUT_MOUNT`].
 #[derive(Clone)]
@@ -90,6 +92,30 @@ impl Resident {
         let mut target = vec![self.container.clone()];
         target.extend(self.entrypoint.iter().cloned());
         (docker(&["exec"]), target)
+    }
+
+    /// Start `beside` in the container, to run alongside, with the session
+    /// plugin's folder first on `PYTHONPATH`.
+    pub fn serve(&self, children: &Arc<Children>, beside: Beside) -> Background {
+        let Beside { mut job, log } = beside;
+        let given = job.env.iter().rev().find(|(key, _)| key == "PYTHONPATH");
+        let path = match given.map(|(_, value)| value.clone()) {
+            Some(value) => Some(value),
+            None => self.env_var(children, "PYTHONPATH"),
+        };
+        if given.is_none() {
+            job.public.push("PYTHONPATH");
+        }
+        let lib = format!("{PLUGIN_MOUNT}/{PLUGIN_LIB}");
+        let path = match path.filter(|p| !p.is_empty()) {
+            Some(path) => format!("{lib}:{path}"),
+            None => lib,
+        };
+        job.env.push(("PYTHONPATH".into(), path));
+        let (runner, target) = self.runner();
+        let (cmd, shown) = with_job(runner, &target, &job);
+        log.line(&format!("stack-run: $ {shown}"));
+        Background::start(children, cmd, log)
     }
 
     /// The value of `name` in the container's environment (its image's, or
