@@ -78,7 +78,7 @@ TARBALL = dist/shardstack-$(VERSION)-$(ARCH)-linux.tar.gz
 wheel: $(WHEEL) ## Build dist/shardstack-VERSION-*.whl: the six tools and man pages, for pip/uv/pipx
 
 # One cargo build of the six binaries (in parallel); maturin then finds them fresh.
-$(WHEEL): $(SOURCES) pyproject.toml README.md LICENSE man/*.1 packaging/wheel/scripts/*
+$(WHEEL): $(SOURCES) pyproject.toml README.md LICENSE man/*.1 packaging/wheel/scripts/* packaging/pytest/*.py
 	@command -v maturin >/dev/null || { echo "no maturin: run make setup" >&2; exit 2; }
 	rm -f dist/shardstack-*.whl
 	RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(GNU_TARGET)

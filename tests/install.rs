@@ -215,6 +215,17 @@ fn pip_installs_the_wheel_into_a_virtualenv() {
         .succeeds();
     check_installed(&venv.join("bin"), &venv.join("share/man/man1"));
     check_pipeline(&venv.join("bin"));
+    // The session plugin, importable from the environment, as stack-run carries it.
+    let plugin = command(venv.join("bin/python"))
+        .args(["-c", "import shardstack_session, sys; sys.stdout.write(open(shardstack_session.__file__).read())"])
+        .succeeds()
+        .stdout;
+    let carried =
+        std::fs::read_to_string(root().join("packaging/pytest/shardstack_session.py")).unwrap();
+    assert!(
+        plugin == carried,
+        "the installed plugin differs from packaging/pytest's"
+    );
 }
 
 /// Where uv and pipx keep their tools, links and caches: inside the scratch folder.

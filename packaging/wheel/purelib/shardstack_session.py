@@ -1,0 +1,1 @@
+../../pytest/shardstack_session.py
