@@ -121,9 +121,9 @@ impl<S: StackSource> Scheduler<'_, S> {
             Served::Ended(lost) => {
                 let cause = lost.cause.clone();
                 let stop = lost.stop;
-                self.resume(slot, unit, planned, lost, limits)?;
+                self.resume(slot, unit, planned, lost)?;
                 let replace = !slot.stack.as_ref().is_some_and(|s| s.healthy());
-                Ok((self.ended_happened(&cause, stop), replace))
+                Ok((ended_happened(&cause, stop), replace))
             }
         }
     }
@@ -149,14 +149,6 @@ impl<S: StackSource> Scheduler<'_, S> {
         happened(done)
     }
 
-    /// What a batch whose session ended under it comes to.
-    fn ended_happened(&self, cause: &str, stop: Option<StopCause>) -> Happened {
-        match stop {
-            Some(stop) => Happened::Stopped(stop),
-            None => Happened::RunFailed(cause.to_string()),
-        }
-    }
-
     /// The tests of a batch whose session ended under it that had not
     /// started, once more in another session; then the batch's report.
     fn resume<'s>(
@@ -165,7 +157,6 @@ impl<S: StackSource> Scheduler<'_, S> {
         unit: &Unit,
         planned: &[String],
         first: Cut,
-        limits: &Limits,
     ) -> Result<(), String> {
         let report = unit.folder.join(&self.session().command.junit_name);
         let mut rest = first.not_started(planned);
@@ -187,7 +178,6 @@ impl<S: StackSource> Scheduler<'_, S> {
                 }
             }
         }
-        let _ = limits;
         let why = match self.stop.requested() {
             true => "not run: the run was interrupted",
             false => "not run: a second session ended under this batch too; not retried again",
@@ -225,13 +215,16 @@ impl<S: StackSource> Scheduler<'_, S> {
         if let Some(live) = slot.live.as_mut().filter(|live| !live.collected) {
             // Started beside the sidecars: if it could not collect then, one
             // more now that they are ready.
-            if let Err(message) = self.await_session(stack, live, limits) {
-                self.report.note(&format!(
+            match self.await_session(stack, live, limits) {
+                Ok(()) => slot.coverage |= live.coverage,
+                Err(message) => {
+                    self.report.note(&format!(
                     "stack {}: the session started beside its sidecars did not serve ({message}); \
                      starting another now that they are ready",
-                    unit.stack
-                ));
-                slot.live = None;
+                        unit.stack
+                    ));
+                    slot.live = None;
+                }
             }
         }
         if slot.live.is_none() {
@@ -531,6 +524,14 @@ fn happened(done: &Done) -> Happened {
     let count = |outcome: &str| done.counts.get(outcome).copied().unwrap_or(0);
     let failed = count("failed") + count("error") > 0 || !done.not_run.is_empty();
     Happened::Exited(Some(i32::from(failed)))
+}
+
+/// What a batch whose session ended under it comes to.
+fn ended_happened(cause: &str, stop: Option<StopCause>) -> Happened {
+    match stop {
+        Some(stop) => Happened::Stopped(stop),
+        None => Happened::RunFailed(cause.to_string()),
+    }
 }
 
 /// The second run's report of a batch whose session ended, in its folder
