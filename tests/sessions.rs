@@ -161,6 +161,39 @@ fn batches_run_in_one_session_per_stack_and_merge_as_one_run() {
 }
 
 #[test]
+fn two_nodes_slices_into_one_out_merge_as_one_run() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sess-nodes");
+    let dir = Dir::new();
+    let batches: Vec<Vec<String>> = ordinary().chunks(4).map(<[String]>::to_vec).collect();
+    let plan = plan(&batches);
+    // As a CI matrix would, one after the other here, into the same --out.
+    for node in ["1/2", "2/2"] {
+        let child = spawn(&stacks, &dir, &plan, &["--stacks", "1", "--node", node]);
+        let outcome = finish(child, Duration::from_secs(300)).code(0);
+        expect_statuses(&results(&outcome), &[Status::Passed; 2], &outcome.stderr);
+    }
+    let mut folders: Vec<String> = std::fs::read_dir(stacks.out("out"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("session-"))
+        .collect();
+    folders.sort();
+    assert_eq!(folders, ["session-1-1", "session-2-1"]);
+    let report = merged(&stacks, &dir);
+    assert!(
+        report.contains(r#"<testsuites tests="14" failures="0" errors="0""#),
+        "{report}"
+    );
+    let reports: Vec<_> = folders
+        .iter()
+        .map(|f| stacks.out(&format!("out/{f}/coverage.json")))
+        .collect();
+    assert!(coverage(&reports).lines().any(|l| l.starts_with("shop.py ") && l.ends_with("100%")));
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
 fn a_container_killed_under_a_test_loses_nothing() {
     let _lock = docker_lock();
     let stacks = Stacks::new("sess-kill");

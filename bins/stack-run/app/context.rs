@@ -17,7 +17,7 @@ use crate::engine::proc::Children;
 use crate::engine::signals::Stop;
 use crate::model::derive::Model;
 use crate::model::gate::Gate;
-use crate::model::layout::{Layout, OUT_MOUNT, SESSION_TESTS_FILE};
+use crate::model::layout::{Layout, OUT_MOUNT, session_tests_file};
 use crate::model::names::{Names, run_id};
 use crate::model::seed_key;
 use crate::model::selection::Plan;
@@ -157,18 +157,24 @@ impl Context {
 
 /// `--session`: the command as a session runs it, and the ids every
 /// session collects (the selected batches').
-pub fn session(cli: &Cli, plan: &Plan, selected: &[u32]) -> anyhow::Result<Option<Session>> {
+pub fn session(
+    cli: &Cli,
+    plan: &Plan,
+    selected: &[u32],
+    node: Option<u32>,
+) -> anyhow::Result<Option<Session>> {
     if !cli.session {
         return Ok(None);
     }
     let command = session_command(&cli.command).map_err(anyhow::Error::msg)?;
     Ok(Some(Session {
         command,
-        tests_file: format!("{OUT_MOUNT}/{WORK_FOLDER}/{SESSION_TESTS_FILE}"),
+        tests_file: format!("{OUT_MOUNT}/{WORK_FOLDER}/{}", session_tests_file(node)),
         planned: selected
             .iter()
             .flat_map(|s| plan[s].iter().cloned())
             .collect(),
+        node,
     }))
 }
 

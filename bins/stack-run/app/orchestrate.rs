@@ -45,7 +45,7 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
         eprintln!("stack-run: no shard of the plan's {shard_count} is this node's: nothing to run");
         return Ok(exit::SUCCESS);
     }
-    let session = command(&cli, &plan, &selected).exit_code(exit::USAGE)?;
+    let session = command(&cli, &plan, &selected, node).exit_code(exit::USAGE)?;
     // With --stacks, never more stacks than batches.
     let stacks = cli
         .stacks
@@ -87,11 +87,16 @@ pub fn main(cli: Cli) -> Result<i32, Failure> {
 }
 
 /// Check the command before anything starts: `--session`'s as a session runs it.
-fn command(cli: &Cli, plan: &Plan, selected: &[u32]) -> anyhow::Result<Option<Session>> {
+fn command(
+    cli: &Cli,
+    plan: &Plan,
+    selected: &[u32],
+    node: Option<Node>,
+) -> anyhow::Result<Option<Session>> {
     if !cli.command.iter().any(|arg| arg.contains("{tests}")) {
         eprintln!("stack-run: warning: COMMAND has no {{tests}}: every shard runs the same tests");
     }
-    crate::app::context::session(cli, plan, selected)
+    crate::app::context::session(cli, plan, selected, node.map(|node| node.index))
 }
 
 /// `--session`'s files: the plugin, the ids to collect, a folder a stack.
@@ -103,8 +108,9 @@ fn create_sessions(
     force: bool,
 ) -> anyhow::Result<()> {
     let ids: Vec<&String> = selected.iter().flat_map(|s| &plan[s]).collect();
+    let node = ctx.config.session.as_ref().and_then(|session| session.node);
     let layout = &ctx.stacks.layout;
-    layout.create_sessions(PLUGIN_SOURCE, &ids, stacks, force)
+    layout.create_sessions(PLUGIN_SOURCE, &ids, (node, stacks), force)
 }
 
 /// `--print-seed-key`: the key, from the compose model and the key's files.

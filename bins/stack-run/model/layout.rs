@@ -102,15 +102,16 @@ impl Layout {
         self.absolute_root.join(WORK_FOLDER).join("plugin")
     }
 
-    /// `OUT/session-S`: the sessions of stack S (`{out}` of their command,
-    /// where their coverage goes), each in a numbered folder of its own.
-    pub fn session_folder(&self, stack: u32) -> PathBuf {
-        self.root.join(session_folder(stack))
+    /// `OUT/session-S` (`OUT/session-I-S` for `--node I/M`): the sessions
+    /// of stack S (`{out}` of their command, where their coverage goes),
+    /// each in a numbered folder of its own.
+    pub fn session_folder(&self, node: Option<u32>, stack: u32) -> PathBuf {
+        self.root.join(session_folder(node, stack))
     }
 
-    /// The ids every session collects: the selected batches' tests.
-    pub fn session_tests_file(&self) -> PathBuf {
-        self.work_folder().join(SESSION_TESTS_FILE)
+    /// The ids every session (of node I) collects: the selected batches' tests.
+    pub fn session_tests_file(&self, node: Option<u32>) -> PathBuf {
+        self.work_folder().join(session_tests_file(node))
     }
 
     /// Make what `--session` needs: the plugin, the id file every session
@@ -120,10 +121,11 @@ impl Layout {
         &self,
         plugin: &str,
         ids: &[&String],
-        stacks: u32,
+        (node, stacks): (Option<u32>, u32),
         force: bool,
     ) -> anyhow::Result<()> {
-        let folders: Vec<PathBuf> = (1..=stacks).map(|s| self.session_folder(s)).collect();
+        let folder_of = |stack| self.session_folder(node, stack);
+        let folders: Vec<PathBuf> = (1..=stacks).map(folder_of).collect();
         let busy: Vec<String> = folders
             .iter()
             .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
@@ -156,7 +158,7 @@ impl Layout {
             std::fs::write(&file, text)
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
-        let tests = self.session_tests_file();
+        let tests = self.session_tests_file(node);
         let lines: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
         std::fs::write(&tests, lines.join("\n") + "\n")
             .with_context(|| format!("cannot write {}", tests.display()))
@@ -220,13 +222,23 @@ impl Layout {
     }
 }
 
-/// `OUT/session-S`'s name.
-pub fn session_folder(stack: u32) -> String {
-    format!("session-{stack}")
+/// The name of stack S's sessions' folder: `session-S`, or `session-I-S`
+/// for node I, so that nodes sharing an `--out` keep theirs apart.
+pub fn session_folder(node: Option<u32>, stack: u32) -> String {
+    match node {
+        Some(node) => format!("session-{node}-{stack}"),
+        None => format!("session-{stack}"),
+    }
 }
 
-/// The id file every session collects, in the work folder.
-pub const SESSION_TESTS_FILE: &str = "session-tests.txt";
+/// The name of the id file every session (of node I) collects, in the
+/// work folder.
+pub fn session_tests_file(node: Option<u32>) -> String {
+    match node {
+        Some(node) => format!("session-{node}-tests.txt"),
+        None => "session-tests.txt".into(),
+    }
+}
 
 /// `{tests}`: the id file of an attempt whose folder the container sees at `mounted`.
 pub fn mounted_tests_file(mounted: &str) -> String {

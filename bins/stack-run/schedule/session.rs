@@ -54,6 +54,8 @@ pub struct Session {
     pub tests_file: String,
     /// Those ids.
     pub planned: HashSet<String>,
+    /// `--node I/M`'s I: its sessions' folders are `OUT/session-I-S`.
+    pub node: Option<u32>,
 }
 
 /// How a batch went in a session.
@@ -291,10 +293,13 @@ impl<S: StackSource> Scheduler<'_, S> {
         append_coverage: bool,
     ) -> Result<Starting, String> {
         let session = self.session();
-        let folder = self.layout.session_folder(worker).join(number.to_string());
+        let folder = self
+            .layout
+            .session_folder(session.node, worker)
+            .join(number.to_string());
         let files = Files::create(&folder).map_err(|err| format!("{err:#}"))?;
         let log = Log::create(&folder.join(LOG_FILE)).map_err(|err| format!("{err:#}"))?;
-        let out = format!("{OUT_MOUNT}/{}", session_folder(worker));
+        let out = format!("{OUT_MOUNT}/{}", session_folder(session.node, worker));
         let protocol = format!("{out}/{number}");
         let vars = Vars {
             tests_file: &session.tests_file,
@@ -335,10 +340,13 @@ impl<S: StackSource> Scheduler<'_, S> {
         limits: &Limits,
     ) -> Result<Collected, String> {
         loop {
+            // Looked at first: a session that wrote its file and then ended
+            // (collection errors) is read as having collected.
+            let ended = live.process.ended();
             if let Some(collected) = live.files.collected().map_err(|err| format!("{err:#}"))? {
                 return Ok(collected);
             }
-            if live.process.ended() {
+            if ended {
                 let status = live.process.wait();
                 return Err(format!(
                     "the pytest session ended before it collected ({}): see {}",
@@ -349,10 +357,13 @@ impl<S: StackSource> Scheduler<'_, S> {
             if limits.reached() {
                 stack.kill_resident();
                 live.process.kill();
-                return Err(format!(
-                    "the session was stopped while collecting: {:?}",
-                    limits.cause()
-                ));
+                let why = match limits.cause() {
+                    StopCause::Signal => "interrupted".to_string(),
+                    StopCause::Timeout(limit) => {
+                        format!("past --timeout ({}s)", limit.as_secs_f64())
+                    }
+                };
+                return Err(format!("the session was stopped while collecting: {why}"));
             }
             std::thread::sleep(POLL);
         }
@@ -366,12 +377,7 @@ impl<S: StackSource> Scheduler<'_, S> {
                 collected.collection_errors.len()
             ));
         }
-        let major = collected
-            .pytest
-            .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok());
-        if major.is_none_or(|major| major < 8) {
+        if !supported_pytest(&collected.pytest) {
             return Err(format!(
                 "pytest {} cannot serve a session: --session needs pytest 8.4 or later",
                 collected.pytest
@@ -431,8 +437,11 @@ impl<S: StackSource> Scheduler<'_, S> {
         // Told now and then: a line per test would flood a CI log.
         let mut told = (0, Instant::now());
         loop {
+            // Looked at first: a session that wrote the batch's done file and
+            // then ended (-x) finished the batch.
+            let ended = live.process.ended();
             let done = live.files.done(batch).map_err(|err| format!("{err:#}"))?;
-            let dead = done.is_none() && live.process.ended();
+            let dead = done.is_none() && ended;
             let stop = done.is_none() && !dead && limits.reached();
             if stop {
                 // The session runs inside the container: it goes with it.
@@ -526,6 +535,17 @@ fn happened(done: &Done) -> Happened {
     Happened::Exited(Some(i32::from(failed)))
 }
 
+/// Whether a session may run on pytest `version`: 8.4 or later (the
+/// plugin's tests run on 8.4.2 and 9.2.0).
+fn supported_pytest(version: &str) -> bool {
+    let mut parts = version.split('.').map(|part| {
+        let digits = part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len());
+        part[..digits].parse::<u32>().unwrap_or(0)
+    });
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (8, 4)
+}
+
 /// What a batch whose session ended under it comes to.
 fn ended_happened(cause: &str, stop: Option<StopCause>) -> Happened {
     match stop {
@@ -564,6 +584,16 @@ mod tests {
             ..done(&[("passed", 1)])
         };
         assert_eq!(happened(&stopped_short), Happened::Exited(Some(1)));
+    }
+
+    #[test]
+    fn pytest_before_8_4_cannot_serve_a_session() {
+        for version in ["8.4.2", "9.2.0", "10.0.0rc1", "8.10"] {
+            assert!(supported_pytest(version), "{version}");
+        }
+        for version in ["8.3.5", "7.4.4", "6.2", "?"] {
+            assert!(!supported_pytest(version), "{version}");
+        }
     }
 
     #[test]
