@@ -189,7 +189,11 @@ fn two_nodes_slices_into_one_out_merge_as_one_run() {
         .iter()
         .map(|f| stacks.out(&format!("out/{f}/coverage.json")))
         .collect();
-    assert!(coverage(&reports).lines().any(|l| l.starts_with("shop.py ") && l.ends_with("100%")));
+    assert!(
+        coverage(&reports)
+            .lines()
+            .any(|l| l.starts_with("shop.py ") && l.ends_with("100%"))
+    );
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 

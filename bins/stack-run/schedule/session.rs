@@ -539,7 +539,9 @@ fn happened(done: &Done) -> Happened {
 /// plugin's tests run on 8.4.2 and 9.2.0).
 fn supported_pytest(version: &str) -> bool {
     let mut parts = version.split('.').map(|part| {
-        let digits = part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len());
+        let digits = part
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(part.len());
         part[..digits].parse::<u32>().unwrap_or(0)
     });
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
