@@ -126,18 +126,7 @@ impl Layout {
     ) -> anyhow::Result<()> {
         let folder_of = |stack| self.session_folder(node, stack);
         let folders: Vec<PathBuf> = (1..=stacks).map(folder_of).collect();
-        let busy: Vec<String> = folders
-            .iter()
-            .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
-            .map(|dir| dir.display().to_string())
-            .collect();
-        if !busy.is_empty() && !force {
-            bail!(
-                "{} already hold{} a previous run's sessions; use --force to replace them, or another --out",
-                busy.join(", "),
-                if busy.len() == 1 { "s" } else { "" }
-            );
-        }
+        refuse_busy(&folders, force, "a previous run's sessions")?;
         for dir in &folders {
             if dir.exists() {
                 std::fs::remove_dir_all(dir)
@@ -194,19 +183,8 @@ impl Layout {
         selected: &[u32],
         force: bool,
     ) -> anyhow::Result<()> {
-        let busy: Vec<String> = selected
-            .iter()
-            .map(|&shard| self.shard_folder(shard))
-            .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
-            .map(|dir| dir.display().to_string())
-            .collect();
-        if !busy.is_empty() && !force {
-            bail!(
-                "{} already hold{} results; use --force to replace them, or another --out",
-                busy.join(", "),
-                if busy.len() == 1 { "s" } else { "" }
-            );
-        }
+        let folders: Vec<PathBuf> = selected.iter().map(|&s| self.shard_folder(s)).collect();
+        refuse_busy(&folders, force, "results")?;
         let work = self.work_folder();
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
@@ -220,6 +198,24 @@ impl Layout {
         }
         Ok(())
     }
+}
+
+/// Unless `force`, an error naming every folder of `folders` that is not
+/// empty: it holds `what` of a previous run.
+fn refuse_busy(folders: &[PathBuf], force: bool, what: &str) -> anyhow::Result<()> {
+    let busy: Vec<String> = folders
+        .iter()
+        .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+        .map(|dir| dir.display().to_string())
+        .collect();
+    if !busy.is_empty() && !force {
+        bail!(
+            "{} already hold{} {what}; use --force to replace them, or another --out",
+            busy.join(", "),
+            if busy.len() == 1 { "s" } else { "" }
+        );
+    }
+    Ok(())
 }
 
 /// The name of stack S's sessions' folder: `session-S`, or `session-I-S`
