@@ -227,9 +227,9 @@ pub struct Cli {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
-    /// Stop a shard that runs longer than this, counted from its start
-    /// (e.g. 90, 90s, 15m, 1h); its command is killed, in a stack
-    /// --keep-on-failure keeps too
+    /// Stop a shard that runs longer than this, counted from its start,
+    /// the time its images take to build not counted (e.g. 90, 90s, 15m,
+    /// 1h); its command is killed, in a stack --keep-on-failure keeps too
     #[arg(long, value_name = "DURATION", value_parser = shared::timeout::parse)]
     pub timeout: Option<Duration>,
 

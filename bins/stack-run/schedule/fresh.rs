@@ -11,7 +11,6 @@ use crate::model::verdict::{self, Verdict};
 use crate::schedule::unit::Unit;
 use crate::schedule::{Host, Scheduler, StackSource, not_prepared, said, settle};
 use crate::stack::Place;
-use crate::stack::limits::Limits;
 use crate::stack::resident::Mount;
 
 impl<S: StackSource> Scheduler<'_, S> {
@@ -54,7 +53,7 @@ impl<S: StackSource> Scheduler<'_, S> {
             Ok(stack) => stack,
             Err(message) => return not_prepared(attempt, message),
         };
-        let limits = Limits::from_now(self.stop, self.config.timeout);
+        let limits = self.limits();
         let happened = match self.bring_up(&mut stack, unit.stack, &limits, &mut attempt, None) {
             Err(happened) => happened,
             Ok(_) => {

@@ -29,6 +29,7 @@ use shared::results::{Attempt, ShardResult, Status};
 
 use crate::engine::proc::{Background, Log};
 use crate::engine::signals::Stop;
+use crate::model::gate::Built;
 use crate::model::layout::{Layout, attempt_folder};
 use crate::model::names::Names;
 use crate::model::report::Report;
@@ -51,6 +52,9 @@ pub trait StackSource: Sync {
 
     /// Lines every log of a unit or stack begins with.
     fn note_seeds(&self, log: &Log);
+
+    /// The run's build, which no `--timeout` counts; `None` for none.
+    fn build(&self) -> Option<&Built>;
 }
 
 /// A stack the scheduler holds.
@@ -201,6 +205,12 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             }
             Some(_) => self.work_pooled(plan, worker, next, results),
         }
+    }
+
+    /// The limits of an attempt that starts now: `--timeout`, its clock
+    /// held while the run's images build, and any signal.
+    fn limits(&self) -> Limits<'a> {
+        Limits::from_now(self.stop, self.config.timeout).after(self.source.build())
     }
 
     /// Bring `stack` up, shown on `line`, its time in `attempt`, `beside`

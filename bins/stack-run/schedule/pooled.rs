@@ -16,7 +16,6 @@ use crate::schedule::unit::Unit;
 use crate::schedule::worker::{Live, Slot};
 use crate::schedule::{Host, NextUnit, Scheduler, StackSource, not_prepared, settle};
 use crate::stack::Place;
-use crate::stack::limits::Limits;
 use crate::stack::resident::Mount;
 
 impl<S: StackSource> Scheduler<'_, S> {
@@ -134,7 +133,7 @@ impl<S: StackSource> Scheduler<'_, S> {
             .source
             .create(place, log)
             .map_err(|message| not_prepared(&attempt, message))?;
-        let limits = Limits::from_now(self.stop, self.config.timeout);
+        let limits = self.limits();
         match self.bring_up(&mut stack, worker, &limits, &mut attempt, beside) {
             Ok(process) => {
                 if let (Some(files), Some(process)) = (files, process) {
@@ -200,7 +199,7 @@ impl<S: StackSource> Scheduler<'_, S> {
         self.report.state(unit.stack, "running", &batch, false);
         log.line(&format!("stack-run: batch {} in {project}", unit.shard));
         self.source.note_seeds(&log);
-        let limits = Limits::from_now(self.stop, self.config.timeout);
+        let limits = self.limits();
         let happened = self.exec(stack, unit, &log, &limits, &mut attempt);
         let verdict = verdict::decide(&happened);
         log.line(&format!(

@@ -381,7 +381,7 @@ fn run_and_capture(
     stack: &mut Stack,
 ) -> Result<(), Failure> {
     let stacks = run.stacks;
-    let limits = Limits::from_now(&stacks.stop, run.timeout);
+    let limits = Limits::from_now(&stacks.stop, run.timeout).after(Some(&stacks.built));
     stack.up(&limits).map_err(failed)?;
     run_command(run, seed, stack, &limits)?;
     // Stopped as compose stops them: each sidecar saves its state cleanly.

@@ -88,7 +88,7 @@ impl<S: StackSource> Scheduler<'_, S> {
             unit.shard
         ));
         let started = Instant::now();
-        let limits = Limits::from_now(self.stop, self.config.timeout);
+        let limits = self.limits();
         let (happened, replace) = match self.served(slot, unit, planned, &limits, &log) {
             Ok(served) => served,
             Err(message) => (Happened::RunFailed(message), true),
@@ -171,7 +171,7 @@ impl<S: StackSource> Scheduler<'_, S> {
             }
             let junit = format!("{}/{RESUMED_REPORT}", unit.mounted_folder);
             // A new deadline: the resumed tests get the batch's --timeout too.
-            let limits = Limits::from_now(self.stop, self.config.timeout);
+            let limits = self.limits();
             match self.serve_in_slot(slot, unit, &rest, &junit, &limits)? {
                 Served::Done(_) => (resumed_report, rest) = (Some(resumed.as_path()), Vec::new()),
                 Served::Ended(second) => {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::engine::proc::{Background, Log};
+use crate::model::gate::Built;
 use crate::model::verdict::Happened;
 use crate::schedule::{Host, OnLine, StackSource};
 use crate::stack::blueprint::Job;
@@ -19,6 +20,10 @@ impl StackSource for Stacks {
 
     fn note_seeds(&self, log: &Log) {
         Stacks::note_seeds(self, log);
+    }
+
+    fn build(&self) -> Option<&Built> {
+        Some(&self.built)
     }
 }
 

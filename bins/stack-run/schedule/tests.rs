@@ -72,6 +72,10 @@ impl<'a> StackSource for Fake<'a> {
     }
 
     fn note_seeds(&self, _log: &Log) {}
+
+    fn build(&self) -> Option<&Built> {
+        None
+    }
 }
 
 impl Host for FakeStack<'_, '_> {

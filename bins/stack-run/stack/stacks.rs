@@ -4,12 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use shared::exit::Failure;
-
 use crate::engine::proc::{Children, Log};
 use crate::engine::signals::Stop;
 use crate::engine::subnets::{self, Taken};
-use crate::model::gate::Gate;
+use crate::model::gate::Built;
 use crate::model::layout::Layout;
 use crate::model::names::Names;
 use crate::model::network::Subnet;
@@ -32,8 +30,7 @@ pub struct Stacks {
     pub children: Arc<Children>,
     pub stop: Arc<Stop>,
     pub report: Arc<dyn Report>,
-    /// Opens when the run's images are built (or failed to).
-    pub built: Arc<Gate<Result<(), Arc<Failure>>>>,
+    pub built: Arc<Built>,
     /// With --seed: what each sidecar starts from, set before any shard's stack.
     pub seeds: OnceLock<Seeds>,
     /// The looks at the run's containers that stacks waiting for their sidecars share.
