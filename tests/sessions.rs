@@ -204,10 +204,16 @@ fn a_container_killed_under_a_test_loses_nothing() {
     let dir = Dir::new();
     let tests = ordinary();
     let mut first: Vec<String> = tests[..6].to_vec();
-    first.push(id("test_hangs_when_asked"));
+    first.extend([id("test_fails_when_asked"), id("test_hangs_when_asked")]);
     first.extend(tests[6..9].iter().cloned());
     let plan = plan(&[first, tests[9..].to_vec()]);
-    let child = spawn(&stacks, &dir, &plan, &["--stacks", "1", "-e", "HANG=1"]);
+    let env = ["-e", "HANG=1", "-e", "FAIL=1"];
+    let child = spawn(
+        &stacks,
+        &dir,
+        &plan,
+        &[&["--stacks", "1"][..], &env].concat(),
+    );
     wait_running(&stacks, "hang");
     let filter = labels::filter(labels::PREFIX, &stacks.prefix);
     let resident = docker(&["ps", "-q", "--filter", &filter, "--filter", "name=resident"]);
@@ -237,10 +243,17 @@ fn a_container_killed_under_a_test_loses_nothing() {
     assert_eq!(setups(&stacks).len(), 2);
     let report = merged(&stacks, &dir);
     assert!(
-        report.contains(r#"<testsuites tests="15" failures="0" errors="1""#),
+        report.contains(r#"<testsuites tests="16" failures="1" errors="1""#),
+        "{report}"
+    );
+    // The failure before the kill keeps its message and traceback.
+    assert!(
+        report.contains(r#"<failure message="AssertionError: assert"#)
+            && report.contains(r#"assert shop.label("tea") == "Coffee""#),
         "{report}"
     );
     for test in [
+        "test_fails_when_asked",
         "test_hangs_when_asked",
         "test_price[5]",
         "test_price[6]",

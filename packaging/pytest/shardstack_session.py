@@ -32,13 +32,18 @@ Written by the session:
     ``t`` (Unix time, seconds):
     ``batch_started`` (batch, tests, not_found),
     ``test_started`` (batch, id),
-    ``test_ended`` (batch, id, outcome, duration, phase, reruns),
+    ``test_ended`` (batch, id, outcome, duration, phase, reruns, message,
+    details),
     ``batch_ended`` (batch, counts, duration),
     ``session_finished`` (batches, outcome, message).
     ``outcome`` is passed, failed, error, skipped, xfailed or xpassed (or
     the category a plugin reports, as pytest's terminal would show it);
     ``phase`` is the phase that failed (setup, call or teardown) or null;
-    ``duration`` is the sum of the phases' durations, as JUnit's "total".
+    ``duration`` is the sum of the phases' durations, as JUnit's "total";
+    ``message`` and ``details`` are what the test's JUnit failure, error or
+    skip would say (its one line and its traceback, at most 64 Ki
+    characters each), null
+    for a test that passed: a driver whose session dies keeps them.
 ``batch-N.done.json``
     At the end of batch N: ``batch``, ``tests`` (how many ids it named),
     ``counts`` (per outcome, the six always present), ``not_found`` (ids
@@ -220,6 +225,25 @@ class _BatchEnd:
         return "<shardstack batch end>"
 
 
+# The most of a test's message, and of its traceback, an event carries.
+DETAILS_LIMIT = 64 * 1024
+
+
+def _said(report):
+    """What a report that did not pass says: its one line and its full text,
+    as pytest's JUnit report would put them."""
+    if hasattr(report, "wasxfail"):
+        return (report.wasxfail or "expected to fail")[:DETAILS_LIMIT], ""
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason.removeprefix("Skipped: ")[:DETAILS_LIMIT], ""
+    crash = getattr(longrepr, "reprcrash", None)
+    lines = str(longrepr).strip().splitlines()
+    message = crash.message if crash is not None else (lines[-1] if lines else "")
+    return message[:DETAILS_LIMIT], report.longreprtext[:DETAILS_LIMIT]
+
+
 class _Outcome:
     """What one test's reports add up to."""
 
@@ -228,20 +252,24 @@ class _Outcome:
         self.phase = None
         self.duration = 0.0
         self.reruns = 0
+        self.message = self.details = None
 
     def add(self, category, report):
         if category == "rerun":
             # pytest-rerunfailures: this attempt failed and the test runs again.
             self.reruns += 1
             self.outcome, self.phase, self.duration = "passed", None, 0.0
+            self.message = self.details = None
             return
         self.duration += getattr(report, "duration", 0.0) or 0.0
         if self.phase is not None or not category or category == "passed":
             return
         if category in ("failed", "error") or report.failed:
             self.outcome, self.phase = category, report.when
+            self.message, self.details = _said(report)
         elif self.outcome == "passed":
             self.outcome = category
+            self.message, self.details = _said(report)
 
 
 class SessionServer:
@@ -326,6 +354,8 @@ class SessionServer:
             duration=round(state.duration, 6),
             phase=state.phase,
             reruns=state.reruns,
+            message=state.message,
+            details=state.details,
         )
 
     # -- the loop --------------------------------------------------------------

@@ -352,6 +352,14 @@ def test_outcomes_in_events_and_done_files(start):
         "test_xpass": ("xpassed", None),
     }
     assert all(e["batch"] == 1 and e["duration"] >= 0 and e["reruns"] == 0 for e in ended.values())
+    # What each test's JUnit entry would say, kept should the session die.
+    said = {name: e["message"] for name, e in ended.items()}
+    assert said["test_pass"] is None and ended["test_pass"]["details"] is None
+    assert said["test_fail"].startswith("assert 4 == 5"), said["test_fail"]
+    assert "def test_fail(db):" in ended["test_fail"]["details"]
+    assert said["test_skip"] == "not today" and said["test_xfail"] == "known"
+    assert said["test_setup_error"] == "RuntimeError: this fixture breaks"
+    assert "raise RuntimeError" in ended["test_setup_error"]["details"]
     batch_ended = session.events("batch_ended")
     assert batch_ended[0]["counts"] == done["counts"]
     # pytest's own exit status: tests failed.

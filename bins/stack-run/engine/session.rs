@@ -184,6 +184,8 @@ fn event(line: &str) -> Option<TestEvent> {
             id,
             outcome: said["outcome"].as_str()?.to_string(),
             seconds: said["duration"].as_f64().unwrap_or(0.0),
+            message: said["message"].as_str().map(String::from),
+            details: said["details"].as_str().map(String::from),
         })),
         _ => None,
     }
@@ -216,7 +218,7 @@ mod tests {
                 id: "t.py::a".into()
             }]
         );
-        let rest = r#"ded", "t": 2.0, "batch": 2, "id": "t.py::a", "outcome": "failed", "duration": 0.5, "phase": "call", "reruns": 0}"#;
+        let rest = r#"ded", "t": 2.0, "batch": 2, "id": "t.py::a", "outcome": "failed", "duration": 0.5, "phase": "call", "reruns": 0, "message": "assert 1 == 2", "details": "def test_a():\n>  assert 1 == 2"}"#;
         let end = r#"{"event": "batch_ended", "t": 2.1, "batch": 2, "counts": {}}"#;
         let mut text = std::fs::read_to_string(&log).unwrap();
         text.push_str(&format!("{rest}\n{end}\n"));
@@ -227,7 +229,9 @@ mod tests {
                 batch: 2,
                 id: "t.py::a".into(),
                 outcome: "failed".into(),
-                seconds: 0.5
+                seconds: 0.5,
+                message: Some("assert 1 == 2".into()),
+                details: Some("def test_a():\n>  assert 1 == 2".into()),
             })]
         );
         assert_eq!(files.events(), []);

@@ -1,9 +1,9 @@
 //! The JUnit report of a batch whose session ended under it (killed, out of
 //! memory, past `--timeout`, interrupted): the session never wrote one, so
 //! stack-run writes it from the tests' events. The tests that ended keep
-//! their outcomes and times (their details went with the session); the one
-//! running is an error naming the cause; the tests that had not started,
-//! run again by another session, are copied in from its report.
+//! their outcomes, times, messages and tracebacks; the one running is an
+//! error naming the cause; the tests that had not started, run again by
+//! another session, are copied in from its report.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,7 +14,7 @@ use shared::junit::model::Counts;
 use shared::junit::read::{Event as Read, Reader};
 use shared::junit::write::{Writer, count_attributes};
 use shared::nodeid::junit_key;
-use shared::xml::{Element, Event};
+use shared::xml::{Element, Event, is_xml_char};
 
 use crate::model::session::Ended;
 
@@ -87,43 +87,71 @@ impl Lost<'_> {
         writer.new_child();
         writer.event(&Event::Start(element("testsuite", attributes)))?;
         for test in self.ended {
-            let problem = match test.outcome.as_str() {
-                "failed" => Some(("failure", "failed")),
-                "error" => Some(("error", "error")),
-                "skipped" => Some(("skipped", "skipped")),
-                "xfailed" => Some(("skipped", "xfailed")),
+            let tag = match test.outcome.as_str() {
+                "failed" => Some("failure"),
+                "error" => Some("error"),
+                "skipped" | "xfailed" => Some("skipped"),
                 _ => None,
             };
-            let said = problem.map(|(tag, outcome)| {
-                let message = format!(
-                    "{outcome} in a session that ended later; its details went with the session"
-                );
-                (tag, message)
+            let said = tag.map(|tag| Problem {
+                tag,
+                kind: None,
+                message: carried(test.message.as_deref().unwrap_or(&test.outcome)),
+                details: carried(test.details.as_deref().unwrap_or_default()),
             });
             case(writer, &test.id, Some(test.seconds), said)?;
         }
         for (id, cause) in self.killed {
-            case(writer, id, None, Some(("error", cause.clone())))?;
+            case(writer, id, None, Some(Problem::session_ended(cause)))?;
         }
         for id in self.unreported {
-            case(
-                writer,
-                id,
-                None,
-                Some(("error", self.unreported_why.to_string())),
-            )?;
+            let said = Problem::session_ended(self.unreported_why);
+            case(writer, id, None, Some(said))?;
         }
         writer.event(&Event::Text("\n  ".into()))?;
         writer.event(&Event::End("testsuite".into()))
     }
 }
 
-/// One `<testcase>`, with a child `tag` saying `message` if given.
+/// Why a test did not pass: a `<failure>`, `<error>` or `<skipped>`.
+struct Problem {
+    tag: &'static str,
+    kind: Option<&'static str>,
+    message: String,
+    details: String,
+}
+
+impl Problem {
+    /// An error of stack-run's: the session ended under the test, or before it.
+    fn session_ended(why: &str) -> Problem {
+        Problem {
+            tag: "error",
+            kind: Some("SessionEnded"),
+            message: why.into(),
+            details: String::new(),
+        }
+    }
+}
+
+/// `text` with what XML cannot carry (a test's message may hold any
+/// character) written as pytest's JUnit report writes it: `#x1B`.
+fn carried(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match is_xml_char(c) {
+            true => out.push(c),
+            false => out.push_str(&format!("#x{:02X}", u32::from(c))),
+        }
+    }
+    out
+}
+
+/// One `<testcase>`, with its `problem` if it has one.
 fn case(
     writer: &mut Writer<impl Write>,
     id: &str,
     seconds: Option<f64>,
-    problem: Option<(&str, String)>,
+    problem: Option<Problem>,
 ) -> std::io::Result<()> {
     let (classname, name) = junit_key(id);
     let mut attributes = vec![("classname".into(), classname), ("name".into(), name)];
@@ -135,16 +163,24 @@ fn case(
         attributes.push(("time".into(), format!("{seconds:.3}")));
     }
     writer.event(&Event::Text("\n    ".into()))?;
-    let Some((tag, message)) = problem else {
+    let Some(problem) = problem else {
         return writer.event(&Event::Empty(element("testcase", attributes)));
     };
     writer.event(&Event::Start(element("testcase", attributes)))?;
-    let kind = if tag == "error" { "SessionEnded" } else { "" };
-    let mut said = vec![("message".to_string(), message)];
-    if !kind.is_empty() {
-        said.insert(0, ("type".into(), kind.into()));
+    let kind = problem
+        .kind
+        .map(|kind| ("type".to_string(), kind.to_string()));
+    let said = kind
+        .into_iter()
+        .chain([("message".into(), problem.message)]);
+    let said = element(problem.tag, said.collect());
+    if problem.details.is_empty() {
+        writer.event(&Event::Empty(said))?;
+    } else {
+        writer.event(&Event::Start(said))?;
+        writer.event(&Event::Text(problem.details))?;
+        writer.event(&Event::End(problem.tag.into()))?;
     }
-    writer.event(&Event::Empty(element(tag, said)))?;
     writer.event(&Event::End("testcase".into()))
 }
 
@@ -165,6 +201,8 @@ mod tests {
             id: id.into(),
             outcome: outcome.into(),
             seconds: 0.25,
+            message: (outcome != "passed").then(|| format!("{id} {outcome}")),
+            details: (outcome == "failed").then(|| "> assert 1 == 2 & 3 < 4 \u{1b}[0m".into()),
         }
     }
 
@@ -204,6 +242,13 @@ mod tests {
             );
         }
         assert!(text.contains(r#"<error type="SessionEnded" message="the session died under it in stack p-1: exit status 137"/>"#), "{text}");
+        // A failure that ended before the session keeps its own words.
+        assert!(
+            text.contains(
+                r#"<failure message="t.py::test_b failed">&gt; assert 1 == 2 &amp; 3 &lt; 4 #x1B[0m</failure>"#
+            ),
+            "{text}"
+        );
         assert!(!dir.path().join("junit.xml.tmp").exists());
     }
 

@@ -41,6 +41,10 @@ pub struct Ended {
     /// passed, failed, error, skipped, xfailed, xpassed.
     pub outcome: String,
     pub seconds: f64,
+    /// What its JUnit entry says when it did not pass: one line, then the
+    /// traceback (empty for a skip).
+    pub message: Option<String>,
+    pub details: Option<String>,
 }
 
 /// What each batch's JUnit report is called when the command names none.

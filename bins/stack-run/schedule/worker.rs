@@ -120,6 +120,8 @@ mod tests {
             id: id.into(),
             outcome: "passed".into(),
             seconds: 0.1,
+            message: None,
+            details: None,
         })
     }
 
