@@ -161,6 +161,44 @@ fn batches_run_in_one_session_per_stack_and_merge_as_one_run() {
 }
 
 #[test]
+fn a_collection_error_fails_every_batch_and_starts_one_stack() {
+    let _lock = docker_lock();
+    let stacks = Stacks::new("sess-broken");
+    let dir = Dir::new();
+    let tests = ordinary();
+    let broken = "tests/test_breaks_when_asked.py::test_imports".to_string();
+    let batches = [
+        vec![tests[0].clone(), broken],
+        tests[1..3].to_vec(),
+        tests[3..5].to_vec(),
+    ];
+    let extra = ["--stacks", "1", "-e", "BREAK_IMPORT=1"];
+    let child = spawn(&stacks, &dir, &plan(&batches), &extra);
+    let outcome = finish(child, Duration::from_secs(300));
+    let results = results(&outcome);
+    expect_statuses(&results, &[Status::Error; 3], &outcome.stderr);
+    let said = message(&results[0]);
+    assert!(
+        said.starts_with(
+            "1 error(s) during collection, the first in tests/test_breaks_when_asked.py"
+        ) && said.contains("this module breaks when asked"),
+        "{said}"
+    );
+    // The batches after it fail at once: no stack, no session of their own.
+    for later in &results[1..] {
+        let said = message(later);
+        assert!(
+            said.starts_with(
+                "not run: no session can serve this run: 1 error(s) during collection"
+            ),
+            "{said}"
+        );
+        assert_eq!(later.first.project, "");
+    }
+    assert_eq!(stacks.leftovers(), Vec::<String>::new());
+}
+
+#[test]
 fn two_nodes_slices_into_one_out_merge_as_one_run() {
     let _lock = docker_lock();
     let stacks = Stacks::new("sess-nodes");

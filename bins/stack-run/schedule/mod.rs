@@ -22,7 +22,7 @@ mod worker;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use shared::results::{Attempt, ShardResult, Status};
@@ -123,6 +123,10 @@ pub struct Scheduler<'a, S> {
     kept: AtomicBool,
     /// Set once the sessions' warnings have been shown.
     warned: AtomicBool,
+    /// Set when a session, started with its sidecars ready, could not serve
+    /// this run at all (collection errors, an old pytest): the batches left
+    /// fail with it at once, with no stack started for them.
+    refused: OnceLock<String>,
 }
 
 /// What a run of the scheduler came to.
@@ -149,6 +153,7 @@ impl<'a, S: StackSource> Scheduler<'a, S> {
             starting: run.starting,
             kept: AtomicBool::new(false),
             warned: AtomicBool::new(false),
+            refused: OnceLock::new(),
         }
     }
 

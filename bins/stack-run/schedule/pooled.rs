@@ -63,6 +63,12 @@ impl<S: StackSource> Scheduler<'_, S> {
     ) -> ShardResult {
         let started_seconds = self.started.elapsed().as_secs_f64();
         let unit = Unit::batch(self.layout, batch, planned.len(), worker);
+        if let Some(refusal) = self.refused.get() {
+            let attempt = unit.unstarted("", Status::Error, None);
+            let message = format!("not run: no session can serve this run: {refusal}");
+            let first = self.batch_ended(&unit, attempt, Happened::NotPrepared(message));
+            return self.result(batch, first, started_seconds, None, Some(worker));
+        }
         let mut up_seconds = 0.0;
         if slot.stack.is_none() {
             match self.pooled_stack(slot, &unit) {

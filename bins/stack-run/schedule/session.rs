@@ -217,7 +217,7 @@ impl<S: StackSource> Scheduler<'_, S> {
         if let Some(live) = slot.live.as_mut().filter(|live| !live.collected) {
             // Started beside the sidecars: if it could not collect then, one
             // more now that they are ready.
-            match self.await_session(stack, live, limits) {
+            match self.await_session(stack, live, limits, false) {
                 Ok(()) => slot.coverage |= live.coverage,
                 Err(message) => {
                     self.report.note(&format!(
@@ -279,7 +279,7 @@ impl<S: StackSource> Scheduler<'_, S> {
         let starting = self.prepare_session(worker, number, append_coverage)?;
         let process = stack.serve(starting.beside)?;
         let mut live = Live::starting(starting.files, process, stack, worker);
-        self.await_session(stack, &mut live, limits)?;
+        self.await_session(stack, &mut live, limits, true)?;
         Ok(live)
     }
 
@@ -316,17 +316,26 @@ impl<S: StackSource> Scheduler<'_, S> {
         })
     }
 
-    /// Wait until `live` has collected, and check what it collected.
+    /// Wait until `live` has collected, and check what it collected; a
+    /// session started with its sidecars `ready` that refuses the run
+    /// refuses it for every batch left.
     fn await_session<H: Host>(
         &self,
         stack: &H,
         live: &mut Live,
         limits: &Limits,
+        ready: bool,
     ) -> Result<(), String> {
         self.report
             .state(live.worker, "collecting", stack.project(), false);
         let collected = self.collected(stack, live, limits)?;
-        self.check_collected(live.worker, &collected)?;
+        if let Some(refusal) = refusal(&collected) {
+            if ready {
+                let _ = self.refused.set(refusal.clone());
+            }
+            return Err(refusal);
+        }
+        self.check_collected(live.worker, &collected);
         live.coverage = collected.cov_active;
         live.collected = true;
         Ok(())
@@ -369,20 +378,8 @@ impl<S: StackSource> Scheduler<'_, S> {
         }
     }
 
-    /// Refuse a session that cannot serve this plan; warn about what it will do.
-    fn check_collected(&self, worker: u32, collected: &Collected) -> Result<(), String> {
-        if let Some((id, message)) = collected.collection_errors.first() {
-            return Err(format!(
-                "{} error(s) during collection, the first in {id}: {message}",
-                collected.collection_errors.len()
-            ));
-        }
-        if !supported_pytest(&collected.pytest) {
-            return Err(format!(
-                "pytest {} cannot serve a session: --session needs pytest 8.4 or later",
-                collected.pytest
-            ));
-        }
+    /// Warn about what a session that collected will do with this plan.
+    fn check_collected(&self, worker: u32, collected: &Collected) {
         if !self.warned.swap(true, Ordering::SeqCst) {
             let cov = collected
                 .pytest_cov
@@ -414,7 +411,6 @@ impl<S: StackSource> Scheduler<'_, S> {
                 first.join(", ")
             ));
         }
-        Ok(())
     }
 
     /// Send `ids` as the session's next batch and follow it to its end.
@@ -535,6 +531,21 @@ fn happened(done: &Done) -> Happened {
     Happened::Exited(Some(i32::from(failed)))
 }
 
+/// Why a session that collected cannot serve any batch, if it cannot:
+/// collection errors (pytest would run nothing), or a pytest too old.
+fn refusal(collected: &Collected) -> Option<String> {
+    if let Some((id, message)) = collected.collection_errors.first() {
+        return Some(format!(
+            "{} error(s) during collection, the first in {id}: {message}",
+            collected.collection_errors.len()
+        ));
+    }
+    let pytest = &collected.pytest;
+    (!supported_pytest(pytest)).then(|| {
+        format!("pytest {pytest} cannot serve a session: --session needs pytest 8.4 or later")
+    })
+}
+
 /// Whether a session may run on pytest `version`: 8.4 or later (the
 /// plugin's tests run on 8.4.2 and 9.2.0).
 fn supported_pytest(version: &str) -> bool {
@@ -596,6 +607,32 @@ mod tests {
         for version in ["8.3.5", "7.4.4", "6.2", "?"] {
             assert!(!supported_pytest(version), "{version}");
         }
+    }
+
+    #[test]
+    fn collection_errors_or_an_old_pytest_refuse_the_run() {
+        let collected = |pytest: &str, errors: &[(&str, &str)]| Collected {
+            ids: vec!["t.py::a".into()],
+            pytest: pytest.into(),
+            pytest_cov: None,
+            cov_active: false,
+            warnings: Vec::new(),
+            collection_errors: errors
+                .iter()
+                .map(|(id, why)| (id.to_string(), why.to_string()))
+                .collect(),
+        };
+        assert_eq!(refusal(&collected("9.2.0", &[])), None);
+        let broken = [("t.py", "ImportError: no"), ("u.py", "SyntaxError")];
+        assert_eq!(
+            refusal(&collected("9.2.0", &broken)).as_deref(),
+            Some("2 error(s) during collection, the first in t.py: ImportError: no")
+        );
+        let old = refusal(&collected("8.3.5", &[])).unwrap();
+        assert!(
+            old.starts_with("pytest 8.3.5 cannot serve a session"),
+            "{old}"
+        );
     }
 
     #[test]
