@@ -26,7 +26,9 @@ Written by the session:
     that reorder or rerun, --junit-xml) and ``collection_errors`` (a list of
     {"id", "message"}; when it is not empty and
     --continue-on-collection-errors is not given, the session ends there, as
-    pytest would, exit status 2).
+    pytest would, exit status 2; a test named on the command line in a
+    module that does not import ends it in pytest's own collection, exit
+    status 4, and the file, ids empty, is written as the session ends).
 ``events.jsonl``
     One JSON object a line, flushed line by line, each with ``event`` and
     ``t`` (Unix time, seconds):
@@ -375,6 +377,13 @@ class SessionServer:
         self._finish(session, reason)
         return True
 
+    def pytest_sessionfinish(self, session):
+        # A test named on the command line in a module that does not import
+        # ends the collection in pytest itself ("found no collectors", exit
+        # status 4), before the loop: the driver is told why all the same.
+        if self.collection_errors and not os.path.exists(self._path("collected.json")):
+            self._write_collected(session)
+
     def _write_collected(self, session):
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         for warning in self.warnings:
@@ -385,7 +394,7 @@ class SessionServer:
             self._path("collected.json"),
             {
                 "protocol": PROTOCOL,
-                "ids": [item.nodeid for item in session.items],
+                "ids": [item.nodeid for item in getattr(session, "items", [])],
                 "pytest": pytest.__version__,
                 "pytest_cov": _version("pytest-cov"),
                 "coverage": _version("coverage"),

@@ -512,6 +512,17 @@ def test_a_collection_error_ends_the_session_after_collected_json(start, project
     assert session.wait() == 2
 
 
+def test_a_named_test_in_a_module_that_does_not_import_is_a_collection_error(start, project):
+    (project / "test_broken.py").write_text("import no_such_module\n\n\ndef test_x():\n    pass\n")
+    session = start("test_broken.py::test_x")
+    # pytest ends it in its own collection, before the session's loop.
+    assert session.wait() == 4
+    collected = json.loads((session.folder / "collected.json").read_text())
+    assert collected["ids"] == []
+    assert [e["id"] for e in collected["collection_errors"]] == ["test_broken.py"]
+    assert "no_such_module" in collected["collection_errors"][0]["message"]
+
+
 def test_without_a_folder_the_plugin_does_nothing(project):
     env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
     env.pop("SHARDSTACK_SESSION_DIR", None)
