@@ -316,10 +316,11 @@ fn a_test_that_exits_or_outlives_the_timeout_is_an_error_and_the_rest_run() {
             tests[1].clone(),
             tests[2].clone(),
         ],
+        // Nothing after the test that hangs: no session resumes the batch.
         vec![
             tests[3].clone(),
-            id("test_hangs_when_asked"),
             tests[4].clone(),
+            id("test_hangs_when_asked"),
         ],
     ];
     let extra = [
@@ -356,6 +357,15 @@ fn a_test_that_exits_or_outlives_the_timeout_is_an_error_and_the_rest_run() {
     for test in ["test_price[2]", "test_price[4]"] {
         assert_eq!(cases(&report, test), 1, "{test}: {report}");
     }
+    // The last session ended under the last batch with none after it: one
+    // more took its coverage data over and wrote the report.
+    let covered = coverage(&[stacks.out("out/session-1/coverage.json")]);
+    assert!(
+        covered
+            .lines()
+            .any(|l| l.starts_with("shop.py ") && !l.ends_with(" 0%")),
+        "{covered}"
+    );
     assert_eq!(stacks.leftovers(), Vec::<String>::new());
 }
 

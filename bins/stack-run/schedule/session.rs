@@ -124,6 +124,7 @@ impl<S: StackSource> Scheduler<'_, S> {
                 let cause = lost.cause.clone();
                 let stop = lost.stop;
                 self.resume(slot, unit, planned, lost)?;
+                self.restart_for_coverage(slot, unit);
                 let replace = !slot.stack.as_ref().is_some_and(|s| s.healthy());
                 Ok((ended_happened(&cause, stop), replace))
             }
@@ -201,6 +202,48 @@ impl<S: StackSource> Scheduler<'_, S> {
         );
         let _ = std::fs::remove_file(&resumed);
         written.map_err(|err| format!("cannot write the batch's report: {err:#}"))
+    }
+
+    /// A session that measured coverage and ended under a batch saved its
+    /// data after every batch but wrote no report. When no session of the
+    /// resumed tests took over, one more starts now (in a fresh stack if
+    /// need be): it adds to that data and writes the report when it ends,
+    /// even when no batch is left for it.
+    fn restart_for_coverage<'s>(&'s self, slot: &mut Slot<S::Stack<'s>>, unit: &Unit) {
+        if slot.live.is_some() || !slot.coverage || self.stop.requested() {
+            return;
+        }
+        if let Err(message) = self.restart_session(slot, unit) {
+            self.report.note(&format!(
+                "stack {}: no session took over the coverage of the one that ended ({message}); \
+                 its data stays in {}",
+                unit.stack,
+                self.layout
+                    .session_folder(self.session().node, unit.stack)
+                    .display()
+            ));
+        }
+    }
+
+    /// A new session for the worker, adding to its coverage data: in a
+    /// fresh stack, beside its sidecars, when its stack is no longer healthy.
+    fn restart_session<'s>(
+        &'s self,
+        slot: &mut Slot<S::Stack<'s>>,
+        unit: &Unit,
+    ) -> Result<(), String> {
+        if !slot.stack.as_ref().is_some_and(|s| s.healthy()) {
+            self.replace_stack(slot, unit)?;
+        }
+        if slot.live.is_some() {
+            return Ok(());
+        }
+        let stack = slot.stack.as_ref().ok_or("no stack to run a session in")?;
+        slot.sessions += 1;
+        let limits = self.limits();
+        let live = self.open_session(stack, unit.stack, slot.sessions, true, &limits)?;
+        slot.live = Some(live);
+        Ok(())
     }
 
     /// Run `ids` of `unit` in the worker's session, one started first (and
