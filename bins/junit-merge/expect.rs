@@ -5,10 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use shared::junit::model::{Case, Counts};
-use shared::junit::write::{Writer, count_attributes};
-use shared::nodeid::{KeyIndex, junit_key};
+use shared::junit::write::{Problem, Writer};
+use shared::nodeid::KeyIndex;
 use shared::plan::{self, Entry};
-use shared::xml::{Element, Event};
 
 /// The planned tests, and whether an input had a result for each.
 pub struct Expected {
@@ -62,18 +61,8 @@ pub fn write(not_run: &[Entry], writer: &mut Writer<impl Write>) -> std::io::Res
     if not_run.is_empty() {
         return Ok(());
     }
-    let mut attributes = vec![("name".to_string(), "junit-merge: not run".to_string())];
-    attributes.extend(count_attributes(&counts(not_run)));
-    writer.new_child();
-    writer.event(&Event::Start(element("testsuite", attributes)))?;
+    writer.start_suite("junit-merge: not run", &counts(not_run))?;
     for entry in not_run {
-        let (classname, name) = junit_key(&entry.id);
-        let mut attributes = vec![("classname".into(), classname), ("name".into(), name)];
-        // No `time`: a test that never ran has no duration, and a durations
-        // reader must not learn 0 s for it.
-        if let Some((file, _)) = entry.id.split_once("::") {
-            attributes.push(("file".into(), file.into()));
-        }
         let (message, detail) = match entry.shard {
             Some(shard) => (
                 format!("did not run: shard {shard} reported no result for it"),
@@ -84,30 +73,18 @@ pub fn write(not_run: &[Entry], writer: &mut Writer<impl Write>) -> std::io::Res
                 format!("{} was planned", entry.id),
             ),
         };
-        let detail = format!(
+        let details = format!(
             "{detail}, but no JUnit report has a result for it: \
              the shard crashed, timed out or was stopped before the test ran"
         );
-        writer.event(&Event::Text("\n    ".into()))?;
-        writer.event(&Event::Start(element("testcase", attributes)))?;
-        writer.event(&Event::Start(element(
-            "error",
-            vec![
-                ("type".into(), "NotRun".into()),
-                ("message".into(), message),
-            ],
-        )))?;
-        writer.event(&Event::Text(detail))?;
-        writer.event(&Event::End("error".into()))?;
-        writer.event(&Event::End("testcase".into()))?;
+        let problem = Problem {
+            tag: "error",
+            kind: Some("NotRun"),
+            message,
+            details,
+        };
+        // No time: a test that never ran has no duration.
+        writer.made_up_case(&entry.id, None, Some(problem))?;
     }
-    writer.event(&Event::Text("\n  ".into()))?;
-    writer.event(&Event::End("testsuite".into()))
-}
-
-fn element(name: &str, attributes: Vec<(String, String)>) -> Element {
-    Element {
-        name: name.into(),
-        attributes,
-    }
+    writer.end_suite()
 }

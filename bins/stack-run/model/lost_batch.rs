@@ -12,9 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use shared::junit::model::Counts;
 use shared::junit::read::{Event as Read, Reader};
-use shared::junit::write::{Writer, count_attributes};
-use shared::nodeid::junit_key;
-use shared::xml::{Element, Event, is_xml_char};
+use shared::junit::write::{Problem, Writer};
+use shared::xml::{Event, is_xml_char};
 
 use crate::model::session::Ended;
 
@@ -82,10 +81,7 @@ impl Lost<'_> {
     }
 
     fn suite(&self, writer: &mut Writer<impl Write>) -> std::io::Result<()> {
-        let mut attributes = vec![("name".to_string(), "shardstack: session ended".to_string())];
-        attributes.extend(count_attributes(&self.counts()));
-        writer.new_child();
-        writer.event(&Event::Start(element("testsuite", attributes)))?;
+        writer.start_suite("shardstack: session ended", &self.counts())?;
         for test in self.ended {
             let tag = match test.outcome.as_str() {
                 "failed" => Some("failure"),
@@ -99,37 +95,26 @@ impl Lost<'_> {
                 message: carried(test.message.as_deref().unwrap_or(&test.outcome)),
                 details: carried(test.details.as_deref().unwrap_or_default()),
             });
-            case(writer, &test.id, Some(test.seconds), said)?;
+            writer.made_up_case(&test.id, Some(test.seconds), said)?;
         }
+        // No time for a test that did not finish.
         for (id, cause) in self.killed {
-            case(writer, id, None, Some(Problem::session_ended(cause)))?;
+            writer.made_up_case(id, None, Some(session_ended(cause)))?;
         }
         for id in self.unreported {
-            let said = Problem::session_ended(self.unreported_why);
-            case(writer, id, None, Some(said))?;
+            writer.made_up_case(id, None, Some(session_ended(self.unreported_why)))?;
         }
-        writer.event(&Event::Text("\n  ".into()))?;
-        writer.event(&Event::End("testsuite".into()))
+        writer.end_suite()
     }
 }
 
-/// Why a test did not pass: a `<failure>`, `<error>` or `<skipped>`.
-struct Problem {
-    tag: &'static str,
-    kind: Option<&'static str>,
-    message: String,
-    details: String,
-}
-
-impl Problem {
-    /// An error of stack-run's: the session ended under the test, or before it.
-    fn session_ended(why: &str) -> Problem {
-        Problem {
-            tag: "error",
-            kind: Some("SessionEnded"),
-            message: why.into(),
-            details: String::new(),
-        }
+/// An error of stack-run's: the session ended under the test, or before it.
+fn session_ended(why: &str) -> Problem {
+    Problem {
+        tag: "error",
+        kind: Some("SessionEnded"),
+        message: why.into(),
+        details: String::new(),
     }
 }
 
@@ -144,51 +129,6 @@ fn carried(text: &str) -> String {
         }
     }
     out
-}
-
-/// One `<testcase>`, with its `problem` if it has one.
-fn case(
-    writer: &mut Writer<impl Write>,
-    id: &str,
-    seconds: Option<f64>,
-    problem: Option<Problem>,
-) -> std::io::Result<()> {
-    let (classname, name) = junit_key(id);
-    let mut attributes = vec![("classname".into(), classname), ("name".into(), name)];
-    if let Some((file, _)) = id.split_once("::") {
-        attributes.push(("file".into(), file.into()));
-    }
-    // No time for a test that did not finish: a durations reader must not learn it.
-    if let Some(seconds) = seconds {
-        attributes.push(("time".into(), format!("{seconds:.3}")));
-    }
-    writer.event(&Event::Text("\n    ".into()))?;
-    let Some(problem) = problem else {
-        return writer.event(&Event::Empty(element("testcase", attributes)));
-    };
-    writer.event(&Event::Start(element("testcase", attributes)))?;
-    let kind = problem
-        .kind
-        .map(|kind| ("type".to_string(), kind.to_string()));
-    let said = kind
-        .into_iter()
-        .chain([("message".into(), problem.message)]);
-    let said = element(problem.tag, said.collect());
-    if problem.details.is_empty() {
-        writer.event(&Event::Empty(said))?;
-    } else {
-        writer.event(&Event::Start(said))?;
-        writer.event(&Event::Text(problem.details))?;
-        writer.event(&Event::End(problem.tag.into()))?;
-    }
-    writer.event(&Event::End("testcase".into()))
-}
-
-fn element(name: &str, attributes: Vec<(String, String)>) -> Element {
-    Element {
-        name: name.into(),
-        attributes,
-    }
 }
 
 #[cfg(test)]

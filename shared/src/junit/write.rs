@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use super::model::{Counts, format_time};
+use crate::nodeid::junit_key;
 use crate::xml::{self, Element, escape_attribute, escape_text, is_xml_char, is_xml_name};
 
 /// Writes one `<testsuites>` document to `out`.
@@ -64,6 +65,60 @@ impl<W: Write> Writer<W> {
         self.flush_line()
     }
 
+    /// Open a suite of made-up test cases, `name`, with its sums.
+    pub fn start_suite(&mut self, name: &str, counts: &Counts) -> io::Result<()> {
+        let mut attributes = vec![("name".to_string(), name.to_string())];
+        attributes.extend(count_attributes(counts));
+        self.new_child();
+        self.event(&xml::Event::Start(element("testsuite", attributes)))
+    }
+
+    /// Close the suite [`Writer::start_suite`] opened.
+    pub fn end_suite(&mut self) -> io::Result<()> {
+        self.event(&xml::Event::Text("\n  ".into()))?;
+        self.event(&xml::Event::End("testsuite".into()))
+    }
+
+    /// A `<testcase>` made up for the pytest node id `id`: its classname,
+    /// name and file as pytest's report would give them, its `seconds`
+    /// when it ran (a test that did not finish has no time, so that a
+    /// durations reader never learns one for it), and its `problem`.
+    pub fn made_up_case(
+        &mut self,
+        id: &str,
+        seconds: Option<f64>,
+        problem: Option<Problem>,
+    ) -> io::Result<()> {
+        let (classname, name) = junit_key(id);
+        let mut attributes = vec![("classname".into(), classname), ("name".into(), name)];
+        if let Some((file, _)) = id.split_once("::") {
+            attributes.push(("file".into(), file.into()));
+        }
+        if let Some(seconds) = seconds {
+            attributes.push(("time".into(), format!("{seconds:.3}")));
+        }
+        self.event(&xml::Event::Text("\n    ".into()))?;
+        let Some(problem) = problem else {
+            return self.event(&xml::Event::Empty(element("testcase", attributes)));
+        };
+        self.event(&xml::Event::Start(element("testcase", attributes)))?;
+        let kind = problem
+            .kind
+            .map(|kind| ("type".to_string(), kind.to_string()));
+        let said = kind
+            .into_iter()
+            .chain([("message".into(), problem.message)]);
+        let said = element(problem.tag, said.collect());
+        if problem.details.is_empty() {
+            self.event(&xml::Event::Empty(said))?;
+        } else {
+            self.event(&xml::Event::Start(said))?;
+            self.event(&xml::Event::Text(problem.details))?;
+            self.event(&xml::Event::End(problem.tag.into()))?;
+        }
+        self.event(&xml::Event::End("testcase".into()))
+    }
+
     /// Close the root and hand back the output.
     pub fn finish(mut self) -> io::Result<W> {
         self.line.push_str("\n</testsuites>\n");
@@ -94,6 +149,24 @@ impl<W: Write> Writer<W> {
         self.out.write_all(self.line.as_bytes())?;
         self.line.clear();
         Ok(())
+    }
+}
+
+/// Why a made-up test case did not pass: its `<failure>`, `<error>` or
+/// `<skipped>`.
+pub struct Problem {
+    pub tag: &'static str,
+    /// Its `type`, if it has one.
+    pub kind: Option<&'static str>,
+    pub message: String,
+    /// Its text; empty for none.
+    pub details: String,
+}
+
+fn element(name: &str, attributes: Vec<(String, String)>) -> Element {
+    Element {
+        name: name.into(),
+        attributes,
     }
 }
 
@@ -145,6 +218,42 @@ mod tests {
         let mut writer = Writer::start(Vec::new(), &Counts::default())?;
         writer.event(&event)?;
         Ok(String::from_utf8(writer.finish()?).unwrap())
+    }
+
+    #[test]
+    fn made_up_cases_carry_their_key_file_time_and_problem() {
+        let mut writer = Writer::start(Vec::new(), &Counts::default()).unwrap();
+        let counts = Counts {
+            tests: 2,
+            errors: 1,
+            ..Counts::default()
+        };
+        writer.start_suite("made up", &counts).unwrap();
+        writer
+            .made_up_case("t/a.py::T::test_a[1]", Some(0.25), None)
+            .unwrap();
+        let problem = Problem {
+            tag: "error",
+            kind: Some("NotRun"),
+            message: "did not run".into(),
+            details: "a < b".into(),
+        };
+        writer
+            .made_up_case("t/a.py::test_b", None, Some(problem))
+            .unwrap();
+        writer.end_suite().unwrap();
+        let text = String::from_utf8(writer.finish().unwrap()).unwrap();
+        assert!(
+            text.contains(r#"<testsuite name="made up" tests="2" failures="0" errors="1""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"<testcase classname="t.a.T" name="test_a[1]" file="t/a.py" time="0.250"/>"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"<testcase classname="t.a" name="test_b" file="t/a.py"><error type="NotRun" message="did not run">a &lt; b</error></testcase>"#), "{text}");
     }
 
     #[test]
